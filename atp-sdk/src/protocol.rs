@@ -1,0 +1,357 @@
+//! The wire protocol between a toolkit and an ATP server, as serde types.
+//!
+//! Every frame and HTTP body of the ATP toolkit protocol, in both
+//! directions. The SDK uses the toolkit side, `atp-dev` the server side; both
+//! share these definitions so they can't drift apart.
+//!
+//! | step | direction | type |
+//! |---|---|---|
+//! | `POST /api/v1/toolkit/verify_hash` | toolkit → server | [`VerifyHashRequest`] → [`UpToDate`] |
+//! | `POST /api/v1/toolkit/verify_tool_hash` | toolkit → server | [`VerifyToolHashRequest`] → [`UpToDate`] |
+//! | `POST /api/v1/register_tool` | toolkit → server | [`RegisterToolRequest`] → [`RegisterToolResponse`] |
+//! | WebSocket frame | server → toolkit | [`ServerMessage`] |
+//! | WebSocket frame | toolkit → server | [`ToolkitMessage`] |
+//! | `GET /api/v1/toolkit/{key}/inbox` | server → toolkit | [`InboxItem`] |
+//! | `POST /api/v1/toolkit/{key}/inbox/respond` | toolkit → server | [`InboxResponse`] |
+//!
+//! ```
+//! use atp_sdk::protocol::{ServerMessage, ToolkitMessage, RequestId};
+//! use serde_json::json;
+//!
+//! let frame = r#"{"message_type": "atp_tool_request",
+//!                 "payload": {"request_id": "r1", "tool_name": "echo",
+//!                             "params": {"text": "hi"}, "auth_token": null}}"#;
+//! let ServerMessage::ToolRequest(req) = serde_json::from_str(frame).unwrap() else { panic!() };
+//! assert_eq!(req.tool_name, "echo");
+//!
+//! let reply = ToolkitMessage::ToolResponse { request_id: req.request_id, result: json!("hi") };
+//! assert_eq!(
+//!     serde_json::to_value(&reply).unwrap(),
+//!     json!({"type": "tool_response", "request_id": "r1", "result": "hi"}),
+//! );
+//! ```
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::secret::{ApiKey, AuthToken};
+
+/// The default base URL of the hosted platform.
+pub const DEFAULT_BASE_URL: &str = "https://api.chat-atp.com";
+
+/// Path of the `verify_hash` endpoint, relative to the base URL.
+pub const VERIFY_HASH_PATH: &str = "/api/v1/toolkit/verify_hash";
+/// Path of the `verify_tool_hash` endpoint, relative to the base URL.
+pub const VERIFY_TOOL_HASH_PATH: &str = "/api/v1/toolkit/verify_tool_hash";
+/// Path of the `register_tool` endpoint, relative to the base URL.
+pub const REGISTER_TOOL_PATH: &str = "/api/v1/register_tool";
+
+/// The WebSocket path for a key: `/ws/v1/atp/toolkit-client/{api_key}/`.
+///
+/// The result contains the key: treat it as a secret.
+pub fn websocket_path(api_key: &ApiKey) -> String {
+    format!("/ws/v1/atp/toolkit-client/{}/", api_key.expose())
+}
+
+/// The inbox path for a key: `/api/v1/toolkit/{api_key}/inbox`.
+pub fn inbox_path(api_key: &ApiKey) -> String {
+    format!("/api/v1/toolkit/{}/inbox", api_key.expose())
+}
+
+/// The inbox answer path for a key: `/api/v1/toolkit/{api_key}/inbox/respond`.
+pub fn inbox_respond_path(api_key: &ApiKey) -> String {
+    format!("/api/v1/toolkit/{}/inbox/respond", api_key.expose())
+}
+
+/// The WebSocket base for an HTTP base URL: `https://` → `wss://`,
+/// `http://` → `ws://`; `ws://` and `wss://` are kept; anything else is `None`.
+///
+/// ```
+/// use atp_sdk::protocol::websocket_base;
+/// assert_eq!(websocket_base("https://api.chat-atp.com/").as_deref(), Some("wss://api.chat-atp.com"));
+/// assert_eq!(websocket_base("http://127.0.0.1:8787").as_deref(), Some("ws://127.0.0.1:8787"));
+/// assert_eq!(websocket_base("ftp://x"), None);
+/// ```
+pub fn websocket_base(base_url: &str) -> Option<String> {
+    let base = base_url.trim_end_matches('/');
+    if let Some(rest) = base.strip_prefix("https://") {
+        Some(format!("wss://{rest}"))
+    } else if let Some(rest) = base.strip_prefix("http://") {
+        Some(format!("ws://{rest}"))
+    } else if base.starts_with("ws://") || base.starts_with("wss://") {
+        Some(base.to_owned())
+    } else {
+        None
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Announcing (section 1)
+// ---------------------------------------------------------------------------
+
+/// Body of `POST /api/v1/toolkit/verify_hash`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifyHashRequest {
+    /// The toolkit's API key.
+    pub api_key: ApiKey,
+    /// The toolkit's name.
+    pub app_name: String,
+    /// SHA-256 (hex) of all tools' source texts concatenated in name order.
+    pub toolkit_hash: String,
+}
+
+/// Body of `POST /api/v1/toolkit/verify_tool_hash`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifyToolHashRequest {
+    /// The toolkit's API key.
+    pub api_key: ApiKey,
+    /// SHA-256 (hex) of the tool's source text.
+    pub tool_hash: String,
+    /// The tool's name.
+    pub tool_name: String,
+}
+
+/// Answer of both verify endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct UpToDate {
+    /// `true` when the server already holds exactly this hash.
+    #[serde(default)]
+    pub up_to_date: bool,
+}
+
+/// Body of `POST /api/v1/register_tool`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisterToolRequest {
+    /// The tool's name (the platform calls it a function id).
+    pub function_id: String,
+    /// The toolkit's API key.
+    pub api_key: ApiKey,
+    /// The toolkit's name.
+    pub app_name: String,
+    /// `"Rust"` for this SDK, `"Python"` for the reference client.
+    pub programming_language: String,
+    /// SHA-256 (hex) of the tool's source text.
+    pub code_hash: String,
+    /// The toolkit hash at the time of registration.
+    #[serde(default)]
+    pub toolkit_hash: Option<String>,
+    /// What the platform shows the agent.
+    pub metadata: ToolMetadata,
+}
+
+/// A tool's metadata, as registered.
+///
+/// Fields the platform does not know (such as the JSON Schema of the
+/// parameters, under `"parameters"`) ride along in [`extra`](Self::extra).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ToolMetadata {
+    /// Parameter names, in declaration order.
+    #[serde(default)]
+    pub params: Vec<String>,
+    /// The names of the required parameters.
+    #[serde(default)]
+    pub required_params: Vec<String>,
+    /// What the tool does, for the agent.
+    #[serde(default)]
+    pub description: String,
+    /// The auth provider (e.g. `"hubspot"`), if the tool needs a token.
+    #[serde(default)]
+    pub auth_provider: Option<String>,
+    /// The auth type (e.g. `"OAuth2"`, `"API Key"`).
+    #[serde(default)]
+    pub auth_type: Option<String>,
+    /// What the token is used as (e.g. `"access_token"`, `"api_key"`).
+    #[serde(default)]
+    pub auth_with: Option<String>,
+    /// An example result; the reference client always sends `""`.
+    #[serde(default)]
+    pub sample_response: Value,
+    /// The tool's source text.
+    #[serde(default)]
+    pub source_code: String,
+    /// Any other field, kept as sent (e.g. `"parameters"`: a JSON Schema).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Answer of `register_tool`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterToolResponse {
+    /// A token the platform hands out per registration.
+    pub exchange_token: String,
+}
+
+// ---------------------------------------------------------------------------
+// WebSocket frames (section 2)
+// ---------------------------------------------------------------------------
+
+/// A request id, echoed back unchanged in the response.
+///
+/// The platform sends strings; a number is accepted and echoed as a number.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RequestId {
+    /// A string id (what the platform sends).
+    Str(String),
+    /// A numeric id.
+    Num(serde_json::Number),
+}
+
+impl RequestId {
+    /// Reads an id from a JSON value: a string or a number, nothing else.
+    pub fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::String(s) => Some(Self::Str(s.clone())),
+            Value::Number(n) => Some(Self::Num(n.clone())),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Str(s) => f.write_str(s),
+            Self::Num(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl From<&str> for RequestId {
+    fn from(id: &str) -> Self {
+        Self::Str(id.to_owned())
+    }
+}
+
+impl From<String> for RequestId {
+    fn from(id: String) -> Self {
+        Self::Str(id)
+    }
+}
+
+/// Payload of `atp_tool_request` and `atp_app_request` (and an inbox item).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolRequest {
+    /// Echoed in the response.
+    pub request_id: RequestId,
+    /// The tool (or app) to run.
+    pub tool_name: String,
+    /// The arguments. The platform sends an object; some routers send `""`
+    /// or `null`, which count as no arguments.
+    #[serde(default)]
+    pub params: Value,
+    /// The user's token for the tool's `auth_provider`, if any.
+    #[serde(default)]
+    pub auth_token: Option<AuthToken>,
+}
+
+/// Payload of `atp_app_action`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppAction {
+    /// The session, i.e. the `request_id` of the `atp_app_request` that started it.
+    pub request_id: RequestId,
+    /// What the user did (button, form data, ...).
+    #[serde(default)]
+    pub action_data: Value,
+}
+
+/// Payload of `atp_app_terminate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppTerminate {
+    /// The session to drop.
+    pub request_id: RequestId,
+}
+
+/// Payload of `atp_client_connected`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientConnected {
+    /// A greeting from the server.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// A frame from the server to the toolkit: `{"message_type": ..., "payload": ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "message_type", content = "payload")]
+pub enum ServerMessage {
+    /// `atp_client_connected`: the connection is accepted.
+    #[serde(rename = "atp_client_connected")]
+    ClientConnected(ClientConnected),
+    /// `atp_tool_request`: run a tool and answer with a `tool_response`.
+    #[serde(rename = "atp_tool_request")]
+    ToolRequest(ToolRequest),
+    /// `atp_app_request`: start an interactive app session.
+    #[serde(rename = "atp_app_request")]
+    AppRequest(ToolRequest),
+    /// `atp_app_action`: a user action in an app session.
+    #[serde(rename = "atp_app_action")]
+    AppAction(AppAction),
+    /// `atp_app_terminate`: end an app session.
+    #[serde(rename = "atp_app_terminate")]
+    AppTerminate(AppTerminate),
+}
+
+/// A frame from the toolkit to the server: `{"type": ..., "request_id": ..., "result": ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum ToolkitMessage {
+    /// The answer to an `atp_tool_request`. A failure is
+    /// `{"error": "<message>"}` in `result`.
+    #[serde(rename = "tool_response")]
+    ToolResponse {
+        /// The request's id.
+        request_id: RequestId,
+        /// Whatever the tool returned.
+        result: Value,
+    },
+    /// The answer to an app request or action.
+    #[serde(rename = "app_response")]
+    AppResponse {
+        /// The session's id.
+        request_id: RequestId,
+        /// The UI content (or `{"error": ...}`).
+        result: Value,
+    },
+}
+
+// ---------------------------------------------------------------------------
+// HTTP inbox (section 4)
+// ---------------------------------------------------------------------------
+
+/// Answer of `GET /api/v1/toolkit/{key}/inbox`: one pending request, or `{}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum InboxItem {
+    /// A pending request.
+    Request(ToolRequest),
+    /// Nothing pending (`{}`).
+    Empty {},
+}
+
+/// Body of `POST /api/v1/toolkit/{key}/inbox/respond`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboxResponse {
+    /// The request's id.
+    pub request_id: RequestId,
+    /// Whatever the tool returned (or `{"error": ...}`).
+    pub response: Value,
+}
+
+/// An error result: `{"error": message}`.
+///
+/// ```
+/// assert_eq!(atp_sdk::protocol::error_result("boom"), serde_json::json!({"error": "boom"}));
+/// ```
+pub fn error_result(message: impl Into<String>) -> Value {
+    let mut map = Map::with_capacity(1);
+    map.insert("error".to_owned(), Value::String(message.into()));
+    Value::Object(map)
+}

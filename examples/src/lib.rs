@@ -1,0 +1,1 @@
+//! Runnable example toolkits: see the `examples/` folder of this crate.
