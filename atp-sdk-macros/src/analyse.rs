@@ -1,0 +1,350 @@
+//! Checks a function's signature against the attribute and works out the
+//! tool's parameters, token argument, auth and return kind.
+
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{FnArg, GenericArgument, ItemFn, LitStr, Pat, PathArguments, ReturnType, Type};
+
+use crate::args::{ToolArgs, push};
+
+/// Parameter names the platform reserves for the token it injects.
+const RESERVED: &[&str] = &["auth_token", "access_token", "api_key"];
+
+/// How a parameter is filled from the request's `params`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ParamKind {
+    /// Absent or null: `Missing required parameter`.
+    Required,
+    /// `Option<T>`: absent or null is `None`.
+    Optional,
+    /// Left out of an explicit `required` list: absent or null is `Default::default()`.
+    Defaulted,
+}
+
+/// One tool parameter.
+pub(crate) struct Param {
+    /// The name the agent uses (the binding without `r#`).
+    pub(crate) name: String,
+    /// The declared type.
+    pub(crate) ty: Type,
+    /// The type the JSON Schema describes (`T` for `Option<T>`).
+    pub(crate) schema_ty: Type,
+    pub(crate) kind: ParamKind,
+    /// The `///` comment on the parameter.
+    pub(crate) doc: Option<String>,
+}
+
+/// One argument of the function, in order.
+pub(crate) enum Arg {
+    /// The n-th tool parameter.
+    Param(usize),
+    /// The `AuthToken`.
+    Token(Span),
+}
+
+/// The return type's shape.
+pub(crate) enum Returns {
+    /// `T: Serialize` (including `()`).
+    Plain(Span),
+    /// `Result<T, E>`.
+    Result(Span),
+}
+
+pub(crate) struct Auth {
+    pub(crate) provider: String,
+    pub(crate) kind: String,
+    pub(crate) with: Option<String>,
+}
+
+/// Everything the expansion needs.
+pub(crate) struct Tool {
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) params: Vec<Param>,
+    pub(crate) args: Vec<Arg>,
+    pub(crate) auth: Option<Auth>,
+    pub(crate) is_async: bool,
+    pub(crate) returns: Returns,
+}
+
+/// Analyses `func`, stripping the `///` comments from its parameters (they
+/// become the parameters' descriptions). Errors are added to `errors`.
+pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<syn::Error>) -> Tool {
+    let sig = &mut func.sig;
+    let name = match &args.name {
+        Some(lit) => {
+            let value = lit.value();
+            if !valid_tool_name(&value) {
+                push(
+                    errors,
+                    syn::Error::new_spanned(
+                        lit,
+                        "a tool name must be 1 to 64 characters among `a-z A-Z 0-9 _ -`",
+                    ),
+                );
+            }
+            value
+        }
+        None => sig.ident.unraw().to_string(),
+    };
+    let description = match &args.description {
+        Some(lit) => lit.value(),
+        None => doc_text(&func.attrs).unwrap_or_default(),
+    };
+
+    if !matches!(sig.safety, syn::Safety::Default) {
+        push(errors, syn::Error::new(sig.fn_token.span, "an `#[atp_tool]` function can't be `unsafe`"));
+    }
+    if let Some(abi) = &sig.abi {
+        push(errors, syn::Error::new_spanned(abi, "an `#[atp_tool]` function can't have an `extern` ABI"));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        push(
+            errors,
+            syn::Error::new_spanned(
+                &sig.generics,
+                "an `#[atp_tool]` function can't be generic: each parameter needs a concrete type for its JSON Schema",
+            ),
+        );
+    }
+    if let Some(variadic) = &sig.variadic {
+        push(errors, syn::Error::new_spanned(variadic, "an `#[atp_tool]` function can't be variadic"));
+    }
+
+    let mut params = Vec::new();
+    let mut fn_args = Vec::new();
+    let mut token_seen = false;
+    for input in sig.inputs.iter_mut() {
+        let pat_type = match input {
+            FnArg::Receiver(receiver) => {
+                push(
+                    errors,
+                    syn::Error::new_spanned(
+                        &receiver.self_token,
+                        "an `#[atp_tool]` function can't take `self`: make it a free function",
+                    ),
+                );
+                continue;
+            }
+            FnArg::Typed(pat_type) => pat_type,
+        };
+        let doc = doc_text(&pat_type.attrs);
+        pat_type.attrs.retain(|attr| !attr.path().is_ident("doc"));
+
+        let ident = match &*pat_type.pat {
+            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => pat.ident.clone(),
+            other => {
+                push(
+                    errors,
+                    syn::Error::new_spanned(
+                        other,
+                        "a tool parameter must be a plain name (`point: Point`), not a pattern: its name is the parameter's name",
+                    ),
+                );
+                continue;
+            }
+        };
+        let ty = &*pat_type.ty;
+        if let Some(bad) = unsupported_type(ty) {
+            push(errors, bad);
+            continue;
+        }
+        if is_auth_token(ty) {
+            if token_seen {
+                push(
+                    errors,
+                    syn::Error::new_spanned(ty, "only one `AuthToken` parameter is allowed: it receives the request's token"),
+                );
+            } else if args.auth_provider.is_none() {
+                push(
+                    errors,
+                    syn::Error::new_spanned(
+                        ty,
+                        "an `AuthToken` parameter needs `auth_provider = \"...\"` in `#[atp_tool(...)]`: only tools with an auth provider get a token",
+                    ),
+                );
+            }
+            token_seen = true;
+            fn_args.push(Arg::Token(ty.span()));
+            continue;
+        }
+        let name = ident.unraw().to_string();
+        if RESERVED.contains(&name.as_str()) {
+            push(
+                errors,
+                syn::Error::new_spanned(
+                    &ident,
+                    format!(
+                        "a tool parameter can't be named `{name}`: the platform injects the token; declare a parameter of type `atp_sdk::AuthToken` to receive it"
+                    ),
+                ),
+            );
+            continue;
+        }
+        let (kind, schema_ty) = match option_inner(ty) {
+            Some(inner) => (ParamKind::Optional, inner.clone()),
+            None => (ParamKind::Required, ty.clone()),
+        };
+        fn_args.push(Arg::Param(params.len()));
+        params.push(Param { name, ty: ty.clone(), schema_ty, kind, doc });
+    }
+
+    if let Some((_, names)) = &args.required {
+        apply_required(names, &mut params, errors);
+    }
+
+    let auth = match &args.auth_provider {
+        Some(provider) => Some(Auth {
+            provider: provider.value(),
+            kind: args.auth_type.as_ref().map_or_else(|| "OAuth2".to_owned(), LitStr::value),
+            with: args.auth_with.as_ref().map(LitStr::value),
+        }),
+        None => {
+            for (key, lit) in [("auth_type", &args.auth_type), ("auth_with", &args.auth_with)] {
+                if let Some(lit) = lit {
+                    push(
+                        errors,
+                        syn::Error::new_spanned(
+                            lit,
+                            format!("`{key}` needs `auth_provider = \"...\"`: it describes the provider's token"),
+                        ),
+                    );
+                }
+            }
+            None
+        }
+    };
+
+    let returns = match &sig.output {
+        ReturnType::Default => Returns::Plain(sig.paren_token.span.close()),
+        ReturnType::Type(_, ty) if is_result(ty) => Returns::Result(ty.span()),
+        ReturnType::Type(_, ty) => Returns::Plain(ty.span()),
+    };
+
+    Tool {
+        name,
+        description,
+        params,
+        args: fn_args,
+        auth,
+        is_async: sig.asyncness.is_some(),
+        returns,
+    }
+}
+
+/// `required = [...]` given: listed names are required, the others
+/// (non-`Option`) take their default.
+fn apply_required(names: &[LitStr], params: &mut [Param], errors: &mut Option<syn::Error>) {
+    let mut listed: Vec<String> = Vec::new();
+    for lit in names {
+        let name = lit.value();
+        if listed.contains(&name) {
+            push(errors, syn::Error::new_spanned(lit, format!("`{name}` is listed twice in `required`")));
+            continue;
+        }
+        listed.push(name.clone());
+        match params.iter().find(|p| p.name == name) {
+            None => {
+                let known = params.iter().map(|p| format!("`{}`", p.name)).collect::<Vec<_>>();
+                let hint = if known.is_empty() {
+                    "the function has no tool parameters".to_owned()
+                } else {
+                    format!("the parameters are {}", known.join(", "))
+                };
+                push(
+                    errors,
+                    syn::Error::new_spanned(lit, format!("`{name}` in `required` is not a parameter of this function; {hint}")),
+                );
+            }
+            Some(param) if param.kind == ParamKind::Optional => push(
+                errors,
+                syn::Error::new_spanned(
+                    lit,
+                    format!("`{name}` is an `Option`, so it can't be required: drop the `Option` or leave it out of `required`"),
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+    for param in params.iter_mut() {
+        if param.kind == ParamKind::Required && !listed.contains(&param.name) {
+            param.kind = ParamKind::Defaulted;
+        }
+    }
+}
+
+/// A parameter type we can't turn into a tool argument, with why.
+fn unsupported_type(ty: &Type) -> Option<syn::Error> {
+    let message = match ty {
+        Type::Reference(_) => {
+            "a tool parameter can't be a reference: take an owned type (`String` for `&str`, `Vec<T>` for `&[T]`)"
+        }
+        Type::ImplTrait(_) => "a tool parameter can't be `impl Trait`: use a concrete type",
+        Type::Infer(_) => "a tool parameter needs a concrete type",
+        Type::Paren(inner) => return unsupported_type(&inner.elem),
+        Type::Group(inner) => return unsupported_type(&inner.elem),
+        _ => return None,
+    };
+    Some(syn::Error::new_spanned(ty, message))
+}
+
+fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
+        Type::Group(group) => last_segment(&group.elem),
+        Type::Paren(paren) => last_segment(&paren.elem),
+        _ => None,
+    }
+}
+
+fn is_auth_token(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|seg| seg.ident == "AuthToken" && seg.arguments.is_none())
+}
+
+fn is_result(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|seg| seg.ident == "Result")
+}
+
+/// `T` when `ty` is `Option<T>` (or `std::option::Option<T>`).
+fn option_inner(ty: &Type) -> Option<&Type> {
+    let seg = last_segment(ty)?;
+    if seg.ident != "Option" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &seg.arguments else {
+        return None;
+    };
+    match args.args.first() {
+        Some(GenericArgument::Type(inner)) if args.args.len() == 1 => Some(inner),
+        _ => None,
+    }
+}
+
+fn valid_tool_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// The text of the `///` comments among `attrs`, rustdoc-style: one
+/// leading space removed from each line, surrounding blank lines trimmed.
+pub(crate) fn doc_text(attrs: &[syn::Attribute]) -> Option<String> {
+    let mut lines = Vec::new();
+    for attr in attrs {
+        if !attr.path().is_ident("doc") {
+            continue;
+        }
+        if let syn::Meta::NameValue(nv) = &attr.meta {
+            if let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) = &nv.value {
+                for line in s.value().lines() {
+                    lines.push(line.strip_prefix(' ').unwrap_or(line).trim_end().to_owned());
+                }
+            }
+        }
+    }
+    let text = lines.join("\n");
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}

@@ -1,0 +1,113 @@
+//! Parsing of the attribute's keys: `#[atp_tool(name = "...", required = [...], ...)]`.
+
+use proc_macro2::{Span, TokenStream};
+use syn::meta::ParseNestedMeta;
+use syn::punctuated::Punctuated;
+use syn::{LitStr, Token};
+
+/// The keys `#[atp_tool(...)]` accepts, in the order the docs list them.
+pub(crate) const VALID_KEYS: &str =
+    "`name`, `description`, `required`, `auth_provider`, `auth_type`, `auth_with`, `crate`";
+
+/// The parsed attribute. Every key is optional; each value keeps its
+/// literal so errors can point at it.
+#[derive(Default)]
+pub(crate) struct ToolArgs {
+    pub(crate) name: Option<LitStr>,
+    pub(crate) description: Option<LitStr>,
+    pub(crate) required: Option<(Span, Vec<LitStr>)>,
+    pub(crate) auth_provider: Option<LitStr>,
+    pub(crate) auth_type: Option<LitStr>,
+    pub(crate) auth_with: Option<LitStr>,
+    pub(crate) krate: Option<syn::Path>,
+}
+
+impl ToolArgs {
+    /// Parses the attribute's tokens, collecting every error instead of
+    /// stopping at the first.
+    pub(crate) fn parse(tokens: TokenStream) -> (Self, Option<syn::Error>) {
+        let mut args = ToolArgs::default();
+        let mut errors: Option<syn::Error> = None;
+        let parser = syn::meta::parser(|meta| {
+            if let Err(err) = args.parse_key(&meta) {
+                push(&mut errors, err);
+                // Skip the rest of this key's value so the next key parses.
+                if meta.input.peek(Token![=]) {
+                    let _ = meta.input.parse::<Token![=]>();
+                    let _ = meta.input.parse::<syn::Expr>();
+                }
+            }
+            Ok(())
+        });
+        if let Err(err) = syn::parse::Parser::parse2(parser, tokens) {
+            push(&mut errors, err);
+        }
+        (args, errors)
+    }
+
+    fn parse_key(&mut self, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+        let path = &meta.path;
+        let key = path
+            .get_ident()
+            .map(ToString::to_string)
+            .or_else(|| {
+                // `crate` is a keyword: it parses as a path segment.
+                (path.segments.len() == 1 && path.leading_colon.is_none())
+                    .then(|| path.segments[0].ident.to_string())
+            })
+            .unwrap_or_default();
+        let slot = match key.as_str() {
+            "name" => &mut self.name,
+            "description" => &mut self.description,
+            "auth_provider" => &mut self.auth_provider,
+            "auth_type" => &mut self.auth_type,
+            "auth_with" => &mut self.auth_with,
+            "required" => {
+                if self.required.is_some() {
+                    return Err(duplicate(meta, &key));
+                }
+                let value = meta.value()?;
+                let content;
+                let bracket = syn::bracketed!(content in value);
+                let names = Punctuated::<LitStr, Token![,]>::parse_terminated(&content)?;
+                self.required = Some((bracket.span.join(), names.into_iter().collect()));
+                return Ok(());
+            }
+            "crate" => {
+                if self.krate.is_some() {
+                    return Err(duplicate(meta, &key));
+                }
+                let lit: LitStr = meta.value()?.parse()?;
+                self.krate = Some(lit.parse()?);
+                return Ok(());
+            }
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    path,
+                    format!("unknown `atp_tool` key; the valid keys are {VALID_KEYS}"),
+                ));
+            }
+        };
+        if slot.is_some() {
+            return Err(duplicate(meta, &key));
+        }
+        let lit: LitStr = meta.value()?.parse()?;
+        *slot = Some(lit);
+        Ok(())
+    }
+}
+
+fn duplicate(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Error {
+    syn::Error::new_spanned(
+        &meta.path,
+        format!("the `{key}` key is given more than once"),
+    )
+}
+
+/// Adds an error to an accumulated one.
+pub(crate) fn push(errors: &mut Option<syn::Error>, err: syn::Error) {
+    match errors {
+        Some(existing) => existing.combine(err),
+        None => *errors = Some(err),
+    }
+}

@@ -1,0 +1,149 @@
+//! Announcing the tools (protocol section 1): `verify_hash`, then for each
+//! tool `verify_tool_hash` and, when the server does not have it,
+//! `register_tool`. The per-tool requests go out concurrently.
+
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::protocol::{
+    REGISTER_TOOL_PATH, RegisterToolRequest, RegisterToolResponse, UpToDate, VERIFY_HASH_PATH,
+    VERIFY_TOOL_HASH_PATH, VerifyHashRequest, VerifyToolHashRequest,
+};
+use crate::registry::{Registry, Tool};
+use crate::secret::ApiKey;
+
+/// Why an announce did not complete.
+#[derive(Debug)]
+pub(crate) enum AnnounceError {
+    /// The key was refused (401/403): stop.
+    Rejected(String),
+    /// A network error or a 5xx: try again later.
+    Retry(String),
+}
+
+/// What an announce did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AnnounceReport {
+    /// The server already had the whole toolkit.
+    pub(crate) up_to_date: bool,
+    /// Tools registered now.
+    pub(crate) registered: usize,
+    /// Tools the server already had.
+    pub(crate) unchanged: usize,
+    /// Tools the server refused (a 4xx other than 401/403).
+    pub(crate) refused: usize,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Announcer {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base_url: String,
+    pub(crate) api_key: ApiKey,
+    pub(crate) app_name: String,
+}
+
+enum Outcome {
+    Registered,
+    Unchanged,
+    Refused,
+}
+
+impl Announcer {
+    /// Announces every tool of `registry`.
+    pub(crate) async fn announce(&self, registry: &Registry) -> Result<AnnounceReport, AnnounceError> {
+        let verify = VerifyHashRequest {
+            api_key: self.api_key.clone(),
+            app_name: self.app_name.clone(),
+            toolkit_hash: registry.toolkit_hash().to_owned(),
+        };
+        if self.post_verify(VERIFY_HASH_PATH, &verify).await? {
+            return Ok(AnnounceReport {
+                up_to_date: true,
+                unchanged: registry.tools().len(),
+                ..AnnounceReport::default()
+            });
+        }
+        let outcomes = join_all(registry.tools().iter().map(|tool| self.announce_tool(registry, tool))).await;
+        let mut report = AnnounceReport::default();
+        for outcome in outcomes {
+            match outcome? {
+                Outcome::Registered => report.registered += 1,
+                Outcome::Unchanged => report.unchanged += 1,
+                Outcome::Refused => report.refused += 1,
+            }
+        }
+        Ok(report)
+    }
+
+    async fn announce_tool(&self, registry: &Registry, tool: &Tool) -> Result<Outcome, AnnounceError> {
+        let verify = VerifyToolHashRequest {
+            api_key: self.api_key.clone(),
+            tool_hash: tool.code_hash.clone(),
+            tool_name: tool.def.name.to_owned(),
+        };
+        if self.post_verify(VERIFY_TOOL_HASH_PATH, &verify).await? {
+            return Ok(Outcome::Unchanged);
+        }
+        let body = RegisterToolRequest {
+            function_id: tool.def.name.to_owned(),
+            api_key: self.api_key.clone(),
+            app_name: self.app_name.clone(),
+            programming_language: "Rust".to_owned(),
+            code_hash: tool.code_hash.clone(),
+            toolkit_hash: Some(registry.toolkit_hash().to_owned()),
+            metadata: tool.metadata.clone(),
+        };
+        match self.post::<_, RegisterToolResponse>(REGISTER_TOOL_PATH, &body).await? {
+            Ok(_) => {
+                tracing::debug!(tool = tool.def.name, "tool registered");
+                Ok(Outcome::Registered)
+            }
+            Err(status) => {
+                tracing::error!(tool = tool.def.name, %status, "the ATP server refused the tool's registration");
+                Ok(Outcome::Refused)
+            }
+        }
+    }
+
+    /// A verify request: `true` only for a 200 that says `up_to_date`.
+    async fn post_verify<B: Serialize>(&self, path: &str, body: &B) -> Result<bool, AnnounceError> {
+        Ok(matches!(
+            self.post::<_, UpToDate>(path, body).await?,
+            Ok(UpToDate { up_to_date: true })
+        ))
+    }
+
+    /// POSTs JSON; `Ok(Err(status))` for a 4xx other than 401/403 (or an
+    /// undecodable 200), which the caller decides about.
+    async fn post<B: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<Result<R, StatusCode>, AnnounceError> {
+        let url = format!("{}{}", self.base_url, path);
+        let response = self
+            .http
+            .post(&url)
+            .json(body)
+            .send()
+            .await
+            .map_err(|err| AnnounceError::Retry(format!("{path}: {}", err.without_url())))?;
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(AnnounceError::Rejected(format!("HTTP {status} from {path}")));
+        }
+        if status.is_server_error() {
+            return Err(AnnounceError::Retry(format!("HTTP {status} from {path}")));
+        }
+        if !status.is_success() {
+            return Ok(Err(status));
+        }
+        match response.json::<R>().await {
+            Ok(value) => Ok(Ok(value)),
+            Err(err) if err.is_decode() => Ok(Err(status)),
+            Err(err) => Err(AnnounceError::Retry(format!("{path}: {}", err.without_url()))),
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Running one request: decode the frame, look the tool up, validate the
+//! params and token, call the tool on the right executor, catch a panic,
+//! encode the response.
+//!
+//! Everything here is free of sockets: a frame's text goes in, and the
+//! response's text comes out on a channel, so both transports share it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::{Notify, mpsc};
+
+use crate::params::CallArgs;
+use crate::protocol::{RequestId, ToolRequest, ToolkitMessage};
+use crate::registry::Registry;
+use crate::secret::AuthToken;
+use crate::tool::{CallError, CallResult, Handler};
+
+/// What an inbound text frame asks for.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    /// `atp_client_connected`.
+    Connected(String),
+    /// A tool call to run.
+    Call(ToolRequest),
+    /// A frame with a request id that can't be served: answer with this error.
+    Reject(RequestId, CallError),
+    /// Anything else: nothing to answer.
+    Ignore(&'static str),
+}
+
+/// Decodes a server frame leniently: every frame that carries a usable
+/// `request_id` yields something to answer, whatever else is wrong with it.
+pub(crate) fn decode(text: &str) -> Inbound {
+    let Ok(Value::Object(mut frame)) = serde_json::from_str::<Value>(text) else {
+        return Inbound::Ignore("not a JSON object");
+    };
+    let message_type = match frame.get("message_type") {
+        Some(Value::String(t)) => t.as_str(),
+        _ => return Inbound::Ignore("no message_type"),
+    };
+    match message_type {
+        "atp_client_connected" => {
+            let message = frame
+                .get("payload")
+                .and_then(|p| p.get("message"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            Inbound::Connected(message.to_owned())
+        }
+        "atp_tool_request" => {
+            let Some(Value::Object(mut payload)) = frame.remove("payload") else {
+                return Inbound::Ignore("tool request without a payload object");
+            };
+            let Some(request_id) = payload.get("request_id").and_then(RequestId::from_value) else {
+                return Inbound::Ignore("tool request without a request_id");
+            };
+            let tool_name = match payload.remove("tool_name") {
+                Some(Value::String(name)) => name,
+                _ => {
+                    return Inbound::Reject(
+                        request_id,
+                        CallError::UnknownTool(String::from("<missing tool_name>")),
+                    );
+                }
+            };
+            let auth_token = match payload.remove("auth_token") {
+                Some(Value::String(token)) => Some(AuthToken::new(token)),
+                _ => None,
+            };
+            let params = payload.remove("params").unwrap_or(Value::Null);
+            Inbound::Call(ToolRequest {
+                request_id,
+                tool_name,
+                params,
+                auth_token,
+            })
+        }
+        _ => Inbound::Ignore("unhandled message_type"),
+    }
+}
+
+/// Encodes a `tool_response` frame.
+pub(crate) fn encode_response(request_id: RequestId, result: CallResult) -> String {
+    let result = result.unwrap_or_else(|err| err.to_result());
+    let message = ToolkitMessage::ToolResponse { request_id, result };
+    serde_json::to_string(&message).expect("a JSON value always serializes")
+}
+
+/// Counts the calls in flight, so a stop can wait for them.
+#[derive(Debug, Default)]
+pub(crate) struct InFlight {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+impl InFlight {
+    fn enter(self: &Arc<Self>) -> InFlightGuard {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        InFlightGuard(self.clone())
+    }
+
+    /// Calls currently running.
+    pub(crate) fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// Waits until no call is running.
+    pub(crate) async fn wait_idle(&self) {
+        loop {
+            let idle = self.idle.notified();
+            if self.count() == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+struct InFlightGuard(Arc<InFlight>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// Runs requests against a registry and sends the encoded responses.
+#[derive(Debug, Clone)]
+pub(crate) struct Dispatcher {
+    registry: Arc<Registry>,
+    inflight: Arc<InFlight>,
+}
+
+impl Dispatcher {
+    pub(crate) fn new(registry: Arc<Registry>) -> Self {
+        Self {
+            registry,
+            inflight: Arc::default(),
+        }
+    }
+
+    pub(crate) fn inflight(&self) -> &Arc<InFlight> {
+        &self.inflight
+    }
+
+    /// Starts a call; its response is sent on `out` when it finishes.
+    pub(crate) fn spawn(&self, request: ToolRequest, out: mpsc::UnboundedSender<String>) {
+        let guard = self.inflight.enter();
+        let this = self.clone();
+        tokio::spawn(async move {
+            let request_id = request.request_id.clone();
+            let result = this.call(request).await;
+            let _ = out.send(encode_response(request_id, result));
+            drop(guard);
+        });
+    }
+
+    /// Runs one request to completion.
+    pub(crate) async fn call(&self, request: ToolRequest) -> CallResult {
+        let started = Instant::now();
+        let ToolRequest {
+            request_id,
+            tool_name,
+            params,
+            auth_token,
+        } = request;
+        let result = self.run(&tool_name, params, auth_token).await;
+        log_call(&tool_name, &request_id, &result, started.elapsed());
+        result
+    }
+
+    async fn run(&self, tool_name: &str, params: Value, token: Option<AuthToken>) -> CallResult {
+        let Some(tool) = self.registry.get(tool_name) else {
+            return Err(CallError::UnknownTool(tool_name.to_owned()));
+        };
+        let args = CallArgs::from_request(params, token)?;
+        args.validate(tool.def)?;
+        let joined = match tool.def.handler {
+            Handler::Blocking(call) => tokio::task::spawn_blocking(move || call(args)).await,
+            Handler::Async(call) => tokio::spawn(call(args)).await,
+        };
+        match joined {
+            Ok(result) => result,
+            Err(err) if err.is_panic() => Err(CallError::Panicked(panic_message(err.into_panic()))),
+            Err(_) => Err(CallError::ShuttingDown),
+        }
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(message) => *message,
+        Err(payload) => match payload.downcast::<&'static str>() {
+            Ok(message) => (*message).to_owned(),
+            Err(_) => "a non-string panic payload".to_owned(),
+        },
+    }
+}
+
+fn log_call(tool: &str, request_id: &RequestId, result: &CallResult, elapsed: Duration) {
+    match result {
+        Ok(_) => tracing::debug!(tool, %request_id, ?elapsed, "call answered"),
+        Err(err) if err.is_validation() => {
+            tracing::debug!(tool, %request_id, ?elapsed, error = %err, "call rejected")
+        }
+        Err(err) => tracing::debug!(tool, %request_id, ?elapsed, error = %err, "call failed"),
+    }
+}

@@ -1,0 +1,108 @@
+//! JSON params → typed arguments, with the contract's error texts.
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::secret::AuthToken;
+use crate::tool::{CallError, ParamKind, ToolDef};
+
+/// The arguments of one call: the request's `params` object and its token.
+///
+/// Generated code takes each parameter out of it with the method that fits
+/// the parameter's kind; the runtime has already checked that required
+/// parameters are present and that a tool with an auth provider has a
+/// token.
+#[derive(Debug, Default)]
+pub struct CallArgs {
+    params: Map<String, Value>,
+    token: Option<AuthToken>,
+}
+
+impl CallArgs {
+    /// Arguments from a params object and an optional token.
+    pub fn new(params: Map<String, Value>, token: Option<AuthToken>) -> Self {
+        Self { params, token }
+    }
+
+    /// Reads the request's `params`: an object, or nothing (absent, `null`
+    /// or `""`, which some LLM routers send). A string holding a JSON
+    /// object is accepted too.
+    pub fn from_request(params: Value, token: Option<AuthToken>) -> Result<Self, CallError> {
+        let params = match params {
+            Value::Object(map) => map,
+            Value::Null => Map::new(),
+            Value::String(text) if text.trim().is_empty() => Map::new(),
+            Value::String(text) => match serde_json::from_str::<Value>(&text) {
+                Ok(Value::Object(map)) => map,
+                _ => return Err(CallError::InvalidParams("a string".to_owned())),
+            },
+            Value::Array(_) => return Err(CallError::InvalidParams("an array".to_owned())),
+            Value::Bool(_) => return Err(CallError::InvalidParams("a boolean".to_owned())),
+            Value::Number(_) => return Err(CallError::InvalidParams("a number".to_owned())),
+        };
+        let token = token.filter(|t| !t.is_empty());
+        Ok(Self { params, token })
+    }
+
+    /// Checks what can be checked before the call: every required
+    /// parameter present and not null (in declaration order), and a token
+    /// for a tool with an auth provider.
+    pub fn validate(&self, tool: &ToolDef) -> Result<(), CallError> {
+        for param in tool.params {
+            if param.kind == ParamKind::Required && self.is_absent(param.name) {
+                return Err(CallError::MissingParameter(param.name.to_owned()));
+            }
+        }
+        if tool.auth.is_some() && self.token.is_none() {
+            return Err(CallError::MissingAuthToken);
+        }
+        Ok(())
+    }
+
+    fn is_absent(&self, name: &str) -> bool {
+        matches!(self.params.get(name), None | Some(Value::Null))
+    }
+
+    fn take(&mut self, name: &str) -> Option<Value> {
+        match self.params.remove(name) {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(value),
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(name: &str, value: Value) -> Result<T, CallError> {
+        serde_json::from_value(value).map_err(|err| CallError::InvalidParameter {
+            name: name.to_owned(),
+            reason: err.to_string(),
+        })
+    }
+
+    /// A required parameter.
+    pub fn required<T: DeserializeOwned>(&mut self, name: &str) -> Result<T, CallError> {
+        match self.take(name) {
+            Some(value) => Self::decode(name, value),
+            None => Err(CallError::MissingParameter(name.to_owned())),
+        }
+    }
+
+    /// An `Option<T>` parameter: absent or null is `None`.
+    pub fn optional<T: DeserializeOwned>(&mut self, name: &str) -> Result<Option<T>, CallError> {
+        self.take(name).map(|v| Self::decode(name, v)).transpose()
+    }
+
+    /// A parameter left out of `required`: absent or null is the default.
+    pub fn or_default<T: DeserializeOwned + Default>(
+        &mut self,
+        name: &str,
+    ) -> Result<T, CallError> {
+        match self.take(name) {
+            Some(value) => Self::decode(name, value),
+            None => Ok(T::default()),
+        }
+    }
+
+    /// The request's token (present and not empty).
+    pub fn take_token(&mut self) -> Result<AuthToken, CallError> {
+        self.token.take().ok_or(CallError::MissingAuthToken)
+    }
+}
