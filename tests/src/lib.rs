@@ -1,1 +1,314 @@
+//! End-to-end test support: a set of real `#[atp_tool]` tools and a harness
+//! that serves them to a real `atp-dev` server on loopback.
+//!
+//! Every test binary that uses this crate gets these tools registered (the
+//! crate is linked because the tests call into it).
 
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+use atp_dev::DevServer;
+use atp_sdk::{AuthToken, ToolKitClient, atp_tool};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+/// How long any wait in a test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------------------
+// Tools
+// ---------------------------------------------------------------------------
+
+/// Echoes the input text.
+#[atp_tool(name = "echo")]
+pub fn echo(
+    /// The text to send back.
+    text: String,
+) -> Value {
+    json!({ "echo": text })
+}
+
+/// Adds two numbers.
+#[atp_tool]
+pub fn add(a: f64, b: f64) -> f64 {
+    a + b
+}
+
+/// Greets someone.
+#[atp_tool]
+pub async fn greet(name: String, greeting: Option<String>) -> String {
+    format!("{}, {name}!", greeting.as_deref().unwrap_or("Hello"))
+}
+
+/// Searches, with defaults for what is not required.
+#[atp_tool(required = ["query"])]
+pub fn search(query: String, limit: u32, exact: bool, tags: Option<Vec<String>>) -> Value {
+    json!({ "query": query, "limit": limit, "exact": exact, "tags": tags })
+}
+
+/// Returns the injected token, to prove injection (never do this for real).
+#[atp_tool(
+    auth_provider = "hubspot",
+    auth_type = "OAuth2",
+    auth_with = "access_token"
+)]
+pub async fn whoami(token: AuthToken) -> String {
+    token.into_string()
+}
+
+/// Needs a token but does not take it.
+#[atp_tool(auth_provider = "github", auth_type = "API Key", auth_with = "api_key")]
+pub fn needs_auth(note: String) -> String {
+    note
+}
+
+/// Always fails with the tool's own error.
+#[atp_tool]
+pub fn fail(reason: String) -> Result<Value, String> {
+    Err(format!("boom: {reason}"))
+}
+
+/// Panics.
+#[atp_tool]
+pub fn explode() -> Value {
+    panic!("kaboom")
+}
+
+/// Panics in an async tool.
+#[atp_tool]
+pub async fn explode_async() -> Value {
+    panic!("async kaboom")
+}
+
+/// A point on a plane.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Point {
+    /// Horizontal.
+    pub x: i64,
+    /// Vertical.
+    pub y: i64,
+}
+
+/// A colour.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Colour {
+    /// Red.
+    Red,
+    /// Blue.
+    Blue,
+}
+
+/// Plots a point with typed arguments of every kind.
+#[atp_tool]
+pub fn plot(
+    /// Where.
+    point: Point,
+    colour: Colour,
+    labels: Vec<String>,
+    weights: BTreeMap<String, f64>,
+    r#type: Option<String>,
+    extra: Option<Value>,
+) -> Value {
+    json!({ "point": point, "colour": colour, "labels": labels, "weights": weights, "type": r#type, "extra": extra })
+}
+
+/// Takes no parameters.
+#[atp_tool]
+pub fn ping() -> &'static str {
+    "pong"
+}
+
+/// Sleeps asynchronously, then answers.
+#[atp_tool]
+pub async fn sleep_async(ms: u64) -> u64 {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    ms
+}
+
+/// Sleeps on the blocking pool, then answers.
+#[atp_tool]
+pub fn sleep_blocking(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+// A rendezvous: each call of `meet_*` with the same `group` waits until
+// `size` calls have arrived. If calls ran one at a time, no group of two or
+// more could ever complete: the calls would time out instead.
+static GROUPS: Mutex<Option<HashMap<String, u32>>> = Mutex::new(None);
+static ARRIVED: Condvar = Condvar::new();
+
+fn meet(group: &str, size: u32) -> Result<u32, String> {
+    let mut groups = GROUPS.lock().unwrap();
+    let count = {
+        let map = groups.get_or_insert_with(HashMap::new);
+        let count = map.entry(group.to_owned()).or_insert(0);
+        *count += 1;
+        *count
+    };
+    ARRIVED.notify_all();
+    let (groups, timeout) = ARRIVED
+        .wait_timeout_while(groups, WAIT, |g| {
+            g.as_ref().and_then(|m| m.get(group)).copied().unwrap_or(0) < size
+        })
+        .unwrap();
+    if timeout.timed_out() {
+        let seen = groups.as_ref().and_then(|m| m.get(group)).copied();
+        return Err(format!("only {seen:?} of {size} calls arrived"));
+    }
+    Ok(count)
+}
+
+/// Blocks until `size` calls of the same group are running at once.
+#[atp_tool]
+pub fn meet_blocking(group: String, size: u32) -> Result<u32, String> {
+    meet(&group, size)
+}
+
+/// Like `meet_blocking`, from an async tool (the waiting runs on the
+/// blocking pool so the async workers stay free).
+#[atp_tool]
+pub async fn meet_async(group: String, size: u32) -> Result<u32, String> {
+    tokio::task::spawn_blocking(move || meet(&group, size))
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+// Gates a blocking tool waits on until the test opens them; each gate
+// also counts the calls that reached it.
+#[derive(Default)]
+struct Gate {
+    open: bool,
+    entered: u32,
+}
+static GATES: Mutex<Option<HashMap<String, Gate>>> = Mutex::new(None);
+static GATES_CHANGED: Condvar = Condvar::new();
+
+fn with_gate<R>(name: &str, f: impl FnOnce(&mut Gate) -> R) -> R {
+    let mut gates = GATES.lock().unwrap();
+    let r = f(gates.get_or_insert_with(HashMap::new).entry(name.to_owned()).or_default());
+    GATES_CHANGED.notify_all();
+    r
+}
+
+fn wait_gate_until(name: &str, done: impl Fn(&Gate) -> bool) -> bool {
+    let gates = GATES.lock().unwrap();
+    let (_gates, timeout) = GATES_CHANGED
+        .wait_timeout_while(gates, WAIT, |g| {
+            !g.as_ref().and_then(|m| m.get(name)).is_some_and(&done)
+        })
+        .unwrap();
+    !timeout.timed_out()
+}
+
+/// Blocks until the test opens the gate `gate` (or the wait limit passes).
+#[atp_tool]
+pub fn wait_gate(gate: String) -> Result<&'static str, String> {
+    with_gate(&gate, |g| g.entered += 1);
+    if wait_gate_until(&gate, |g| g.open) {
+        Ok("through")
+    } else {
+        Err("the gate was never opened".to_owned())
+    }
+}
+
+/// Opens or closes a gate `wait_gate` waits on.
+pub fn set_gate(name: &str, open: bool) {
+    with_gate(name, |g| g.open = open);
+}
+
+/// Waits until `n` calls have reached the gate.
+pub async fn gate_entered(name: &str, n: u32) {
+    let name = name.to_owned();
+    let reached = tokio::task::spawn_blocking(move || wait_gate_until(&name, |g| g.entered >= n))
+        .await
+        .unwrap();
+    assert!(reached, "{n} calls reach the gate");
+}
+
+// ---------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------
+
+/// A toolkit served in the background by this process.
+#[derive(Debug)]
+pub struct Toolkit {
+    /// Stops it.
+    pub stop: atp_sdk::StopHandle,
+    /// Its `serve()` task.
+    pub task: JoinHandle<Result<(), atp_sdk::Error>>,
+}
+
+impl Toolkit {
+    /// Stops the toolkit and waits for `serve()` to return.
+    pub async fn shutdown(self) -> Result<(), atp_sdk::Error> {
+        self.stop.stop();
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("the toolkit stops in time")
+            .expect("the serve task does not panic")
+    }
+}
+
+/// A builder for a toolkit with `tools` (all when `None`) against `server`.
+pub fn builder(server: &DevServer, app_name: &str, tools: Option<&[&str]>) -> atp_sdk::ToolKitClientBuilder {
+    let mut builder = ToolKitClient::builder(format!("key-{app_name}"), app_name)
+        .base_url(server.base_url())
+        .backoff(Duration::from_millis(50), Duration::from_millis(500));
+    if let Some(tools) = tools {
+        builder = builder.tools(tools.iter().copied());
+    }
+    builder
+}
+
+/// Starts serving a built client in the background.
+pub fn spawn(client: ToolKitClient) -> Toolkit {
+    let stop = client.stop_handle();
+    let task = tokio::spawn(client.serve());
+    Toolkit { stop, task }
+}
+
+/// Starts a toolkit with `tools` (all when `None`) and waits until the
+/// server sees them connected.
+pub async fn start_toolkit(server: &DevServer, app_name: &str, tools: Option<&[&str]>) -> Toolkit {
+    let client = builder(server, app_name, tools).build().expect("the toolkit builds");
+    let names: Vec<&'static str> = client.tools().map(|t| t.name).collect();
+    let toolkit = spawn(client);
+    server
+        .wait_for_tools(&names, WAIT)
+        .await
+        .expect("the toolkit's tools connect");
+    toolkit
+}
+
+/// Starts a server on 127.0.0.1:0.
+pub async fn start_server() -> DevServer {
+    DevServer::start().await.expect("atp-dev starts")
+}
+
+/// Calls `tool` through the server and returns the toolkit's result.
+pub async fn call(server: &DevServer, tool: &str, params: Value) -> Value {
+    call_with_token(server, tool, params, None).await
+}
+
+/// Calls `tool` with a token through the server.
+pub async fn call_with_token(server: &DevServer, tool: &str, params: Value, token: Option<&str>) -> Value {
+    server
+        .call(tool, params, token)
+        .await
+        .unwrap_or_else(|err| panic!("calling {tool}: {err}"))
+        .result
+}
+
+/// SHA-256 (hex) of `text`.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
