@@ -94,10 +94,19 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
     };
 
     if !matches!(sig.safety, syn::Safety::Default) {
-        push(errors, syn::Error::new(sig.fn_token.span, "an `#[atp_tool]` function can't be `unsafe`"));
+        push(
+            errors,
+            syn::Error::new(
+                sig.fn_token.span,
+                "an `#[atp_tool]` function can't be `unsafe`",
+            ),
+        );
     }
     if let Some(abi) = &sig.abi {
-        push(errors, syn::Error::new_spanned(abi, "an `#[atp_tool]` function can't have an `extern` ABI"));
+        push(
+            errors,
+            syn::Error::new_spanned(abi, "an `#[atp_tool]` function can't have an `extern` ABI"),
+        );
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         push(
@@ -109,7 +118,10 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
         );
     }
     if let Some(variadic) = &sig.variadic {
-        push(errors, syn::Error::new_spanned(variadic, "an `#[atp_tool]` function can't be variadic"));
+        push(
+            errors,
+            syn::Error::new_spanned(variadic, "an `#[atp_tool]` function can't be variadic"),
+        );
     }
 
     let mut params = Vec::new();
@@ -154,7 +166,10 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
             if token_seen {
                 push(
                     errors,
-                    syn::Error::new_spanned(ty, "only one `AuthToken` parameter is allowed: it receives the request's token"),
+                    syn::Error::new_spanned(
+                        ty,
+                        "only one `AuthToken` parameter is allowed: it receives the request's token",
+                    ),
                 );
             } else if args.auth_provider.is_none() {
                 push(
@@ -187,7 +202,13 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
             None => (ParamKind::Required, ty.clone()),
         };
         fn_args.push(Arg::Param(params.len()));
-        params.push(Param { name, ty: ty.clone(), schema_ty, kind, doc });
+        params.push(Param {
+            name,
+            ty: ty.clone(),
+            schema_ty,
+            kind,
+            doc,
+        });
     }
 
     if let Some((_, names)) = &args.required {
@@ -197,17 +218,25 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
     let auth = match &args.auth_provider {
         Some(provider) => Some(Auth {
             provider: provider.value(),
-            kind: args.auth_type.as_ref().map_or_else(|| "OAuth2".to_owned(), LitStr::value),
+            kind: args
+                .auth_type
+                .as_ref()
+                .map_or_else(|| "OAuth2".to_owned(), LitStr::value),
             with: args.auth_with.as_ref().map(LitStr::value),
         }),
         None => {
-            for (key, lit) in [("auth_type", &args.auth_type), ("auth_with", &args.auth_with)] {
+            for (key, lit) in [
+                ("auth_type", &args.auth_type),
+                ("auth_with", &args.auth_with),
+            ] {
                 if let Some(lit) = lit {
                     push(
                         errors,
                         syn::Error::new_spanned(
                             lit,
-                            format!("`{key}` needs `auth_provider = \"...\"`: it describes the provider's token"),
+                            format!(
+                                "`{key}` needs `auth_provider = \"...\"`: it describes the provider's token"
+                            ),
                         ),
                     );
                 }
@@ -240,13 +269,19 @@ fn apply_required(names: &[LitStr], params: &mut [Param], errors: &mut Option<sy
     for lit in names {
         let name = lit.value();
         if listed.contains(&name) {
-            push(errors, syn::Error::new_spanned(lit, format!("`{name}` is listed twice in `required`")));
+            push(
+                errors,
+                syn::Error::new_spanned(lit, format!("`{name}` is listed twice in `required`")),
+            );
             continue;
         }
         listed.push(name.clone());
         match params.iter().find(|p| p.name == name) {
             None => {
-                let known = params.iter().map(|p| format!("`{}`", p.name)).collect::<Vec<_>>();
+                let known = params
+                    .iter()
+                    .map(|p| format!("`{}`", p.name))
+                    .collect::<Vec<_>>();
                 let hint = if known.is_empty() {
                     "the function has no tool parameters".to_owned()
                 } else {
@@ -254,14 +289,21 @@ fn apply_required(names: &[LitStr], params: &mut [Param], errors: &mut Option<sy
                 };
                 push(
                     errors,
-                    syn::Error::new_spanned(lit, format!("`{name}` in `required` is not a parameter of this function; {hint}")),
+                    syn::Error::new_spanned(
+                        lit,
+                        format!(
+                            "`{name}` in `required` is not a parameter of this function; {hint}"
+                        ),
+                    ),
                 );
             }
             Some(param) if param.kind == ParamKind::Optional => push(
                 errors,
                 syn::Error::new_spanned(
                     lit,
-                    format!("`{name}` is an `Option`, so it can't be required: drop the `Option` or leave it out of `required`"),
+                    format!(
+                        "`{name}` is an `Option`, so it can't be required: drop the `Option` or leave it out of `required`"
+                    ),
                 ),
             ),
             Some(_) => {}
@@ -337,7 +379,11 @@ pub(crate) fn doc_text(attrs: &[syn::Attribute]) -> Option<String> {
             continue;
         }
         if let syn::Meta::NameValue(nv) = &attr.meta {
-            if let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) = &nv.value {
+            if let syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            }) = &nv.value
+            {
                 for line in s.value().lines() {
                     lines.push(line.strip_prefix(' ').unwrap_or(line).trim_end().to_owned());
                 }

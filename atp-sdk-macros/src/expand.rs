@@ -159,7 +159,10 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
     if tool.params.len() > 64 {
         push(
             &mut errors,
-            syn::Error::new_spanned(&func.sig.inputs, "an `#[atp_tool]` takes at most 64 parameters"),
+            syn::Error::new_spanned(
+                &func.sig.inputs,
+                "an `#[atp_tool]` takes at most 64 parameters",
+            ),
         );
     }
     let errors = errors.map(|e| e.to_compile_error());
@@ -171,7 +174,7 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
         #[allow(non_upper_case_globals, dead_code)]
         const #marker: () = ();
 
-        #[allow(non_snake_case, unused_mut, clippy::all, clippy::pedantic)]
+        #[allow(non_snake_case, unused_mut, unused_variables, clippy::all, clippy::pedantic)]
         const _: () = {
             let () = self::#marker;
 

@@ -52,7 +52,10 @@ enum Outcome {
 
 impl Announcer {
     /// Announces every tool of `registry`.
-    pub(crate) async fn announce(&self, registry: &Registry) -> Result<AnnounceReport, AnnounceError> {
+    pub(crate) async fn announce(
+        &self,
+        registry: &Registry,
+    ) -> Result<AnnounceReport, AnnounceError> {
         let verify = VerifyHashRequest {
             api_key: self.api_key.clone(),
             app_name: self.app_name.clone(),
@@ -65,7 +68,13 @@ impl Announcer {
                 ..AnnounceReport::default()
             });
         }
-        let outcomes = join_all(registry.tools().iter().map(|tool| self.announce_tool(registry, tool))).await;
+        let outcomes = join_all(
+            registry
+                .tools()
+                .iter()
+                .map(|tool| self.announce_tool(registry, tool)),
+        )
+        .await;
         let mut report = AnnounceReport::default();
         for outcome in outcomes {
             match outcome? {
@@ -77,7 +86,11 @@ impl Announcer {
         Ok(report)
     }
 
-    async fn announce_tool(&self, registry: &Registry, tool: &Tool) -> Result<Outcome, AnnounceError> {
+    async fn announce_tool(
+        &self,
+        registry: &Registry,
+        tool: &Tool,
+    ) -> Result<Outcome, AnnounceError> {
         let verify = VerifyToolHashRequest {
             api_key: self.api_key.clone(),
             tool_hash: tool.code_hash.clone(),
@@ -95,7 +108,10 @@ impl Announcer {
             toolkit_hash: Some(registry.toolkit_hash().to_owned()),
             metadata: tool.metadata.clone(),
         };
-        match self.post::<_, RegisterToolResponse>(REGISTER_TOOL_PATH, &body).await? {
+        match self
+            .post::<_, RegisterToolResponse>(REGISTER_TOOL_PATH, &body)
+            .await?
+        {
             Ok(_) => {
                 tracing::debug!(tool = tool.def.name, "tool registered");
                 Ok(Outcome::Registered)
@@ -132,7 +148,9 @@ impl Announcer {
             .map_err(|err| AnnounceError::Retry(format!("{path}: {}", err.without_url())))?;
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(AnnounceError::Rejected(format!("HTTP {status} from {path}")));
+            return Err(AnnounceError::Rejected(format!(
+                "HTTP {status} from {path}"
+            )));
         }
         if status.is_server_error() {
             return Err(AnnounceError::Retry(format!("HTTP {status} from {path}")));
@@ -143,7 +161,10 @@ impl Announcer {
         match response.json::<R>().await {
             Ok(value) => Ok(Ok(value)),
             Err(err) if err.is_decode() => Ok(Err(status)),
-            Err(err) => Err(AnnounceError::Retry(format!("{path}: {}", err.without_url()))),
+            Err(err) => Err(AnnounceError::Retry(format!(
+                "{path}: {}",
+                err.without_url()
+            ))),
         }
     }
 }

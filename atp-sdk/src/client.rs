@@ -199,7 +199,10 @@ impl ToolKitClientBuilder {
 impl ToolKitClient {
     /// Starts configuring a client for `api_key` and a toolkit named
     /// `app_name`.
-    pub fn builder(api_key: impl Into<ApiKey>, app_name: impl Into<String>) -> ToolKitClientBuilder {
+    pub fn builder(
+        api_key: impl Into<ApiKey>,
+        app_name: impl Into<String>,
+    ) -> ToolKitClientBuilder {
         ToolKitClientBuilder {
             api_key: api_key.into(),
             app_name: app_name.into(),

@@ -141,7 +141,10 @@ impl Session {
         };
         match result {
             Ok(report) if report.up_to_date => {
-                tracing::info!(tools = self.registry.tools().len(), "tools announced (already up to date)");
+                tracing::info!(
+                    tools = self.registry.tools().len(),
+                    "tools announced (already up to date)"
+                );
                 State::Connecting
             }
             Ok(report) => {
@@ -192,7 +195,10 @@ impl Session {
                     response.status()
                 )))))
             }
-            Ok(Err(err)) => Err(State::BackingOff(format!("could not connect: {}", describe(&err)))),
+            Ok(Err(err)) => Err(State::BackingOff(format!(
+                "could not connect: {}",
+                describe(&err)
+            ))),
             Err(_) => Err(State::BackingOff(format!(
                 "no WebSocket handshake within {:?}",
                 self.config.connect_timeout
@@ -324,10 +330,12 @@ impl Session {
 
 fn closed_by_server(frame: Option<CloseFrame>) -> Ended {
     match frame {
-        Some(frame) if frame.code == CloseCode::Policy => Ended::Fatal(Error::Unauthorized(format!(
-            "the server closed the connection with code 1008 ({})",
-            frame.reason
-        ))),
+        Some(frame) if frame.code == CloseCode::Policy => {
+            Ended::Fatal(Error::Unauthorized(format!(
+                "the server closed the connection with code 1008 ({})",
+                frame.reason
+            )))
+        }
         Some(frame) => Ended::Dropped(format!(
             "the server closed the connection (code {}, {})",
             u16::from(frame.code),
@@ -350,5 +358,40 @@ fn describe(err: &tungstenite::Error) -> String {
     match err {
         tungstenite::Error::Url(_) => "invalid WebSocket URL".to_owned(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_exponentially_within_jitter_bounds_up_to_the_cap() {
+        let base = Duration::from_millis(500);
+        let cap = Duration::from_secs(30);
+        let mut backoff = Backoff::new(base, cap);
+        for attempt in 0..12u32 {
+            let ceiling = (base * 2u32.pow(attempt)).min(cap);
+            let delay = backoff.next_delay();
+            assert!(
+                delay >= ceiling / 2 && delay <= ceiling,
+                "attempt {attempt}: {delay:?} in [{:?}, {ceiling:?}]",
+                ceiling / 2
+            );
+        }
+        backoff.reset();
+        assert!(
+            backoff.next_delay() <= Duration::from_millis(500),
+            "the first retry comes within a second"
+        );
+    }
+
+    #[test]
+    fn backoff_jitters() {
+        let mut delays: Vec<Duration> = (0..20)
+            .map(|_| Backoff::new(Duration::from_secs(1), Duration::from_secs(1)).next_delay())
+            .collect();
+        delays.dedup();
+        assert!(delays.len() > 1, "not every delay is the same");
     }
 }

@@ -211,3 +211,81 @@ fn log_call(tool: &str, request_id: &RequestId, result: &CallResult, elapsed: Du
         Err(err) => tracing::debug!(tool, %request_id, ?elapsed, error = %err, "call failed"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn frame(payload: Value) -> String {
+        json!({"message_type": "atp_tool_request", "payload": payload}).to_string()
+    }
+
+    #[test]
+    fn decodes_a_tool_request() {
+        let Inbound::Call(req) = decode(&frame(
+            json!({"request_id": "r1", "tool_name": "echo", "params": {"a": 1}, "auth_token": "t"}),
+        )) else {
+            panic!("a call")
+        };
+        assert_eq!(req.request_id, RequestId::from("r1"));
+        assert_eq!(req.tool_name, "echo");
+        assert_eq!(req.params, json!({"a": 1}));
+        assert_eq!(req.auth_token.unwrap().as_str(), "t");
+    }
+
+    #[test]
+    fn numeric_ids_and_odd_fields_are_tolerated() {
+        let Inbound::Call(req) = decode(&frame(
+            json!({"request_id": 7, "tool_name": "x", "auth_token": 5}),
+        )) else {
+            panic!("a call")
+        };
+        assert_eq!(serde_json::to_value(&req.request_id).unwrap(), json!(7));
+        assert!(req.auth_token.is_none());
+        assert_eq!(req.params, Value::Null);
+    }
+
+    #[test]
+    fn a_request_without_a_tool_name_is_rejected_not_dropped() {
+        assert!(matches!(
+            decode(&frame(json!({"request_id": "r", "tool_name": 3}))),
+            Inbound::Reject(_, CallError::UnknownTool(_))
+        ));
+    }
+
+    #[test]
+    fn frames_without_an_id_or_type_are_ignored() {
+        for text in [
+            "not json",
+            "[]",
+            r#"{"payload": {}}"#,
+            r#"{"message_type": "something_new", "payload": {"request_id": "r"}}"#,
+            &frame(json!({"tool_name": "echo"})),
+            &frame(json!({"request_id": [1], "tool_name": "echo"})),
+        ] {
+            assert!(matches!(decode(text), Inbound::Ignore(_)), "{text}");
+        }
+        assert!(matches!(
+            decode(r#"{"message_type": "atp_client_connected", "payload": {"message": "hi"}}"#),
+            Inbound::Connected(m) if m == "hi"
+        ));
+    }
+
+    #[test]
+    fn responses_encode_results_and_errors() {
+        assert_eq!(
+            serde_json::from_str::<Value>(&encode_response("r".into(), Ok(json!([1])))).unwrap(),
+            json!({"type": "tool_response", "request_id": "r", "result": [1]})
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&encode_response(
+                "r".into(),
+                Err(CallError::MissingAuthToken)
+            ))
+            .unwrap(),
+            json!({"type": "tool_response", "request_id": "r", "result": {"error": "Missing auth_token for authenticated tool"}})
+        );
+    }
+}

@@ -25,7 +25,9 @@ pub enum Error {
     )]
     NoTools,
     /// Two tools share a name.
-    #[error("two tools are named `{name}`: one at {first}, another at {second}; give one a different `name = \"...\"`")]
+    #[error(
+        "two tools are named `{name}`: one at {first}, another at {second}; give one a different `name = \"...\"`"
+    )]
     DuplicateTool {
         /// The shared name.
         name: String,

@@ -148,12 +148,14 @@ pub use tool::{AuthDef, CallError, CallResult, Handler, ParamDef, ParamKind, Too
 ///     Ok(vec![format!("{owner}/hello")])
 /// }
 ///
-/// // Still ordinary functions:
-/// assert_eq!(add(1.0, 2.0), 3.0);
+/// fn main() {
+///     // Still ordinary functions:
+///     assert_eq!(add(1.0, 2.0), 3.0);
 ///
-/// let tool = atp_sdk::registered_tools().find(|t| t.name == "list_repos").unwrap();
-/// assert_eq!(tool.required_params(), ["owner"]);
-/// assert_eq!(tool.parameters_schema()["properties"]["per_page"]["type"], "integer");
+///     let tool = atp_sdk::registered_tools().find(|t| t.name == "list_repos").unwrap();
+///     assert_eq!(tool.required_params(), ["owner"]);
+///     assert_eq!(tool.parameters_schema()["properties"]["per_page"]["type"], "integer");
+/// }
 /// ```
 #[doc(inline)]
 pub use atp_sdk_macros::atp_tool;

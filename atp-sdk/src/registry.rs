@@ -23,7 +23,9 @@ inventory::collect!(ToolDef);
 /// #[atp_sdk::atp_tool]
 /// fn hello() -> &'static str { "hello" }
 ///
-/// assert!(atp_sdk::registered_tools().any(|tool| tool.name == "hello"));
+/// fn main() {
+///     assert!(atp_sdk::registered_tools().any(|tool| tool.name == "hello"));
+/// }
 /// ```
 pub fn registered_tools() -> impl Iterator<Item = &'static ToolDef> {
     inventory::iter::<ToolDef>.into_iter()
@@ -119,7 +121,12 @@ impl Registry {
         if defs.is_empty() {
             return Err(Error::NoTools);
         }
-        defs.sort_by(|a, b| a.name.cmp(b.name).then(a.file.cmp(b.file)).then(a.line.cmp(&b.line)));
+        defs.sort_by(|a, b| {
+            a.name
+                .cmp(b.name)
+                .then(a.file.cmp(b.file))
+                .then(a.line.cmp(&b.line))
+        });
         if let Some(pair) = defs.windows(2).find(|w| w[0].name == w[1].name) {
             return Err(Error::DuplicateTool {
                 name: pair[0].name.to_owned(),
@@ -140,7 +147,10 @@ impl Registry {
                 code_hash: def.code_hash(),
             })
             .collect();
-        Ok(Self { tools, toolkit_hash })
+        Ok(Self {
+            tools,
+            toolkit_hash,
+        })
     }
 
     /// Every registered tool, or only those named in `only`.

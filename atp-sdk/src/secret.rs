@@ -75,9 +75,11 @@ impl From<String> for ApiKey {
 ///     format!("token of {} bytes", token.as_str().len())
 /// }
 ///
-/// let token = AuthToken::new("gho_secret");
-/// assert_eq!(whoami(token.clone()), "token of 10 bytes");
-/// assert_eq!(format!("{token:?}"), "AuthToken(<redacted>)");
+/// fn main() {
+///     let token = AuthToken::new("gho_secret");
+///     assert_eq!(whoami(token.clone()), "token of 10 bytes");
+///     assert_eq!(format!("{token:?}"), "AuthToken(<redacted>)");
+/// }
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
