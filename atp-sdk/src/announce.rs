@@ -94,13 +94,13 @@ impl Announcer {
         let verify = VerifyToolHashRequest {
             api_key: self.api_key.clone(),
             tool_hash: tool.code_hash.clone(),
-            tool_name: tool.def.name.to_owned(),
+            tool_name: tool.name.clone(),
         };
         if self.post_verify(VERIFY_TOOL_HASH_PATH, &verify).await? {
             return Ok(Outcome::Unchanged);
         }
         let body = RegisterToolRequest {
-            function_id: tool.def.name.to_owned(),
+            function_id: tool.name.clone(),
             api_key: self.api_key.clone(),
             app_name: self.app_name.clone(),
             programming_language: "Rust".to_owned(),
@@ -113,11 +113,11 @@ impl Announcer {
             .await?
         {
             Ok(_) => {
-                tracing::debug!(tool = tool.def.name, "tool registered");
+                tracing::debug!(tool = %tool.name, "tool registered");
                 Ok(Outcome::Registered)
             }
             Err(status) => {
-                tracing::error!(tool = tool.def.name, %status, "the ATP server refused the tool's registration");
+                tracing::error!(tool = %tool.name, %status, "the ATP server refused the tool's registration");
                 Ok(Outcome::Refused)
             }
         }

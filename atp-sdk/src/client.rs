@@ -8,11 +8,11 @@ use tokio::sync::watch;
 
 use crate::announce::Announcer;
 use crate::connection::Session;
+use crate::dynamic::DynamicTool;
 use crate::error::Error;
 use crate::protocol::{DEFAULT_BASE_URL, websocket_base};
 use crate::registry::Registry;
 use crate::secret::ApiKey;
-use crate::tool::ToolDef;
 
 /// Environment variable holding the API key (required by [`run`]).
 pub const ENV_API_KEY: &str = "ATP_API_KEY";
@@ -79,6 +79,7 @@ pub struct ToolKitClientBuilder {
     app_name: String,
     base_url: String,
     tools: Option<Vec<String>>,
+    dynamic: Vec<DynamicTool>,
     connect_timeout: Duration,
     request_timeout: Duration,
     ping_interval: Duration,
@@ -105,6 +106,14 @@ impl ToolKitClientBuilder {
         S: Into<String>,
     {
         self.tools = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Adds a tool defined at run time (see [`DynamicTool`]). It is served
+    /// next to the `#[atp_tool]` functions (or next to those picked with
+    /// [`tools`](Self::tools)).
+    pub fn tool(mut self, tool: DynamicTool) -> Self {
+        self.dynamic.push(tool);
         self
     }
 
@@ -172,7 +181,7 @@ impl ToolKitClientBuilder {
             )));
         }
         let ws_base = websocket_base(&base_url).unwrap_or_default();
-        let registry = Registry::select(self.tools.as_deref())?;
+        let registry = Registry::build(self.tools.as_deref(), self.dynamic)?;
         let config = Config {
             api_key: self.api_key,
             app_name: self.app_name,
@@ -208,6 +217,7 @@ impl ToolKitClient {
             app_name: app_name.into(),
             base_url: DEFAULT_BASE_URL.to_owned(),
             tools: None,
+            dynamic: Vec::new(),
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(15),
             ping_interval: Duration::from_secs(30),
@@ -246,9 +256,9 @@ impl ToolKitClient {
         Self::builder_from_env()?.build()
     }
 
-    /// The tools this client serves, sorted by name.
-    pub fn tools(&self) -> impl Iterator<Item = &'static ToolDef> + '_ {
-        self.registry.tools().iter().map(|tool| tool.def)
+    /// The names of the tools this client serves, sorted.
+    pub fn tool_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.registry.tools().iter().map(|tool| tool.name.as_str())
     }
 
     /// The toolkit's name.

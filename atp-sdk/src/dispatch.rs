@@ -14,9 +14,9 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::params::CallArgs;
 use crate::protocol::{RequestId, ToolRequest, ToolkitMessage};
-use crate::registry::Registry;
+use crate::registry::{Invoke, Registry};
 use crate::secret::AuthToken;
-use crate::tool::{CallError, CallResult, Handler};
+use crate::tool::{CallError, CallResult};
 
 /// What an inbound text frame asks for.
 #[derive(Debug)]
@@ -179,10 +179,14 @@ impl Dispatcher {
             return Err(CallError::UnknownTool(tool_name.to_owned()));
         };
         let args = CallArgs::from_request(params, token)?;
-        args.validate(tool.def)?;
-        let joined = match tool.def.handler {
-            Handler::Blocking(call) => tokio::task::spawn_blocking(move || call(args)).await,
-            Handler::Async(call) => tokio::spawn(call(args)).await,
+        args.validate(&tool.required, tool.needs_token)?;
+        let joined = match &tool.invoke {
+            Invoke::Blocking(call) => {
+                let call = *call;
+                tokio::task::spawn_blocking(move || call(args)).await
+            }
+            Invoke::Async(call) => tokio::spawn(call(args)).await,
+            Invoke::Dynamic(call) => tokio::spawn(call(args)).await,
         };
         match joined {
             Ok(result) => result,

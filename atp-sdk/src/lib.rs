@@ -58,6 +58,7 @@ mod announce;
 mod client;
 mod connection;
 mod dispatch;
+mod dynamic;
 mod error;
 mod params;
 pub mod protocol;
@@ -69,6 +70,7 @@ mod tool;
 pub use client::{
     ENV_API_KEY, ENV_APP_NAME, ENV_BASE_URL, StopHandle, ToolKitClient, ToolKitClientBuilder, run,
 };
+pub use dynamic::DynamicTool;
 pub use error::Error;
 pub use params::CallArgs;
 pub use registry::registered_tools;

@@ -4,7 +4,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::secret::AuthToken;
-use crate::tool::{CallError, ParamKind, ToolDef};
+use crate::tool::CallError;
 
 /// The arguments of one call: the request's `params` object and its token.
 ///
@@ -19,7 +19,8 @@ pub struct CallArgs {
 }
 
 impl CallArgs {
-    /// Arguments from a params object and an optional token.
+    /// Arguments from a params object and an optional token (handy to
+    /// test a [`DynamicTool`](crate::DynamicTool)'s handler).
     pub fn new(params: Map<String, Value>, token: Option<AuthToken>) -> Self {
         Self { params, token }
     }
@@ -27,7 +28,7 @@ impl CallArgs {
     /// Reads the request's `params`: an object, or nothing (absent, `null`
     /// or `""`, which some LLM routers send). A string holding a JSON
     /// object is accepted too.
-    pub fn from_request(params: Value, token: Option<AuthToken>) -> Result<Self, CallError> {
+    pub(crate) fn from_request(params: Value, token: Option<AuthToken>) -> Result<Self, CallError> {
         let params = match params {
             Value::Object(map) => map,
             Value::Null => Map::new(),
@@ -47,13 +48,11 @@ impl CallArgs {
     /// Checks what can be checked before the call: every required
     /// parameter present and not null (in declaration order), and a token
     /// for a tool with an auth provider.
-    pub fn validate(&self, tool: &ToolDef) -> Result<(), CallError> {
-        for param in tool.params {
-            if param.kind == ParamKind::Required && self.is_absent(param.name) {
-                return Err(CallError::MissingParameter(param.name.to_owned()));
-            }
+    pub(crate) fn validate(&self, required: &[String], needs_token: bool) -> Result<(), CallError> {
+        if let Some(missing) = required.iter().find(|name| self.is_absent(name)) {
+            return Err(CallError::MissingParameter(missing.clone()));
         }
-        if tool.auth.is_some() && self.token.is_none() {
+        if needs_token && self.token.is_none() {
             return Err(CallError::MissingAuthToken);
         }
         Ok(())

@@ -162,6 +162,11 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// The tool's own error, with `message` as its text.
+    pub fn tool(message: impl fmt::Display) -> Self {
+        Self::Tool(message.to_string())
+    }
+
     /// Whether the request was at fault (unknown tool, bad or missing
     /// parameters, missing token) rather than the tool.
     pub fn is_validation(&self) -> bool {

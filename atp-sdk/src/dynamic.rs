@@ -1,0 +1,218 @@
+//! Tools defined at run time, without the macro.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::params::CallArgs;
+use crate::registry::{ParamSpec, SchemaSource};
+use crate::tool::{CallFuture, CallResult, ParamKind, schema_of};
+
+/// Parameter names the platform reserves for the token it injects.
+const RESERVED: &[&str] = &["auth_token", "access_token", "api_key"];
+
+/// A tool defined at run time, for tools whose set or shape is only known
+/// when the program runs (loaded from a config file, generated from an
+/// API description, ...). Add it with [`ToolKitClientBuilder::tool`].
+///
+/// The handler receives the call's [`CallArgs`] (take each parameter with
+/// [`CallArgs::required`], [`CallArgs::optional`], ... and the token with
+/// [`CallArgs::take_token`]) and returns the result as JSON, or a
+/// [`CallError`](crate::CallError) (use [`CallError::tool`](crate::CallError::tool)
+/// for the tool's own failures). It runs as a task, like an `async fn` tool,
+/// with the same validation before it: required parameters present, a
+/// token when an auth provider is set.
+///
+/// ```
+/// use atp_sdk::{CallError, DynamicTool, ToolKitClient};
+/// use serde_json::json;
+///
+/// let prices = std::collections::HashMap::from([("apple", 3), ("pear", 4)]);
+/// let lookup = DynamicTool::new("price", move |mut args| {
+///     let item: Result<String, _> = args.required("item");
+///     let price = item.map(|item| prices.get(item.as_str()).copied());
+///     async move {
+///         match price? {
+///             Some(price) => Ok(json!({ "price": price })),
+///             None => Err(CallError::tool("no such item")),
+///         }
+///     }
+/// })
+/// .description("Looks up the price of an item.")
+/// .param::<String>("item", "The item's name.");
+///
+/// let client = ToolKitClient::builder("key", "shop").tool(lookup).build();
+/// # let _ = client;
+/// ```
+///
+/// [`ToolKitClientBuilder::tool`]: crate::ToolKitClientBuilder::tool
+#[must_use = "add the tool with ToolKitClientBuilder::tool"]
+pub struct DynamicTool {
+    name: String,
+    description: String,
+    params: Vec<ParamSpec>,
+    auth: Option<(String, String, Option<String>)>,
+    handler: Arc<dyn Fn(CallArgs) -> CallFuture + Send + Sync>,
+}
+
+impl fmt::Debug for DynamicTool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DynamicTool")
+            .field("name", &self.name)
+            .field("description", &self.description)
+            .field(
+                "params",
+                &self.params.iter().map(|p| &p.name).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// The pieces of a [`DynamicTool`], for the registry.
+pub(crate) struct DynamicParts {
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) params: Vec<ParamSpec>,
+    pub(crate) auth: Option<(String, String, Option<String>)>,
+    pub(crate) handler: Arc<dyn Fn(CallArgs) -> CallFuture + Send + Sync>,
+}
+
+impl DynamicTool {
+    /// A tool named `name` whose calls run `handler`.
+    pub fn new<F, Fut>(name: impl Into<String>, handler: F) -> Self
+    where
+        F: Fn(CallArgs) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = CallResult> + Send + 'static,
+    {
+        Self {
+            name: name.into(),
+            description: String::new(),
+            params: Vec::new(),
+            auth: None,
+            handler: Arc::new(move |args| Box::pin(handler(args))),
+        }
+    }
+
+    /// What the tool does, for the agent.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
+    }
+
+    /// A required parameter of type `T` (its JSON Schema comes from `T`).
+    pub fn param<T: JsonSchema>(self, name: impl Into<String>, description: &str) -> Self {
+        self.push(
+            name.into(),
+            ParamKind::Required,
+            description,
+            SchemaSource::Type(schema_of::<T>),
+        )
+    }
+
+    /// An optional parameter of type `T`.
+    pub fn optional_param<T: JsonSchema>(self, name: impl Into<String>, description: &str) -> Self {
+        self.push(
+            name.into(),
+            ParamKind::Optional,
+            description,
+            SchemaSource::Type(schema_of::<T>),
+        )
+    }
+
+    /// A parameter described by a JSON Schema you give.
+    pub fn param_schema(
+        self,
+        name: impl Into<String>,
+        schema: Value,
+        required: bool,
+        description: &str,
+    ) -> Self {
+        let kind = if required {
+            ParamKind::Required
+        } else {
+            ParamKind::Optional
+        };
+        self.push(name.into(), kind, description, SchemaSource::Json(schema))
+    }
+
+    fn push(
+        mut self,
+        name: String,
+        kind: ParamKind,
+        description: &str,
+        schema: SchemaSource,
+    ) -> Self {
+        self.params.push(ParamSpec {
+            name,
+            kind,
+            description: (!description.is_empty()).then(|| description.to_owned()),
+            schema,
+        });
+        self
+    }
+
+    /// The tool needs a token from `provider` (`auth_type` e.g. `"OAuth2"`,
+    /// `auth_with` what the token is used as, e.g. `"access_token"`).
+    pub fn auth(
+        mut self,
+        provider: impl Into<String>,
+        auth_type: impl Into<String>,
+        auth_with: Option<&str>,
+    ) -> Self {
+        self.auth = Some((
+            provider.into(),
+            auth_type.into(),
+            auth_with.map(str::to_owned),
+        ));
+        self
+    }
+
+    /// The tool's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Checks what the macro checks at compile time.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        let bad = |why: String| Err(Error::Config(format!("tool `{}`: {why}", self.name)));
+        let valid_name = |n: &str| {
+            (1..=64).contains(&n.len())
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
+        if !valid_name(&self.name) {
+            return bad(
+                "a tool name must be 1 to 64 characters among `a-z A-Z 0-9 _ -`".to_owned(),
+            );
+        }
+        for (i, param) in self.params.iter().enumerate() {
+            if RESERVED.contains(&param.name.as_str()) {
+                return bad(format!(
+                    "a parameter can't be named `{}`: the platform injects the token (see DynamicTool::auth)",
+                    param.name
+                ));
+            }
+            if param.name.is_empty() {
+                return bad("a parameter name is empty".to_owned());
+            }
+            if self.params[..i].iter().any(|p| p.name == param.name) {
+                return bad(format!("the parameter `{}` is declared twice", param.name));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn into_parts(self) -> DynamicParts {
+        DynamicParts {
+            name: self.name,
+            description: self.description,
+            params: self.params,
+            auth: self.auth,
+            handler: self.handler,
+        }
+    }
+}
