@@ -1,1 +1,32 @@
+//! A local Agent Tool Protocol (ATP) server: run, call, test and load-test
+//! toolkits without the hosted platform.
+//!
+//! It speaks the server side of the protocol (the announce endpoints, the
+//! toolkit WebSocket, the HTTP inbox) faithfully, and adds a call API for
+//! people and programs:
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /api/v1/toolkit/verify_hash`, `/verify_tool_hash`, `/api/v1/register_tool` | announcing |
+//! | `GET /ws/v1/atp/toolkit-client/{api_key}/` | the toolkit WebSocket |
+//! | `GET /api/v1/toolkit/{api_key}/inbox`, `POST .../inbox/respond` | the HTTP inbox |
+//! | `GET /api/dev/tools` | the tools of every connected toolkit |
+//! | `POST /api/dev/tools/{name}/call` | call a tool: `{"params", "auth_token", "timeout_ms", "app_name"}` → `{"request_id", "result", "latency_ms"}`; 404 unknown tool, 503 not connected, 504 timeout, 400 bad body, 413 too large |
+//!
+//! Use it from tests through [`DevServer`], or from the shell with the
+//! `atp-dev` binary (`atp-dev --help`).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+mod announce;
+mod call_api;
+pub mod cli;
+pub mod client;
+mod http;
+mod hub;
+mod inbox;
+mod server;
+mod toolkit_ws;
+
+pub use hub::{AnnounceRecord, CallError, CallOptions, CallOutcome, ToolInfo};
+pub use server::{DevServer, DevServerBuilder, WaitError};

@@ -190,7 +190,10 @@ static GATES_CHANGED: Condvar = Condvar::new();
 
 fn with_gate<R>(name: &str, f: impl FnOnce(&mut Gate) -> R) -> R {
     let mut gates = GATES.lock().unwrap();
-    let r = f(gates.get_or_insert_with(HashMap::new).entry(name.to_owned()).or_default());
+    let r = f(gates
+        .get_or_insert_with(HashMap::new)
+        .entry(name.to_owned())
+        .or_default());
     GATES_CHANGED.notify_all();
     r
 }
@@ -255,7 +258,11 @@ impl Toolkit {
 }
 
 /// A builder for a toolkit with `tools` (all when `None`) against `server`.
-pub fn builder(server: &DevServer, app_name: &str, tools: Option<&[&str]>) -> atp_sdk::ToolKitClientBuilder {
+pub fn builder(
+    server: &DevServer,
+    app_name: &str,
+    tools: Option<&[&str]>,
+) -> atp_sdk::ToolKitClientBuilder {
     let mut builder = ToolKitClient::builder(format!("key-{app_name}"), app_name)
         .base_url(server.base_url())
         .backoff(Duration::from_millis(50), Duration::from_millis(500));
@@ -275,8 +282,11 @@ pub fn spawn(client: ToolKitClient) -> Toolkit {
 /// Starts a toolkit with `tools` (all when `None`) and waits until the
 /// server sees them connected.
 pub async fn start_toolkit(server: &DevServer, app_name: &str, tools: Option<&[&str]>) -> Toolkit {
-    let client = builder(server, app_name, tools).build().expect("the toolkit builds");
-    let names: Vec<&'static str> = client.tools().map(|t| t.name).collect();
+    let client = builder(server, app_name, tools)
+        .build()
+        .expect("the toolkit builds");
+    let names: Vec<String> = client.tool_names().map(str::to_owned).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let toolkit = spawn(client);
     server
         .wait_for_tools(&names, WAIT)
@@ -287,7 +297,25 @@ pub async fn start_toolkit(server: &DevServer, app_name: &str, tools: Option<&[&
 
 /// Starts a server on 127.0.0.1:0.
 pub async fn start_server() -> DevServer {
+    init_logging();
     DevServer::start().await.expect("atp-dev starts")
+}
+
+/// Logs to the test's output when `RUST_LOG` is set.
+pub fn init_logging() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// An HTTP client for raw requests to the server.
+pub fn http() -> reqwest::Client {
+    // The workspace builds rustls on `ring`; make it the default provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }
 
 /// Calls `tool` through the server and returns the toolkit's result.
@@ -296,7 +324,12 @@ pub async fn call(server: &DevServer, tool: &str, params: Value) -> Value {
 }
 
 /// Calls `tool` with a token through the server.
-pub async fn call_with_token(server: &DevServer, tool: &str, params: Value, token: Option<&str>) -> Value {
+pub async fn call_with_token(
+    server: &DevServer,
+    tool: &str,
+    params: Value,
+    token: Option<&str>,
+) -> Value {
     server
         .call(tool, params, token)
         .await

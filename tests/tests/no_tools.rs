@@ -3,7 +3,9 @@
 
 #[test]
 fn an_empty_registry_is_an_error() {
-    let err = atp_sdk::ToolKitClient::builder("k", "empty").build().unwrap_err();
+    let err = atp_sdk::ToolKitClient::builder("k", "empty")
+        .build()
+        .unwrap_err();
     assert!(matches!(err, atp_sdk::Error::NoTools), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("no tools to serve"), "{text}");

@@ -13,9 +13,18 @@ async fn typed_tools_answer_with_their_results() {
     let server = start_server().await;
     let toolkit = start_toolkit(&server, "typed", None).await;
 
-    assert_eq!(call(&server, "echo", json!({"text": "hi"})).await, json!({"echo": "hi"}));
-    assert_eq!(call(&server, "add", json!({"a": 1.5, "b": 2})).await, json!(3.5));
-    assert_eq!(call(&server, "greet", json!({"name": "Ada"})).await, json!("Hello, Ada!"));
+    assert_eq!(
+        call(&server, "echo", json!({"text": "hi"})).await,
+        json!({"echo": "hi"})
+    );
+    assert_eq!(
+        call(&server, "add", json!({"a": 1.5, "b": 2})).await,
+        json!(3.5)
+    );
+    assert_eq!(
+        call(&server, "greet", json!({"name": "Ada"})).await,
+        json!("Hello, Ada!")
+    );
     assert_eq!(
         call(&server, "greet", json!({"name": "Ada", "greeting": "Hi"})).await,
         json!("Hi, Ada!")
@@ -30,7 +39,12 @@ async fn typed_tools_answer_with_their_results() {
         json!({"query": "q", "limit": 0, "exact": false, "tags": null})
     );
     assert_eq!(
-        call(&server, "search", json!({"query": "q", "limit": 5, "exact": true, "tags": ["a"]})).await,
+        call(
+            &server,
+            "search",
+            json!({"query": "q", "limit": 5, "exact": true, "tags": ["a"]})
+        )
+        .await,
         json!({"query": "q", "limit": 5, "exact": true, "tags": ["a"]})
     );
     // Structs, enums, maps, raw identifiers, `Value`.
@@ -46,7 +60,10 @@ async fn typed_tools_answer_with_their_results() {
                "weights": {"w": 0.5}, "type": "scatter", "extra": [1, {"k": null}]})
     );
     // Extra keys are ignored.
-    assert_eq!(call(&server, "echo", json!({"text": "x", "other": 1})).await, json!({"echo": "x"}));
+    assert_eq!(
+        call(&server, "echo", json!({"text": "x", "other": 1})).await,
+        json!({"echo": "x"})
+    );
     assert_eq!(call(&server, "ping", json!({})).await, json!("pong"));
 
     toolkit.shutdown().await.unwrap();
@@ -59,18 +76,32 @@ async fn every_error_text_of_the_contract() {
 
     let missing = |name: &str| json!({"error": format!("Missing required parameter: {name}")});
     assert_eq!(call(&server, "echo", json!({})).await, missing("text"));
-    assert_eq!(call(&server, "echo", json!({"text": null})).await, missing("text"));
+    assert_eq!(
+        call(&server, "echo", json!({"text": null})).await,
+        missing("text")
+    );
     // The first missing one, in declaration order.
     assert_eq!(call(&server, "add", json!({})).await, missing("a"));
     assert_eq!(call(&server, "add", json!({"a": 1})).await, missing("b"));
 
     let no_token = json!({"error": "Missing auth_token for authenticated tool"});
     assert_eq!(call(&server, "whoami", json!({})).await, no_token);
-    assert_eq!(call_with_token(&server, "whoami", json!({}), Some("")).await, no_token);
-    assert_eq!(call(&server, "needs_auth", json!({"note": "n"})).await, no_token);
+    assert_eq!(
+        call_with_token(&server, "whoami", json!({}), Some("")).await,
+        no_token
+    );
+    assert_eq!(
+        call(&server, "needs_auth", json!({"note": "n"})).await,
+        no_token
+    );
     // A parameter called auth_token is not a token.
     assert_eq!(
-        call(&server, "needs_auth", json!({"note": "n", "auth_token": "fake"})).await,
+        call(
+            &server,
+            "needs_auth",
+            json!({"note": "n", "auth_token": "fake"})
+        )
+        .await,
         no_token
     );
 
@@ -79,23 +110,41 @@ async fn every_error_text_of_the_contract() {
         json!({"error": "Invalid parameter 'a': invalid type: string \"one\", expected f64"})
     );
     assert_eq!(
-        call(&server, "plot", json!({"point": {"x": 1}, "colour": "red", "labels": [], "weights": {}})).await,
+        call(
+            &server,
+            "plot",
+            json!({"point": {"x": 1}, "colour": "red", "labels": [], "weights": {}})
+        )
+        .await,
         json!({"error": "Invalid parameter 'point': missing field `y`"})
     );
     assert_eq!(
-        call(&server, "plot", json!({"point": {"x": 1, "y": 2}, "colour": "green", "labels": [], "weights": {}}))
-            .await,
+        call(
+            &server,
+            "plot",
+            json!({"point": {"x": 1, "y": 2}, "colour": "green", "labels": [], "weights": {}})
+        )
+        .await,
         json!({"error": "Invalid parameter 'colour': unknown variant `green`, expected `red` or `blue`"})
     );
 
-    assert_eq!(call(&server, "fail", json!({"reason": "why"})).await, json!({"error": "boom: why"}));
-    assert_eq!(call(&server, "explode", json!({})).await, json!({"error": "Tool panicked: kaboom"}));
+    assert_eq!(
+        call(&server, "fail", json!({"reason": "why"})).await,
+        json!({"error": "boom: why"})
+    );
+    assert_eq!(
+        call(&server, "explode", json!({})).await,
+        json!({"error": "Tool panicked: kaboom"})
+    );
     assert_eq!(
         call(&server, "explode_async", json!({})).await,
         json!({"error": "Tool panicked: async kaboom"})
     );
     // The toolkit keeps serving after panics.
-    assert_eq!(call(&server, "echo", json!({"text": "still here"})).await, json!({"echo": "still here"}));
+    assert_eq!(
+        call(&server, "echo", json!({"text": "still here"})).await,
+        json!({"echo": "still here"})
+    );
 
     toolkit.shutdown().await.unwrap();
 }
@@ -105,7 +154,11 @@ async fn params_absent_null_or_empty_string_mean_no_params() {
     let server = start_server().await;
     let toolkit = start_toolkit(&server, "params", Some(&["ping", "echo"])).await;
     for params in [json!(null), json!(""), json!({})] {
-        assert_eq!(call(&server, "ping", params.clone()).await, json!("pong"), "params = {params}");
+        assert_eq!(
+            call(&server, "ping", params.clone()).await,
+            json!("pong"),
+            "params = {params}"
+        );
         assert_eq!(
             call(&server, "echo", params.clone()).await,
             json!({"error": "Missing required parameter: text"}),
@@ -113,7 +166,10 @@ async fn params_absent_null_or_empty_string_mean_no_params() {
         );
     }
     // A string that holds a JSON object is read as that object.
-    assert_eq!(call(&server, "echo", json!("{\"text\": \"s\"}")).await, json!({"echo": "s"}));
+    assert_eq!(
+        call(&server, "echo", json!("{\"text\": \"s\"}")).await,
+        json!({"echo": "s"})
+    );
     assert_eq!(
         call(&server, "echo", json!([1])).await,
         json!({"error": "Invalid params: expected a JSON object, got an array"})
@@ -128,7 +184,10 @@ async fn an_unknown_tool_is_answered() {
     // The server believes the toolkit has a tool it no longer has (as after
     // a tool was removed): the request is answered, not left hanging.
     register_ghost(&server, "key-ghosts", "ghosts", "ghost").await;
-    assert_eq!(call(&server, "ghost", json!({})).await, json!({"error": "Unknown tool: ghost"}));
+    assert_eq!(
+        call(&server, "ghost", json!({})).await,
+        json!({"error": "Unknown tool: ghost"})
+    );
     toolkit.shutdown().await.unwrap();
 }
 
@@ -139,7 +198,7 @@ async fn register_ghost(server: &DevServer, key: &str, app: &str, name: &str) {
         "metadata": {"params": [], "required_params": [], "description": "", "auth_provider": null,
                      "auth_type": null, "auth_with": null, "sample_response": "", "source_code": ""}
     });
-    let response = reqwest::Client::new()
+    let response = http()
         .post(format!("{}/api/v1/register_tool", server.base_url()))
         .json(&body)
         .send()
@@ -157,7 +216,13 @@ async fn the_token_is_injected_and_never_taken_from_params() {
         json!("tok-123")
     );
     assert_eq!(
-        call_with_token(&server, "whoami", json!({"auth_token": "forged"}), Some("real")).await,
+        call_with_token(
+            &server,
+            "whoami",
+            json!({"auth_token": "forged"}),
+            Some("real")
+        )
+        .await,
         json!("real")
     );
     assert_eq!(
@@ -175,7 +240,12 @@ async fn call_many(server: &DevServer, tool: &str, params: Vec<Value>) -> Vec<Va
 #[tokio::test]
 async fn async_and_blocking_tools_run_concurrently() {
     let server = start_server().await;
-    let toolkit = start_toolkit(&server, "concurrent", Some(&["meet_async", "meet_blocking"])).await;
+    let toolkit = start_toolkit(
+        &server,
+        "concurrent",
+        Some(&["meet_async", "meet_blocking"]),
+    )
+    .await;
     // Each call waits until all of its group are running at once: this
     // only completes if the toolkit runs them concurrently.
     for tool in ["meet_async", "meet_blocking"] {
@@ -183,7 +253,11 @@ async fn async_and_blocking_tools_run_concurrently() {
         let params = (0..8).map(|_| json!({"group": group, "size": 8})).collect();
         let mut results = call_many(&server, tool, params).await;
         results.sort_by_key(|v| v.as_u64());
-        assert_eq!(results, (1..=8).map(|n| json!(n)).collect::<Vec<_>>(), "{tool}");
+        assert_eq!(
+            results,
+            (1..=8).map(|n| json!(n)).collect::<Vec<_>>(),
+            "{tool}"
+        );
     }
     toolkit.shutdown().await.unwrap();
 }
@@ -198,7 +272,10 @@ async fn a_blocked_tool_does_not_stall_the_connection() {
         // While the blocking tool waits, other calls are answered.
         for i in 0..5 {
             let text = i.to_string();
-            assert_eq!(call(&server, "echo", json!({"text": text})).await, json!({"echo": text}));
+            assert_eq!(
+                call(&server, "echo", json!({"text": text})).await,
+                json!({"echo": text})
+            );
         }
         set_gate("stall", true);
     };
@@ -216,7 +293,9 @@ async fn registrations_carry_the_exact_bodies() {
 
     let log = server.announce_log();
     // verify_hash first, then for each tool verify_tool_hash before its register_tool.
-    let AnnounceRecord::VerifyHash(first) = &log[0] else { panic!("first is verify_hash: {log:?}") };
+    let AnnounceRecord::VerifyHash(first) = &log[0] else {
+        panic!("first is verify_hash: {log:?}")
+    };
     assert_eq!(first.api_key.expose(), "key-bodies");
     assert_eq!(first.app_name, "bodies");
     let registrations = server.registrations();
@@ -225,19 +304,29 @@ async fn registrations_carry_the_exact_bodies() {
     let sources: Vec<String> = {
         let mut regs = registrations.clone();
         regs.sort_by(|a, b| a.function_id.cmp(&b.function_id));
-        regs.iter().map(|r| r.metadata.source_code.clone()).collect()
+        regs.iter()
+            .map(|r| r.metadata.source_code.clone())
+            .collect()
     };
     let toolkit_hash = sha256_hex(&sources.concat());
     assert_eq!(first.toolkit_hash, toolkit_hash);
 
     for name in tools {
         let position = |pred: &dyn Fn(&AnnounceRecord) -> bool| log.iter().position(pred).unwrap();
-        let verify = position(&|r| matches!(r, AnnounceRecord::VerifyToolHash(v) if v.tool_name == name));
-        let register = position(&|r| matches!(r, AnnounceRecord::RegisterTool(v) if v.function_id == name));
-        assert!(verify < register, "{name}: verify_tool_hash comes before register_tool");
+        let verify =
+            position(&|r| matches!(r, AnnounceRecord::VerifyToolHash(v) if v.tool_name == name));
+        let register =
+            position(&|r| matches!(r, AnnounceRecord::RegisterTool(v) if v.function_id == name));
+        assert!(
+            verify < register,
+            "{name}: verify_tool_hash comes before register_tool"
+        );
     }
 
-    let echo = registrations.iter().find(|r| r.function_id == "echo").unwrap();
+    let echo = registrations
+        .iter()
+        .find(|r| r.function_id == "echo")
+        .unwrap();
     assert_eq!(echo.api_key.expose(), "key-bodies");
     assert_eq!(echo.app_name, "bodies");
     assert_eq!(echo.programming_language, "Rust");
@@ -262,10 +351,23 @@ async fn registrations_carry_the_exact_bodies() {
             }
         })
     );
-    assert!(echo.metadata.source_code.starts_with("#[atp_tool(name = \"echo\")]"), "{}", echo.metadata.source_code);
-    assert!(echo.metadata.source_code.contains("json!({ \"echo\": text })"));
+    assert!(
+        echo.metadata
+            .source_code
+            .starts_with("#[atp_tool(name = \"echo\")]"),
+        "{}",
+        echo.metadata.source_code
+    );
+    assert!(
+        echo.metadata
+            .source_code
+            .contains("json!({ \"echo\": text })")
+    );
 
-    let search = registrations.iter().find(|r| r.function_id == "search").unwrap();
+    let search = registrations
+        .iter()
+        .find(|r| r.function_id == "search")
+        .unwrap();
     assert_eq!(search.metadata.params, ["query", "limit", "exact", "tags"]);
     assert_eq!(search.metadata.required_params, ["query"]);
     assert_eq!(
@@ -282,7 +384,10 @@ async fn registrations_carry_the_exact_bodies() {
         })
     );
 
-    let whoami = registrations.iter().find(|r| r.function_id == "whoami").unwrap();
+    let whoami = registrations
+        .iter()
+        .find(|r| r.function_id == "whoami")
+        .unwrap();
     assert_eq!(whoami.metadata.params, Vec::<String>::new());
     assert_eq!(whoami.metadata.auth_provider.as_deref(), Some("hubspot"));
     assert_eq!(whoami.metadata.auth_type.as_deref(), Some("OAuth2"));
@@ -293,16 +398,28 @@ async fn registrations_carry_the_exact_bodies() {
 async fn a_restart_of_an_unchanged_toolkit_skips_registration() {
     let server = start_server().await;
     let tools = ["echo", "add"];
-    start_toolkit(&server, "restart", Some(&tools)).await.shutdown().await.unwrap();
+    start_toolkit(&server, "restart", Some(&tools))
+        .await
+        .shutdown()
+        .await
+        .unwrap();
     assert_eq!(server.registrations().len(), 2);
     let before = server.announce_log().len();
 
     let toolkit = start_toolkit(&server, "restart", Some(&tools)).await;
-    assert_eq!(call(&server, "add", json!({"a": 1, "b": 1})).await, json!(2.0));
+    assert_eq!(
+        call(&server, "add", json!({"a": 1, "b": 1})).await,
+        json!(2.0)
+    );
     toolkit.shutdown().await.unwrap();
     let log = server.announce_log();
     assert_eq!(server.registrations().len(), 2, "nothing registered again");
-    assert_eq!(log.len(), before + 1, "one verify_hash: {:?}", &log[before..]);
+    assert_eq!(
+        log.len(),
+        before + 1,
+        "one verify_hash: {:?}",
+        &log[before..]
+    );
 }
 
 #[tokio::test]
@@ -314,7 +431,10 @@ async fn the_toolkit_reconnects_after_a_drop() {
         assert!(server.drop_connections() >= 1);
         server.wait_for_tools(&["echo"], WAIT).await.unwrap();
         let text = format!("round {round}");
-        assert_eq!(call(&server, "echo", json!({"text": text})).await, json!({"echo": text}));
+        assert_eq!(
+            call(&server, "echo", json!({"text": text})).await,
+            json!({"echo": text})
+        );
     }
     toolkit.shutdown().await.unwrap();
 }
@@ -337,20 +457,35 @@ async fn a_stop_lets_calls_in_flight_finish() {
     };
     let (in_flight, ()) = tokio::join!(in_flight, stopper);
     assert_eq!(in_flight, json!("through"));
-    tokio::time::timeout(WAIT, toolkit.task).await.unwrap().unwrap().unwrap();
+    tokio::time::timeout(WAIT, toolkit.task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     server.wait_for_connections(0, WAIT).await.unwrap();
 }
 
 #[tokio::test]
 async fn a_rejected_key_stops_the_toolkit_with_a_clear_error() {
-    let server = DevServer::builder().api_key("the-right-key").start().await.unwrap();
-    let client = builder(&server, "rejected", Some(&["echo"])).build().unwrap();
-    let result = tokio::time::timeout(WAIT, client.serve()).await.expect("serve returns");
+    let server = DevServer::builder()
+        .api_key("the-right-key")
+        .start()
+        .await
+        .unwrap();
+    let client = builder(&server, "rejected", Some(&["echo"]))
+        .build()
+        .unwrap();
+    let result = tokio::time::timeout(WAIT, client.serve())
+        .await
+        .expect("serve returns");
     let err = result.unwrap_err();
     assert!(matches!(err, atp_sdk::Error::Unauthorized(_)), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("rejected the API key"), "{text}");
-    assert!(!text.contains("key-rejected"), "the key is not in the message: {text}");
+    assert!(
+        !text.contains("key-rejected"),
+        "the key is not in the message: {text}"
+    );
 }
 
 #[tokio::test]
@@ -369,17 +504,31 @@ async fn a_server_that_is_down_at_start_is_retried() {
     let toolkit = spawn(client);
     let server = DevServer::builder().bind(addr).start().await.unwrap();
     server.wait_for_tools(&["echo"], WAIT).await.unwrap();
-    assert_eq!(call(&server, "echo", json!({"text": "late"})).await, json!({"echo": "late"}));
+    assert_eq!(
+        call(&server, "echo", json!({"text": "late"})).await,
+        json!({"echo": "late"})
+    );
     toolkit.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn configuration_errors_are_reported() {
-    let err = atp_sdk::ToolKitClient::builder("k", "a").tools(["nope"]).build().unwrap_err();
-    assert_eq!(err.to_string(), "no #[atp_tool] named `nope` is registered in this program");
-    let err = atp_sdk::ToolKitClient::builder("k", "a").base_url("ftp://x").build().unwrap_err();
+    let err = atp_sdk::ToolKitClient::builder("k", "a")
+        .tools(["nope"])
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no #[atp_tool] named `nope` is registered in this program"
+    );
+    let err = atp_sdk::ToolKitClient::builder("k", "a")
+        .base_url("ftp://x")
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("http:// or https://"), "{err}");
-    let err = atp_sdk::ToolKitClient::builder("", "a").build().unwrap_err();
+    let err = atp_sdk::ToolKitClient::builder("", "a")
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("API key is empty"), "{err}");
 }
 
@@ -389,4 +538,120 @@ fn tools_stay_ordinary_functions() {
     assert_eq!(echo("a".into()), json!({"echo": "a"}));
     assert_eq!(search("q".into(), 1, true, None)["limit"], 1);
     assert_eq!(ping(), "pong");
+}
+
+#[tokio::test]
+async fn run_time_tools_are_served_with_the_same_rules() {
+    use atp_sdk::{CallError, DynamicTool};
+    let server = start_server().await;
+    let price = DynamicTool::new("price", |mut args| async move {
+        let item: String = args.required("item")?;
+        let quantity: Option<u32> = args.optional("quantity")?;
+        match item.as_str() {
+            "apple" => Ok(json!({"item": item, "total": 3 * quantity.unwrap_or(1)})),
+            _ => Err(CallError::tool(format!("no such item: {item}"))),
+        }
+    })
+    .description("Looks up a price.")
+    .param::<String>("item", "The item.")
+    .optional_param::<u32>("quantity", "");
+    let secret = DynamicTool::new("secret", |mut args| async move {
+        Ok(json!(args.take_token()?.as_str().len()))
+    })
+    .auth("vault", "API Key", Some("api_key"));
+    let client = builder(&server, "dynamic", Some(&["echo"]))
+        .tool(price)
+        .tool(secret)
+        .build()
+        .unwrap();
+    assert_eq!(
+        client.tool_names().collect::<Vec<_>>(),
+        ["echo", "price", "secret"]
+    );
+    let toolkit = spawn(client);
+    server
+        .wait_for_tools(&["echo", "price", "secret"], WAIT)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        call(&server, "price", json!({"item": "apple", "quantity": 2})).await,
+        json!({"item": "apple", "total": 6})
+    );
+    assert_eq!(
+        call(&server, "price", json!({})).await,
+        json!({"error": "Missing required parameter: item"})
+    );
+    assert_eq!(
+        call(&server, "price", json!({"item": "kiwi"})).await,
+        json!({"error": "no such item: kiwi"})
+    );
+    assert_eq!(
+        call(&server, "price", json!({"item": "apple", "quantity": -1})).await,
+        json!({"error": "Invalid parameter 'quantity': invalid value: integer `-1`, expected u32"})
+    );
+    assert_eq!(
+        call(&server, "secret", json!({})).await,
+        json!({"error": "Missing auth_token for authenticated tool"})
+    );
+    assert_eq!(
+        call_with_token(&server, "secret", json!({}), Some("abcd")).await,
+        json!(4)
+    );
+
+    let registration = server
+        .registrations()
+        .into_iter()
+        .find(|r| r.function_id == "price")
+        .unwrap();
+    assert_eq!(registration.metadata.description, "Looks up a price.");
+    assert_eq!(registration.metadata.params, ["item", "quantity"]);
+    assert_eq!(registration.metadata.required_params, ["item"]);
+    assert_eq!(
+        registration.metadata.extra["parameters"],
+        json!({"type": "object",
+               "properties": {"item": {"type": "string", "description": "The item."},
+                              "quantity": {"type": "integer", "format": "uint32", "minimum": 0}},
+               "required": ["item"]})
+    );
+    assert_eq!(
+        registration.code_hash,
+        sha256_hex(&registration.metadata.source_code)
+    );
+    toolkit.shutdown().await.unwrap();
+}
+
+#[test]
+fn run_time_tools_are_checked_like_macro_tools() {
+    use atp_sdk::DynamicTool;
+    let handler = |_args| async { Ok(json!(null)) };
+    for (tool, message) in [
+        (
+            DynamicTool::new("has space", handler),
+            "a tool name must be",
+        ),
+        (
+            DynamicTool::new("t", handler).param::<String>("api_key", ""),
+            "can't be named `api_key`",
+        ),
+        (
+            DynamicTool::new("t", handler)
+                .param::<String>("a", "")
+                .param::<u8>("a", ""),
+            "declared twice",
+        ),
+    ] {
+        let err = atp_sdk::ToolKitClient::builder("k", "a")
+            .tools(["echo"])
+            .tool(tool)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains(message), "{err}");
+    }
+    let err = atp_sdk::ToolKitClient::builder("k", "a")
+        .tools(["echo"])
+        .tool(DynamicTool::new("echo", handler))
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, atp_sdk::Error::DuplicateTool { .. }), "{err}");
 }

@@ -1,0 +1,66 @@
+//! The call API for people and programs: list the connected tools, call one.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::http::{ApiError, AppState, JsonBody};
+use crate::hub::{CallError, CallOptions};
+
+/// `GET /api/dev/tools`.
+pub(crate) async fn tools(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "tools": state.hub.tools() }))
+}
+
+/// Body of `POST /api/dev/tools/{name}/call`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CallBody {
+    /// Sent as the request's `params`, as given (default `{}`).
+    #[serde(default = "empty_object")]
+    params: Value,
+    #[serde(default)]
+    auth_token: Option<String>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    app_name: Option<String>,
+}
+
+fn empty_object() -> Value {
+    json!({})
+}
+
+/// `POST /api/dev/tools/{name}/call`.
+pub(crate) async fn call(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<CallBody>,
+) -> Result<Json<Value>, ApiError> {
+    let options = CallOptions {
+        auth_token: body.auth_token,
+        timeout: body.timeout_ms.map(Duration::from_millis),
+        app_name: body.app_name,
+    };
+    match state.hub.call(&name, body.params, options).await {
+        Ok(outcome) => Ok(Json(json!({
+            "request_id": outcome.request_id,
+            "result": outcome.result,
+            "latency_ms": outcome.latency.as_secs_f64() * 1000.0,
+        }))),
+        Err(err) => {
+            let status = match err {
+                CallError::UnknownTool(_) => StatusCode::NOT_FOUND,
+                CallError::NotConnected(_) | CallError::ShuttingDown => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            };
+            Err(ApiError::new(status, err.to_string()))
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! The `atp-dev` command line: serve (optionally running a toolkit
+//! command beside the server), and the client subcommands `tools` and
+//! `call`.
+
+use std::ffi::OsString;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Map, Value};
+
+use crate::client::{ClientError, DEFAULT_SERVER, DevClient};
+use crate::server::DevServer;
+
+/// The API key `atp-dev` hands a toolkit when none is configured. Any key
+/// is accepted then, so this one is no secret.
+pub const DEV_API_KEY: &str = "dev";
+
+/// A local ATP server to run, call and test toolkits.
+///
+/// With no subcommand it serves. Give a command (after `--`, or directly)
+/// to run it beside the server with ATP_BASE_URL, ATP_API_KEY and
+/// ATP_APP_NAME set, e.g. `atp-dev -- cargo run --example quickstart`.
+#[derive(Debug, Parser)]
+#[command(name = "atp-dev", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// How to serve.
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// The port to listen on (0: any free port).
+    #[arg(long, default_value_t = 8787)]
+    port: u16,
+    /// Accept only this API key (default: any key).
+    #[arg(long, env = "ATP_DEV_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// How long a call waits for the toolkit's answer, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    call_timeout: f64,
+    /// A command to run beside the server (a toolkit), with its arguments.
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<OsString>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the tools of every connected toolkit.
+    Tools {
+        #[command(flatten)]
+        server: ServerArg,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Call a tool: `atp-dev call TOOL key=value ...` (values are JSON when
+    /// they parse as JSON, else strings).
+    Call {
+        /// The tool's name.
+        tool: String,
+        /// The parameters, as key=value.
+        #[arg(value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// The auth token to send.
+        #[arg(long)]
+        token: Option<String>,
+        /// How long to wait for the answer, in seconds.
+        #[arg(long)]
+        timeout: Option<f64>,
+        /// The toolkit to call, when several offer the tool.
+        #[arg(long = "app")]
+        app_name: Option<String>,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Any other word starts a command beside the server, as after `--`.
+    #[command(external_subcommand)]
+    External(Vec<OsString>),
+}
+
+#[derive(Debug, Args)]
+struct ServerArg {
+    /// The atp-dev server to talk to.
+    #[arg(long = "server", env = "ATP_DEV_URL", default_value = DEFAULT_SERVER)]
+    url: String,
+}
+
+/// Runs the command line and returns the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("atp-dev: could not start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Some(Command::Tools { server, json }) => tools(&server.url, json).await,
+        Some(Command::Call {
+            tool,
+            params,
+            token,
+            timeout,
+            app_name,
+            server,
+        }) => {
+            call(
+                &server.url,
+                &tool,
+                &params,
+                token.as_deref(),
+                timeout,
+                app_name.as_deref(),
+            )
+            .await
+        }
+        Some(Command::External(command)) => serve(cli.serve, command).await,
+        None => {
+            let command = cli.serve.command.clone();
+            serve(cli.serve, command).await
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("atp_dev=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn serve(args: ServeArgs, command: Vec<OsString>) -> ExitCode {
+    init_logging();
+    if !(args.call_timeout.is_finite() && args.call_timeout > 0.0) {
+        eprintln!("atp-dev: --call-timeout must be a positive number of seconds");
+        return ExitCode::from(2);
+    }
+    let mut builder = DevServer::builder()
+        .bind(SocketAddr::new(args.host, args.port))
+        .call_timeout(Duration::from_secs_f64(args.call_timeout));
+    if let Some(key) = &args.api_key {
+        builder = builder.api_key(key.clone());
+    }
+    let server = match builder.start().await {
+        Ok(server) => server,
+        Err(err) => {
+            eprintln!(
+                "atp-dev: could not listen on {}:{}: {err}",
+                args.host, args.port
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let base_url = server.base_url();
+    eprintln!("atp-dev listening on {base_url}");
+    eprintln!("  ATP_BASE_URL={base_url}");
+    if args.api_key.is_some() {
+        eprintln!("  ATP_API_KEY=<the key given with --api-key>");
+    } else {
+        eprintln!("  ATP_API_KEY={DEV_API_KEY}   (any key is accepted)");
+    }
+    eprintln!("  list tools: atp-dev tools    call one: atp-dev call TOOL key=value");
+    if base_url != DEFAULT_SERVER {
+        eprintln!("  (point them here with --server {base_url} or ATP_DEV_URL={base_url})");
+    }
+
+    let code = if command.is_empty() {
+        shutdown_signal().await;
+        eprintln!("atp-dev: stopping");
+        ExitCode::SUCCESS
+    } else {
+        run_command(
+            &command,
+            &base_url,
+            args.api_key.as_deref().unwrap_or(DEV_API_KEY),
+        )
+        .await
+    };
+    server.shutdown().await;
+    code
+}
+
+/// Runs the toolkit command until it exits or a signal comes.
+async fn run_command(command: &[OsString], base_url: &str, api_key: &str) -> ExitCode {
+    let program = &command[0];
+    let mut child = tokio::process::Command::new(program);
+    child
+        .args(&command[1..])
+        .env("ATP_BASE_URL", base_url)
+        .env("ATP_API_KEY", api_key);
+    if std::env::var_os("ATP_APP_NAME").is_none() {
+        let name = std::path::Path::new(program)
+            .file_stem()
+            .map_or_else(|| "toolkit".into(), |s| s.to_string_lossy().into_owned());
+        child.env("ATP_APP_NAME", name);
+    }
+    child.kill_on_drop(true);
+    let mut child = match child.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            eprintln!(
+                "atp-dev: could not run {}: {err}",
+                program.to_string_lossy()
+            );
+            return ExitCode::from(127);
+        }
+    };
+    tokio::select! {
+        status = child.wait() => match status {
+            Ok(status) => {
+                let code = status.code().unwrap_or(1);
+                eprintln!("atp-dev: {} exited ({status})", program.to_string_lossy());
+                ExitCode::from(u8::try_from(code).unwrap_or(1))
+            }
+            Err(err) => {
+                eprintln!("atp-dev: waiting for {}: {err}", program.to_string_lossy());
+                ExitCode::FAILURE
+            }
+        },
+        () = shutdown_signal() => {
+            eprintln!("atp-dev: stopping {} and the server", program.to_string_lossy());
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            ExitCode::from(130)
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn tools(server: &str, json: bool) -> ExitCode {
+    let client = DevClient::new(server);
+    let tools = match client.tools().await {
+        Ok(tools) => tools,
+        Err(err) => return client_error(&err),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&tools).expect("JSON always serializes")
+        );
+        return ExitCode::SUCCESS;
+    }
+    if tools.is_empty() {
+        println!("no toolkit is connected to {server}");
+        return ExitCode::SUCCESS;
+    }
+    let rows: Vec<[String; 5]> = tools
+        .iter()
+        .map(|tool| {
+            let params = tool
+                .metadata
+                .params
+                .iter()
+                .map(|p| {
+                    if tool.metadata.required_params.contains(p) {
+                        format!("{p}*")
+                    } else {
+                        p.clone()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let description = tool
+                .metadata
+                .description
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            [
+                tool.name.clone(),
+                tool.app_name.clone(),
+                params,
+                tool.metadata
+                    .auth_provider
+                    .clone()
+                    .unwrap_or_else(|| "-".to_owned()),
+                description,
+            ]
+        })
+        .collect();
+    print_table(
+        [
+            "TOOL",
+            "TOOLKIT",
+            "PARAMS (* required)",
+            "AUTH",
+            "DESCRIPTION",
+        ],
+        &rows,
+    );
+    ExitCode::SUCCESS
+}
+
+fn print_table(header: [&str; 5], rows: &[[String; 5]]) {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 5]| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        println!("{}", out.trim_end());
+    };
+    line(header);
+    for row in rows {
+        line([&row[0], &row[1], &row[2], &row[3], &row[4]].map(String::as_str));
+    }
+}
+
+/// `key=value` pairs → a params object. Values are JSON when they parse as
+/// JSON (`n=3`, `ok=true`, `tags=["a"]`), else strings (`name=Acme`).
+pub fn parse_params(pairs: &[String]) -> Result<Map<String, Value>, String> {
+    let mut params = Map::new();
+    for pair in pairs {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(format!("parameter `{pair}` is not key=value"));
+        };
+        if key.is_empty() {
+            return Err(format!("parameter `{pair}` has no name"));
+        }
+        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+        params.insert(key.to_owned(), value);
+    }
+    Ok(params)
+}
+
+async fn call(
+    server: &str,
+    tool: &str,
+    pairs: &[String],
+    token: Option<&str>,
+    timeout: Option<f64>,
+    app_name: Option<&str>,
+) -> ExitCode {
+    let params = match parse_params(pairs) {
+        Ok(params) => params,
+        Err(err) => {
+            eprintln!("atp-dev: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let timeout = match timeout {
+        Some(secs) if secs.is_finite() && secs > 0.0 => Some(Duration::from_secs_f64(secs)),
+        Some(_) => {
+            eprintln!("atp-dev: --timeout must be a positive number of seconds");
+            return ExitCode::from(2);
+        }
+        None => None,
+    };
+    let client = DevClient::new(server);
+    match client
+        .call(tool, Value::Object(params), token, timeout, app_name)
+        .await
+    {
+        Ok(reply) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&reply.result).expect("JSON always serializes")
+            );
+            eprintln!("({tool} answered in {:.1} ms)", reply.latency_ms);
+            ExitCode::SUCCESS
+        }
+        Err(err) => client_error(&err),
+    }
+}
+
+fn client_error(err: &ClientError) -> ExitCode {
+    eprintln!("atp-dev: {err}");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,153 @@
+//! A client of the call API, for the CLI and for programs that drive a
+//! running `atp-dev` over HTTP.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::hub::ToolInfo;
+
+/// The default server of the client subcommands.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8787";
+
+/// Why a request to the call API failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The server could not be reached.
+    #[error("could not reach atp-dev at {server}: {reason}")]
+    Unreachable {
+        /// The server's base URL.
+        server: String,
+        /// Why.
+        reason: String,
+    },
+    /// The server answered with an error status.
+    #[error("{message} (HTTP {status})")]
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// The server's `error` message.
+        message: String,
+    },
+    /// The answer was not what the call API sends.
+    #[error("unexpected answer from atp-dev: {0}")]
+    Decode(String),
+}
+
+/// A tool's answer through the call API.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CallReply {
+    /// The request's id.
+    pub request_id: String,
+    /// What the tool answered (an `{"error": ...}` result included).
+    pub result: Value,
+    /// The server-measured latency.
+    pub latency_ms: f64,
+}
+
+/// A client of a running `atp-dev`.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), atp_dev::client::ClientError> {
+/// let client = atp_dev::client::DevClient::new("http://127.0.0.1:8787");
+/// for tool in client.tools().await? {
+///     println!("{}: {}", tool.name, tool.metadata.description);
+/// }
+/// let reply = client.call("echo", serde_json::json!({"text": "hi"}), None, None, None).await?;
+/// println!("{}", reply.result);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct DevClient {
+    http: reqwest::Client,
+    server: String,
+}
+
+impl DevClient {
+    /// A client of the server at `base_url`.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        // The workspace builds rustls on `ring`; make it the default so
+        // reqwest finds a provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Self {
+            http: reqwest::Client::new(),
+            server: base_url.into().trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The server's base URL.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The tools of every connected toolkit.
+    pub async fn tools(&self) -> Result<Vec<ToolInfo>, ClientError> {
+        #[derive(Deserialize)]
+        struct Tools {
+            tools: Vec<ToolInfo>,
+        }
+        let request = self.http.get(format!("{}/api/dev/tools", self.server));
+        let tools: Tools = self.send(request).await?;
+        Ok(tools.tools)
+    }
+
+    /// Calls a tool.
+    pub async fn call(
+        &self,
+        tool: &str,
+        params: Value,
+        auth_token: Option<&str>,
+        timeout: Option<Duration>,
+        app_name: Option<&str>,
+    ) -> Result<CallReply, ClientError> {
+        let mut body = json!({ "params": params });
+        if let Some(token) = auth_token {
+            body["auth_token"] = json!(token);
+        }
+        if let Some(timeout) = timeout {
+            body["timeout_ms"] = json!(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        }
+        if let Some(app) = app_name {
+            body["app_name"] = json!(app);
+        }
+        let mut request = self
+            .http
+            .post(format!("{}/api/dev/tools/{tool}/call", self.server))
+            .json(&body);
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout + Duration::from_secs(5));
+        }
+        self.send(request).await
+    }
+
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|err| ClientError::Unreachable {
+                server: self.server.clone(),
+                reason: err.without_url().to_string(),
+            })?;
+        let status = response.status();
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|err| ClientError::Decode(err.without_url().to_string()))?;
+        if !status.is_success() {
+            let message = body
+                .get("error")
+                .and_then(Value::as_str)
+                .map_or_else(|| body.to_string(), str::to_owned);
+            return Err(ClientError::Status {
+                status: status.as_u16(),
+                message,
+            });
+        }
+        serde_json::from_value(body).map_err(|err| ClientError::Decode(err.to_string()))
+    }
+}

@@ -1,0 +1,43 @@
+//! The HTTP inbox (protocol section 4): a toolkit that can't hold a
+//! WebSocket polls for requests and posts the answers.
+
+use atp_sdk::protocol::{InboxItem, InboxResponse};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::http::{ApiError, AppState, JsonBody};
+
+/// `GET /api/v1/toolkit/{api_key}/inbox`: one waiting request, or `{}`.
+pub(crate) async fn poll(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Json<InboxItem>, ApiError> {
+    if !state.hub.accepts(&key) {
+        return Err(ApiError::unauthorized());
+    }
+    Ok(Json(match state.hub.poll_inbox(&key) {
+        Some(request) => InboxItem::Request(request),
+        None => InboxItem::Empty {},
+    }))
+}
+
+/// `POST /api/v1/toolkit/{api_key}/inbox/respond`: the answer to a request.
+pub(crate) async fn respond(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    JsonBody(body): JsonBody<InboxResponse>,
+) -> Result<Json<Value>, ApiError> {
+    if !state.hub.accepts(&key) {
+        return Err(ApiError::unauthorized());
+    }
+    if state.hub.resolve(&key, &body.request_id, body.response) {
+        Ok(Json(json!({ "status": "ok" })))
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no call is waiting for request_id {}", body.request_id),
+        ))
+    }
+}

@@ -1,0 +1,281 @@
+//! [`DevServer`]: start the server in-process, call it, inspect it, inject
+//! faults, shut it down. What tests and the CLI use.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use atp_sdk::protocol::RegisterToolRequest;
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::http::{AppState, router};
+use crate::hub::{AnnounceRecord, CallError, CallOptions, CallOutcome, Hub, HubConfig, ToolInfo};
+
+/// A wait that ran out of time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct WaitError(String);
+
+/// Configures a [`DevServer`].
+#[derive(Debug, Clone)]
+#[must_use = "call .start() to run the server"]
+pub struct DevServerBuilder {
+    addr: SocketAddr,
+    api_key: Option<String>,
+    call_timeout: Duration,
+    max_body_bytes: usize,
+    max_frame_bytes: usize,
+    inbox_liveness: Duration,
+}
+
+impl Default for DevServerBuilder {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_key: None,
+            call_timeout: Duration::from_secs(30),
+            max_body_bytes: 1 << 20,
+            max_frame_bytes: 16 << 20,
+            inbox_liveness: Duration::from_secs(60),
+        }
+    }
+}
+
+impl DevServerBuilder {
+    /// The address to listen on; default `127.0.0.1:0` (any free port).
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Accept only this API key (others get HTTP 401, or a WebSocket close
+    /// with code 1008); default: any key.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// How long a call waits for the toolkit's answer; default 30 s.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    /// The largest HTTP request body accepted; default 1 MiB.
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// The largest WebSocket message accepted from a toolkit; default 16 MiB.
+    pub fn max_frame_bytes(mut self, bytes: usize) -> Self {
+        self.max_frame_bytes = bytes;
+        self
+    }
+
+    /// How long after its last poll an inbox toolkit counts as connected;
+    /// default 60 s.
+    pub fn inbox_liveness(mut self, window: Duration) -> Self {
+        self.inbox_liveness = window;
+        self
+    }
+
+    /// Binds and starts serving in the background.
+    pub async fn start(self) -> io::Result<DevServer> {
+        let listener = tokio::net::TcpListener::bind(self.addr).await?;
+        let local_addr = listener.local_addr()?;
+        let hub = Arc::new(Hub::new(HubConfig {
+            api_key: self.api_key,
+            call_timeout: self.call_timeout,
+            inbox_liveness: self.inbox_liveness,
+        }));
+        let app = router(
+            AppState {
+                hub: hub.clone(),
+                max_frame_bytes: self.max_frame_bytes,
+            },
+            self.max_body_bytes,
+        );
+        let (stop_tx, mut stop_rx) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            };
+            if let Err(err) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(%err, "server error");
+            }
+        });
+        tracing::debug!(%local_addr, "atp-dev listening");
+        Ok(DevServer {
+            inner: Arc::new(Inner {
+                hub,
+                local_addr,
+                stop: stop_tx,
+                task: std::sync::Mutex::new(Some(task)),
+            }),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    hub: Arc<Hub>,
+    local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+/// A running local ATP server. Cheap to clone: clones share the server.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use serde_json::json;
+///
+/// let server = atp_dev::DevServer::start().await?;      // 127.0.0.1, any free port
+/// println!("ATP_BASE_URL={}", server.base_url());
+/// // ... start a toolkit against server.base_url() ...
+/// server.wait_for_tools(&["echo"], Duration::from_secs(10)).await?;
+/// let answer = server.call("echo", json!({"text": "hi"}), None).await?;
+/// println!("{} in {:?}", answer.result, answer.latency);
+/// server.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct DevServer {
+    inner: Arc<Inner>,
+}
+
+impl DevServer {
+    /// Configures a server.
+    pub fn builder() -> DevServerBuilder {
+        DevServerBuilder::default()
+    }
+
+    /// Starts a server with the defaults (127.0.0.1, any free port, any key).
+    pub async fn start() -> io::Result<DevServer> {
+        Self::builder().start().await
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// The base URL toolkits use (`ATP_BASE_URL`), e.g. `http://127.0.0.1:8787`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.inner.local_addr)
+    }
+
+    fn hub(&self) -> &Hub {
+        &self.inner.hub
+    }
+
+    /// Waits until every named tool is registered by a connected toolkit.
+    pub async fn wait_for_tools(&self, names: &[&str], timeout: Duration) -> Result<(), WaitError> {
+        let mut changed = self.hub().subscribe();
+        let wait = async {
+            while !self.hub().tools_ready(names) {
+                if changed.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.map_err(|_| {
+            let connected: Vec<String> = self.tools().into_iter().map(|t| t.name).collect();
+            WaitError(format!(
+                "tools {names:?} not all connected within {timeout:?} (connected: {connected:?})"
+            ))
+        })
+    }
+
+    /// Waits until exactly `n` toolkit WebSocket connections are open.
+    pub async fn wait_for_connections(&self, n: usize, timeout: Duration) -> Result<(), WaitError> {
+        let mut changed = self.hub().subscribe();
+        let wait = async {
+            while self.hub().connection_count() != n {
+                if changed.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.map_err(|_| {
+            WaitError(format!(
+                "{} connections instead of {n} after {timeout:?}",
+                self.hub().connection_count()
+            ))
+        })
+    }
+
+    /// Calls a tool (with an optional auth token) and waits for the answer.
+    pub async fn call(
+        &self,
+        tool: &str,
+        params: Value,
+        auth_token: Option<&str>,
+    ) -> Result<CallOutcome, CallError> {
+        let options = CallOptions {
+            auth_token: auth_token.map(str::to_owned),
+            ..CallOptions::default()
+        };
+        self.hub().call(tool, params, options).await
+    }
+
+    /// Calls a tool with options (token, time limit, toolkit).
+    pub async fn call_with(
+        &self,
+        tool: &str,
+        params: Value,
+        options: CallOptions,
+    ) -> Result<CallOutcome, CallError> {
+        self.hub().call(tool, params, options).await
+    }
+
+    /// The tools of every connected toolkit, sorted by name.
+    pub fn tools(&self) -> Vec<ToolInfo> {
+        self.hub().tools()
+    }
+
+    /// Every `register_tool` body received, in order.
+    pub fn registrations(&self) -> Vec<RegisterToolRequest> {
+        self.hub().registrations()
+    }
+
+    /// Every announce request received, in order.
+    pub fn announce_log(&self) -> Vec<AnnounceRecord> {
+        self.hub().announce_log()
+    }
+
+    /// Open toolkit WebSocket connections.
+    pub fn connection_count(&self) -> usize {
+        self.hub().connection_count()
+    }
+
+    /// Fault injection: drops every toolkit WebSocket at once (the TCP
+    /// connection closes with no close frame). Returns how many.
+    pub fn drop_connections(&self) -> usize {
+        self.hub().drop_connections()
+    }
+
+    /// Stops the server: closes every toolkit connection, fails the calls
+    /// still waiting, stops listening, and returns once the port is free.
+    pub async fn shutdown(&self) {
+        self.hub().close();
+        self.inner.stop.send_replace(true);
+        let task = self
+            .inner
+            .task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
