@@ -22,8 +22,10 @@ pub const DEV_API_KEY: &str = "dev";
 /// With no subcommand it serves. Give a command (after `--`, or directly)
 /// to run it beside the server with ATP_BASE_URL, ATP_API_KEY and
 /// ATP_APP_NAME set, e.g. `atp-dev -- cargo run --example quickstart`.
+///
+/// Usage: atp-dev [OPTIONS] [-- COMMAND ARGS...]
 #[derive(Debug, Parser)]
-#[command(name = "atp-dev", version, about, long_about = None)]
+#[command(name = "atp-dev", version, about, long_about = None, allow_external_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -46,9 +48,6 @@ struct ServeArgs {
     /// How long a call waits for the toolkit's answer, in seconds.
     #[arg(long, default_value_t = 30.0)]
     call_timeout: f64,
-    /// A command to run beside the server (a toolkit), with its arguments.
-    #[arg(last = true, value_name = "COMMAND")]
-    command: Vec<OsString>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,7 +94,18 @@ struct ServerArg {
 
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `atp-dev [OPTIONS] -- COMMAND ARGS...`: what follows `--` is the
+    // toolkit command, untouched by the option parser.
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let command = match args.iter().position(|a| a == "--") {
+        Some(at) => {
+            let command = args.split_off(at + 1);
+            args.pop();
+            command
+        }
+        None => Vec::new(),
+    };
+    let cli = Cli::parse_from(args);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -106,10 +116,14 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(cli))
+    runtime.block_on(run(cli, command))
 }
 
-async fn run(cli: Cli) -> ExitCode {
+async fn run(cli: Cli, command: Vec<OsString>) -> ExitCode {
+    if cli.command.is_some() && !command.is_empty() {
+        eprintln!("atp-dev: a command after `--` goes with serving, not with a subcommand");
+        return ExitCode::from(2);
+    }
     match cli.command {
         Some(Command::Tools { server, json }) => tools(&server.url, json).await,
         Some(Command::Call {
@@ -131,10 +145,7 @@ async fn run(cli: Cli) -> ExitCode {
             .await
         }
         Some(Command::External(command)) => serve(cli.serve, command).await,
-        None => {
-            let command = cli.serve.command.clone();
-            serve(cli.serve, command).await
-        }
+        None => serve(cli.serve, command).await,
     }
 }
 
@@ -207,10 +218,7 @@ async fn run_command(command: &[OsString], base_url: &str, api_key: &str) -> Exi
         .env("ATP_BASE_URL", base_url)
         .env("ATP_API_KEY", api_key);
     if std::env::var_os("ATP_APP_NAME").is_none() {
-        let name = std::path::Path::new(program)
-            .file_stem()
-            .map_or_else(|| "toolkit".into(), |s| s.to_string_lossy().into_owned());
-        child.env("ATP_APP_NAME", name);
+        child.env("ATP_APP_NAME", app_name(command));
     }
     child.kill_on_drop(true);
     let mut child = match child.spawn() {
@@ -242,6 +250,33 @@ async fn run_command(command: &[OsString], base_url: &str, api_key: &str) -> Exi
             ExitCode::from(130)
         }
     }
+}
+
+/// The toolkit's name for a command: the target of `cargo run --example
+/// X` / `--bin X` / `-p X`, else the program's file name.
+pub fn app_name(command: &[OsString]) -> String {
+    let words: Vec<String> = command
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    let program = std::path::Path::new(&words[0]).file_stem().map_or_else(
+        || "toolkit".to_owned(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    if program == "cargo" {
+        for flag in ["--example", "--bin", "-p", "--package"] {
+            if let Some(at) = words.iter().position(|w| w == flag) {
+                if let Some(name) = words.get(at + 1) {
+                    return name.clone();
+                }
+            }
+            let prefix = format!("{flag}=");
+            if let Some(name) = words.iter().find_map(|w| w.strip_prefix(&prefix)) {
+                return name.to_owned();
+            }
+        }
+    }
+    program
 }
 
 async fn shutdown_signal() {

@@ -47,6 +47,22 @@ pub struct CallReply {
     pub latency_ms: f64,
 }
 
+/// An error with its sources: reqwest's own text ("error sending request")
+/// says little without them ("Connection refused").
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// A client of a running `atp-dev`.
 ///
 /// ```no_run
@@ -131,7 +147,7 @@ impl DevClient {
             .await
             .map_err(|err| ClientError::Unreachable {
                 server: self.server.clone(),
-                reason: err.without_url().to_string(),
+                reason: error_chain(&err.without_url()),
             })?;
         let status = response.status();
         let body: Value = response

@@ -94,8 +94,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 ApiError::new(status, rejection.body_text())
             }
         })?;
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|err| {
+        let bad = |err: serde_json::Error| {
             ApiError::new(StatusCode::BAD_REQUEST, format!("invalid JSON body: {err}"))
-        })
+        };
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(bad)?;
+        if !value.is_object() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid JSON body: expected an object",
+            ));
+        }
+        serde_json::from_value(value).map(JsonBody).map_err(bad)
     }
 }
