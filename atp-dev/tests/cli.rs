@@ -1,0 +1,224 @@
+//! The `atp-dev` binary: `tools`, `call` and running a toolkit command.
+
+mod support;
+
+use std::process::Output;
+
+use atp_dev::DevServer;
+use serde_json::{Value, json};
+use support::*;
+use tokio::process::Command;
+
+fn atp_dev() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_atp-dev"));
+    command
+        .env_remove("ATP_DEV_URL")
+        .env_remove("ATP_APP_NAME")
+        .kill_on_drop(true);
+    command
+}
+
+async fn run(command: &mut Command) -> Output {
+    tokio::time::timeout(WAIT, command.output())
+        .await
+        .expect("atp-dev finishes")
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn call_prints_the_result_as_json() {
+    let server = DevServer::start().await.unwrap();
+    register(&server, "k", "demo", "echo").await;
+    let mut toolkit = RawToolkit::connect(&server, "k").await;
+    server.wait_for_tools(&["echo"], WAIT).await.unwrap();
+
+    let mut call = atp_dev();
+    call.args([
+        "call",
+        "echo",
+        "name=Acme",
+        "n=3",
+        "ok=true",
+        r#"tags=["a","b"]"#,
+        "--token",
+        "t1",
+    ])
+    .args(["--server", &server.base_url()]);
+    let toolkit_side = async {
+        let request = toolkit.next_request().await;
+        assert_eq!(
+            request["params"],
+            json!({"name": "Acme", "n": 3, "ok": true, "tags": ["a", "b"]})
+        );
+        assert_eq!(request["auth_token"], "t1");
+        toolkit
+            .respond(&request["request_id"], json!({"created": "Acme"}))
+            .await;
+    };
+    let (output, ()) = tokio::join!(run(&mut call), toolkit_side);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert_eq!(stdout, "{\n  \"created\": \"Acme\"\n}\n");
+
+    // An error result is still an answer: exit 0. The server comes from ATP_DEV_URL.
+    let mut call = atp_dev();
+    call.args(["call", "echo"])
+        .env("ATP_DEV_URL", server.base_url());
+    let toolkit_side = async {
+        let request = toolkit.next_request().await;
+        toolkit
+            .respond(
+                &request["request_id"],
+                json!({"error": "Missing required parameter: x"}),
+            )
+            .await;
+    };
+    let (output, ()) = tokio::join!(run(&mut call), toolkit_side);
+    assert!(output.status.success());
+    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result, json!({"error": "Missing required parameter: x"}));
+}
+
+#[tokio::test]
+async fn call_fails_with_a_message_when_there_is_no_answer() {
+    let server = DevServer::start().await.unwrap();
+    let output = run(atp_dev().args(["call", "nope", "--server", &server.base_url()])).await;
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+    assert!(
+        text(&output.stderr).contains("unknown tool: nope"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    register(&server, "k", "demo", "silent").await;
+    let _toolkit = RawToolkit::connect(&server, "k").await;
+    server.wait_for_tools(&["silent"], WAIT).await.unwrap();
+    let output = run(atp_dev().args([
+        "call",
+        "silent",
+        "--timeout",
+        "0.05",
+        "--server",
+        &server.base_url(),
+    ]))
+    .await;
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("did not answer"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    // Nothing listens on port 1.
+    let output = run(atp_dev().args(["call", "echo", "--server", "http://127.0.0.1:1"])).await;
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("could not reach atp-dev"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output =
+        run(atp_dev().args(["call", "echo", "novalue", "--server", &server.base_url()])).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("not key=value"));
+}
+
+#[tokio::test]
+async fn tools_lists_connected_tools() {
+    let server = DevServer::start().await.unwrap();
+    register(&server, "k", "demo", "echo").await;
+    let _toolkit = RawToolkit::connect(&server, "k").await;
+    server.wait_for_tools(&["echo"], WAIT).await.unwrap();
+    let output = run(atp_dev().args(["tools", "--server", &server.base_url()])).await;
+    assert!(output.status.success());
+    let table = text(&output.stdout);
+    assert!(table.starts_with("TOOL"), "{table}");
+    assert!(
+        table.contains("echo") && table.contains("demo") && table.contains("x*"),
+        "{table}"
+    );
+    assert!(table.contains("The echo tool."), "{table}");
+
+    let output = run(atp_dev().args(["tools", "--json", "--server", &server.base_url()])).await;
+    let tools: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(tools[0]["name"], "echo");
+    assert_eq!(tools[0]["metadata"]["required_params"], json!(["x"]));
+}
+
+#[tokio::test]
+async fn a_command_runs_beside_the_server_with_its_environment() {
+    let script = r#"echo "$ATP_BASE_URL|$ATP_API_KEY|$ATP_APP_NAME"; exit 3"#;
+    let output = run(atp_dev().args(["--port", "0", "--", "sh", "-c", script])).await;
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    let line = text(&output.stdout);
+    let parts: Vec<&str> = line.trim().split('|').collect();
+    assert!(parts[0].starts_with("http://127.0.0.1:"), "{line}");
+    assert_eq!(parts[1], "dev");
+    assert_eq!(parts[2], "sh");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("atp-dev listening on http://127.0.0.1:"),
+        "{stderr}"
+    );
+
+    // Without `--`, with a key of our own (which is never printed).
+    let output = run(atp_dev().args([
+        "--port",
+        "0",
+        "--api-key",
+        "s3cret-key",
+        "sh",
+        "-c",
+        "echo $ATP_API_KEY",
+    ]))
+    .await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout).trim(), "s3cret-key");
+    assert!(
+        !text(&output.stderr).contains("s3cret-key"),
+        "the key is not printed"
+    );
+
+    let output = run(atp_dev().args(["--port", "0", "--", "no-such-program-atp"])).await;
+    assert_eq!(output.status.code(), Some(127));
+}
+
+#[test]
+fn key_value_params_are_json_when_they_parse() {
+    let params = atp_dev::cli::parse_params(&[
+        "s=hello".into(),
+        "n=1.5".into(),
+        "quoted=\"7\"".into(),
+        "obj={\"a\":null}".into(),
+        "empty=".into(),
+        "eq=a=b".into(),
+    ])
+    .unwrap();
+    assert_eq!(
+        Value::Object(params),
+        json!({"s": "hello", "n": 1.5, "quoted": "7", "obj": {"a": null}, "empty": "", "eq": "a=b"})
+    );
+    assert!(atp_dev::cli::parse_params(&["=x".into()]).is_err());
+}
+
+#[test]
+fn app_names_come_from_cargo_targets() {
+    let name =
+        |words: &[&str]| atp_dev::cli::app_name(&words.iter().map(Into::into).collect::<Vec<_>>());
+    assert_eq!(
+        name(&["cargo", "run", "--example", "quickstart"]),
+        "quickstart"
+    );
+    assert_eq!(name(&["cargo", "run", "-p", "my-tools"]), "my-tools");
+    assert_eq!(name(&["cargo", "run", "--bin=server"]), "server");
+    assert_eq!(
+        name(&["./target/release/hubspot-tools", "--flag"]),
+        "hubspot-tools"
+    );
+}
