@@ -158,8 +158,17 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
             }
         };
         let ty = &*pat_type.ty;
+        let name = ident.unraw().to_string();
         if let Some(bad) = unsupported_type(ty) {
             push(errors, bad);
+            // Still a parameter name, for the checks of `required`.
+            params.push(Param {
+                name,
+                ty: ty.clone(),
+                schema_ty: ty.clone(),
+                kind: ParamKind::Required,
+                doc,
+            });
             continue;
         }
         if is_auth_token(ty) {
@@ -184,7 +193,6 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
             fn_args.push(Arg::Token(ty.span()));
             continue;
         }
-        let name = ident.unraw().to_string();
         if RESERVED.contains(&name.as_str()) {
             push(
                 errors,

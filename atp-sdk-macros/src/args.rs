@@ -69,9 +69,26 @@ impl ToolArgs {
                 let value = meta.value()?;
                 let content;
                 let bracket = syn::bracketed!(content in value);
-                let names = Punctuated::<LitStr, Token![,]>::parse_terminated(&content)?;
-                self.required = Some((bracket.span.join(), names.into_iter().collect()));
-                return Ok(());
+                let items = Punctuated::<syn::Expr, Token![,]>::parse_terminated(&content)?;
+                let mut names = Vec::with_capacity(items.len());
+                let mut errors = None;
+                for item in items {
+                    match item {
+                        syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Str(name),
+                            ..
+                        }) => names.push(name),
+                        other => push(
+                            &mut errors,
+                            syn::Error::new_spanned(
+                                &other,
+                                "`required` lists parameter names as strings: `required = [\"name\", ...]`",
+                            ),
+                        ),
+                    }
+                }
+                self.required = Some((bracket.span.join(), names));
+                return errors.map_or(Ok(()), Err);
             }
             "crate" => {
                 if self.krate.is_some() {

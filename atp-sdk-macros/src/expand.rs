@@ -18,9 +18,12 @@ pub(crate) fn atp_tool(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut func: ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
         Err(_) => {
+            let (span, kind) = item_keyword(&item);
             let err = syn::Error::new(
-                first_token_span(&item),
-                "`#[atp_tool]` goes on a free `fn` or `async fn` at module level",
+                span,
+                format!(
+                    "`#[atp_tool]` goes on a free `fn` or `async fn` at module level, not on {kind}"
+                ),
             );
             let err = err.to_compile_error();
             return quote! { #err #item };
@@ -36,11 +39,38 @@ pub(crate) fn atp_tool(attr: TokenStream, item: TokenStream) -> TokenStream {
     quote! { #func #registration }
 }
 
-fn first_token_span(item: &TokenStream) -> Span {
-    item.clone()
-        .into_iter()
-        .next()
-        .map_or_else(Span::call_site, |tt| tt.span())
+/// The keyword of an item that is not a function (`struct`, `impl`, ...),
+/// past its attributes and visibility, with a phrase naming it.
+fn item_keyword(item: &TokenStream) -> (Span, String) {
+    let mut trees = item.clone().into_iter().peekable();
+    while let Some(tree) = trees.next() {
+        match &tree {
+            proc_macro2::TokenTree::Punct(p) if p.as_char() == '#' => {
+                trees.next(); // the attribute's brackets
+            }
+            proc_macro2::TokenTree::Ident(ident) if ident == "pub" => {
+                if matches!(trees.peek(), Some(proc_macro2::TokenTree::Group(_))) {
+                    trees.next(); // pub(crate)
+                }
+            }
+            proc_macro2::TokenTree::Ident(ident) => {
+                let kind = match ident.to_string().as_str() {
+                    "struct" => "a struct".to_owned(),
+                    "enum" => "an enum".to_owned(),
+                    "impl" => "an impl block".to_owned(),
+                    "mod" => "a module".to_owned(),
+                    "trait" => "a trait".to_owned(),
+                    "const" | "static" => format!("a `{ident}`"),
+                    "type" => "a type alias".to_owned(),
+                    "use" => "a `use`".to_owned(),
+                    other => format!("`{other}`"),
+                };
+                return (ident.span(), kind);
+            }
+            other => return (other.span(), "this item".to_owned()),
+        }
+    }
+    (Span::call_site(), "nothing".to_owned())
 }
 
 fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> TokenStream {
@@ -88,9 +118,11 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
         }
         Arg::Token(span) => quote_spanned!(*span=> __atp_args.take_token()?),
     });
-    let output_fn = match tool.returns {
-        Returns::Plain(span) => quote_spanned!(span=> #p::output),
-        Returns::Result(span) => quote_spanned!(span=> #p::output_result),
+    // The conversion of the return value, every token spanned on the
+    // return type, so a type that can't be returned is reported there.
+    let output = match tool.returns {
+        Returns::Plain(span) => respan(quote!(#p::output(__atp_value)), span),
+        Returns::Result(span) => respan(quote!(#p::output_result(__atp_value)), span),
     };
     let bindings_types = tool.params.iter().map(|param| &param.ty);
 
@@ -104,7 +136,7 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
                 #p::boxed(async move {
                     let mut __atp_args = __atp_args;
                     let __atp_value = #fn_ident(#(#call_args),*).await;
-                    #output_fn(__atp_value)
+                    #output
                 })
             }
         }
@@ -113,7 +145,7 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
             fn __atp_call(mut __atp_args: #p::CallArgs) -> #p::CallResult {
                 let (#(#bindings,)*) = __atp_extract(&mut __atp_args)?;
                 let __atp_value = #fn_ident(#(#call_args),*);
-                #output_fn(__atp_value)
+                #output
             }
         }
     };
@@ -202,6 +234,24 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
             }
         };
     }
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(group) = &tree {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                tree = proc_macro2::TokenTree::Group(inner);
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect()
 }
 
 fn option_str(value: Option<&str>) -> TokenStream {

@@ -1,0 +1,9 @@
+use atp_sdk::atp_tool;
+
+/// Echoes.
+#[atp_tool(name = "echo text")]
+fn echo(text: String) -> String {
+    text
+}
+
+fn main() {}
