@@ -265,10 +265,10 @@ pub fn app_name(command: &[OsString]) -> String {
     );
     if program == "cargo" {
         for flag in ["--example", "--bin", "-p", "--package"] {
-            if let Some(at) = words.iter().position(|w| w == flag) {
-                if let Some(name) = words.get(at + 1) {
-                    return name.clone();
-                }
+            if let Some(at) = words.iter().position(|w| w == flag)
+                && let Some(name) = words.get(at + 1)
+            {
+                return name.clone();
             }
             let prefix = format!("{flag}=");
             if let Some(name) = words.iter().find_map(|w| w.strip_prefix(&prefix)) {

@@ -26,7 +26,7 @@ pub enum AnnounceRecord {
     /// `POST /api/v1/toolkit/verify_tool_hash`.
     VerifyToolHash(VerifyToolHashRequest),
     /// `POST /api/v1/register_tool`.
-    RegisterTool(RegisterToolRequest),
+    RegisterTool(Box<RegisterToolRequest>),
 }
 
 /// A tool of a connected toolkit, as `GET /api/dev/tools` lists it.
@@ -261,7 +261,7 @@ impl Hub {
             tracing::info!(tool = %body.function_id, app = %body.app_name, "tool registered");
             inner
                 .announce_log
-                .push(AnnounceRecord::RegisterTool(body.clone()));
+                .push(AnnounceRecord::RegisterTool(Box::new(body.clone())));
             inner.registrations.push(body);
         }
         self.notify();

@@ -30,21 +30,20 @@ fn tokens_text(tokens: &TokenStream) -> String {
         let tree = &trees[i];
         // A doc comment arrives as `#` + `[doc = "..."]` whose bracket span
         // covers the comment itself: write the comment, on its own line.
-        if let (TokenTree::Punct(p), Some(TokenTree::Group(g))) = (tree, trees.get(i + 1)) {
-            if p.as_char() == '#' && g.delimiter() == Delimiter::Bracket {
-                if let Some(text) = g.span().source_text() {
-                    if text.starts_with("//") || text.starts_with("/*") {
-                        if !out.is_empty() {
-                            out.push('\n');
-                        }
-                        out.push_str(&text);
-                        out.push('\n');
-                        glue = true;
-                        i += 2;
-                        continue;
-                    }
-                }
+        if let (TokenTree::Punct(p), Some(TokenTree::Group(g))) = (tree, trees.get(i + 1))
+            && p.as_char() == '#'
+            && g.delimiter() == Delimiter::Bracket
+            && let Some(text) = g.span().source_text()
+            && (text.starts_with("//") || text.starts_with("/*"))
+        {
+            if !out.is_empty() {
+                out.push('\n');
             }
+            out.push_str(&text);
+            out.push('\n');
+            glue = true;
+            i += 2;
+            continue;
         }
         let text = tree
             .span()

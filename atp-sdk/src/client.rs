@@ -242,10 +242,10 @@ impl ToolKitClient {
             .filter(|n| !n.is_empty())
             .unwrap_or_else(executable_name);
         let mut builder = Self::builder(api_key, app_name);
-        if let Ok(url) = std::env::var(ENV_BASE_URL) {
-            if !url.is_empty() {
-                builder = builder.base_url(url);
-            }
+        if let Ok(url) = std::env::var(ENV_BASE_URL)
+            && !url.is_empty()
+        {
+            builder = builder.base_url(url);
         }
         Ok(builder)
     }
