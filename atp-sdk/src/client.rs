@@ -36,6 +36,7 @@ pub(crate) struct Config {
     pub(crate) backoff_base: Duration,
     pub(crate) backoff_cap: Duration,
     pub(crate) max_frame_bytes: usize,
+    pub(crate) tls: Arc<rustls::ClientConfig>,
 }
 
 /// A toolkit: the tools of this program, served to an ATP server.
@@ -88,9 +89,19 @@ pub struct ToolKitClientBuilder {
     backoff_base: Duration,
     backoff_cap: Duration,
     max_frame_bytes: usize,
+    root_certificates: Vec<Vec<u8>>,
 }
 
 impl ToolKitClientBuilder {
+    /// Trusts the certificate(s) of a PEM document as roots, besides the
+    /// Mozilla roots: for an ATP server behind a private certificate
+    /// authority. Certificates are always verified; this only widens whom
+    /// to trust. A bad PEM is reported by [`build`](Self::build).
+    pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.root_certificates.push(pem.as_ref().to_vec());
+        self
+    }
+
     /// The server's base URL (`https://...` or `http://...`); default
     /// `https://api.chat-atp.com`.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
@@ -181,6 +192,11 @@ impl ToolKitClientBuilder {
             )));
         }
         let ws_base = websocket_base(&base_url).unwrap_or_default();
+        let mut roots = Vec::new();
+        for pem in &self.root_certificates {
+            roots.extend(crate::tls::parse_pem(pem)?);
+        }
+        let tls = crate::tls::client_config(&roots)?;
         let registry = Registry::build(self.tools.as_deref(), self.dynamic)?;
         let config = Config {
             api_key: self.api_key,
@@ -195,6 +211,7 @@ impl ToolKitClientBuilder {
             backoff_base: self.backoff_base,
             backoff_cap: self.backoff_cap,
             max_frame_bytes: self.max_frame_bytes,
+            tls,
         };
         let (stop, _) = watch::channel(false);
         Ok(ToolKitClient {
@@ -226,6 +243,7 @@ impl ToolKitClient {
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(30),
             max_frame_bytes: 16 << 20,
+            root_certificates: Vec::new(),
         }
     }
 
@@ -281,7 +299,7 @@ impl ToolKitClient {
     /// rejected API key).
     pub async fn serve(self) -> Result<(), Error> {
         let http = reqwest::Client::builder()
-            .tls_backend_preconfigured((*crate::tls::client_config()).clone())
+            .tls_backend_preconfigured((*self.config.tls).clone())
             .timeout(self.config.request_timeout)
             .connect_timeout(self.config.connect_timeout)
             .build()

@@ -169,7 +169,7 @@ impl Session {
             websocket_path(&self.config.api_key)
         );
         let connector = if url.starts_with("wss://") {
-            Some(Connector::Rustls(crate::tls::client_config()))
+            Some(Connector::Rustls(self.config.tls.clone()))
         } else {
             None
         };
