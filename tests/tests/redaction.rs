@@ -1,0 +1,95 @@
+//! Neither the API key (it is part of the WebSocket URL) nor an auth token
+//! reaches a log line at any level, an error message or a `Debug` output,
+//! over a full run: announce, connect, calls with a token, a rejected key,
+//! a drop and a stop.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use atp_dev::DevServer;
+use atp_tests::*;
+use serde_json::json;
+
+const KEY: &str = "sk-live-REDACTION-CANARY-KEY-8f3a";
+const TOKEN: &str = "tok-REDACTION-CANARY-TOKEN-77c1";
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_key_or_token_in_logs_errors_or_debug_output() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter("trace")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+
+    let server = DevServer::start().await.unwrap();
+    let client = atp_sdk::ToolKitClient::builder(KEY, "redaction")
+        .base_url(server.base_url())
+        .tools(["whoami", "echo"])
+        .build()
+        .unwrap();
+    let mut seen = vec![format!("{client:?}")];
+    let toolkit = spawn(client);
+    server
+        .wait_for_tools(&["whoami", "echo"], WAIT)
+        .await
+        .unwrap();
+    // The tool itself returns the token (a test tool): the answer carries it,
+    // the logs must not.
+    let answer = call_with_token(&server, "whoami", json!({}), Some(TOKEN)).await;
+    assert_eq!(answer, json!(TOKEN));
+    let outcome = server
+        .call("echo", json!({"text": "x"}), Some(TOKEN))
+        .await
+        .unwrap();
+    seen.push(format!("{outcome:?}"));
+    server.drop_connections();
+    server.wait_for_tools(&["echo"], WAIT).await.unwrap();
+    toolkit.shutdown().await.unwrap();
+    seen.push(format!("{:?}", server.registrations()));
+    seen.push(format!("{:?}", server.announce_log()));
+
+    // A rejected key: the error and its Debug.
+    let strict = DevServer::builder()
+        .api_key("another-key")
+        .start()
+        .await
+        .unwrap();
+    let rejected = atp_sdk::ToolKitClient::builder(KEY, "redaction")
+        .base_url(strict.base_url())
+        .tools(["echo"])
+        .build()
+        .unwrap();
+    let err = tokio::time::timeout(WAIT, rejected.serve())
+        .await
+        .unwrap()
+        .unwrap_err();
+    seen.push(format!("{err} {err:?}"));
+
+    // Protocol values that hold secrets.
+    seen.push(format!("{:?}", atp_sdk::ApiKey::new(KEY)));
+    seen.push(format!("{}", atp_sdk::AuthToken::new(TOKEN)));
+    seen.push(format!("{:?}", atp_sdk::AuthToken::new(TOKEN)));
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("connected"), "the capture works: {logs}");
+    assert!(logs.lines().count() > 20, "a full run was logged");
+    for text in seen.iter().chain(std::iter::once(&logs)) {
+        assert!(!text.contains(KEY), "the API key leaked: {text}");
+        assert!(!text.contains(TOKEN), "a token leaked: {text}");
+    }
+}
