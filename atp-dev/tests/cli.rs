@@ -222,3 +222,36 @@ fn app_names_come_from_cargo_targets() {
         "hubspot-tools"
     );
 }
+
+#[tokio::test]
+async fn a_signal_stops_the_command_and_the_server() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = atp_dev()
+        .args(["--port", "0", "--", "sleep", "30"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let listening = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("atp-dev listening on") {
+                return;
+            }
+        }
+        panic!("atp-dev exited before listening");
+    };
+    tokio::time::timeout(WAIT, listening).await.unwrap();
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-s", "TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("stops at once")
+        .unwrap();
+    assert_eq!(status.code(), Some(130));
+}

@@ -169,6 +169,7 @@ impl Dispatcher {
             params,
             auth_token,
         } = request;
+        tracing::debug!(tool = %tool_name, %request_id, "call started");
         let result = self.run(&tool_name, params, auth_token).await;
         log_call(&tool_name, &request_id, &result, started.elapsed());
         result

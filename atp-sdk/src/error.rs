@@ -9,7 +9,10 @@
 /// let err = atp_sdk::Error::MissingEnv("ATP_API_KEY");
 /// assert_eq!(err.to_string(), "the environment variable ATP_API_KEY is not set");
 /// ```
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the same message as `Display`, so that
+/// `fn main() -> Result<(), atp_sdk::Error>` ends with a readable line.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A required environment variable is not set.
@@ -48,4 +51,10 @@ pub enum Error {
     /// A fatal protocol or connection error.
     #[error("{0}")]
     Connection(String),
+}
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }

@@ -156,6 +156,7 @@ pub use tool::{AuthDef, CallError, CallResult, Handler, ParamDef, ParamKind, Too
 ///
 ///     let tool = atp_sdk::registered_tools().find(|t| t.name == "list_repos").unwrap();
 ///     assert_eq!(tool.required_params(), ["owner"]);
+///     assert_eq!(tool.auth.unwrap().kind, "OAuth2"); // the default with a provider
 ///     assert_eq!(tool.parameters_schema()["properties"]["per_page"]["type"], "integer");
 /// }
 /// ```
