@@ -22,10 +22,15 @@ pub const DEV_API_KEY: &str = "dev";
 /// With no subcommand it serves. Give a command (after `--`, or directly)
 /// to run it beside the server with ATP_BASE_URL, ATP_API_KEY and
 /// ATP_APP_NAME set, e.g. `atp-dev -- cargo run --example quickstart`.
-///
-/// Usage: atp-dev [OPTIONS] [-- COMMAND ARGS...]
 #[derive(Debug, Parser)]
-#[command(name = "atp-dev", version, about, long_about = None, allow_external_subcommands = true)]
+#[command(
+    name = "atp-dev",
+    version,
+    about,
+    long_about = None,
+    allow_external_subcommands = true,
+    after_help = "Run a toolkit beside the server:\n  atp-dev [OPTIONS] -- COMMAND [ARGS...]   (or: atp-dev [OPTIONS] COMMAND [ARGS...])\n  e.g. atp-dev -- cargo run --example quickstart\nThe command gets ATP_BASE_URL, ATP_API_KEY and ATP_APP_NAME; Ctrl-C stops both.\n\nThe client subcommands reach --server URL or $ATP_DEV_URL (default http://127.0.0.1:8787)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

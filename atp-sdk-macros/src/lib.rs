@@ -3,9 +3,9 @@
 //! This crate is an implementation detail: depend on `atp-sdk` and use
 //! `atp_sdk::atp_tool`, which documents the attribute.
 //!
-//! The macro works in three steps, one module each: [`args`] parses the
-//! attribute's keys, [`analyse`] checks the function's signature against
-//! them, and [`expand`] writes the registration. Every problem found is
+//! The macro works in three steps, one module each: `args` parses the
+//! attribute's keys, `analyse` checks the function's signature against
+//! them, and `expand` writes the registration. Every problem found is
 //! reported at once, each on the token it is about, and the user's
 //! function is emitted next to the errors so the rest of the crate keeps
 //! compiling.

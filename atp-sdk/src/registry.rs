@@ -299,7 +299,10 @@ impl Registry {
             None => all.into_iter().map(Tool::from_def).collect(),
             Some(only) => {
                 let mut picked = Vec::with_capacity(only.len());
-                for name in only {
+                for (i, name) in only.iter().enumerate() {
+                    if only[..i].contains(name) {
+                        continue;
+                    }
                     let mut found = all.iter().filter(|d| d.name == name.as_str()).peekable();
                     if found.peek().is_none() {
                         return Err(Error::UnknownTool(name.clone()));
