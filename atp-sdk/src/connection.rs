@@ -44,6 +44,9 @@ enum State {
     Closed(Result<(), Error>),
 }
 
+/// How long a connection must last for the backoff to start over.
+const STABLE_CONNECTION: Duration = Duration::from_secs(5);
+
 /// How serving one connection ended.
 enum Ended {
     Stopped,
@@ -103,18 +106,20 @@ impl Session {
             state = match state {
                 State::Announcing => self.announce().await,
                 State::Connecting => match self.connect().await {
-                    Ok(State::Serving(ws)) => {
-                        backoff.reset();
-                        State::Serving(ws)
-                    }
-                    Ok(other) => other,
-                    Err(state) => state,
+                    Ok(state) | Err(state) => state,
                 },
                 State::Serving(ws) => {
-                    match self
+                    let connected_at = Instant::now();
+                    let ended = self
                         .serve(*ws, &dispatcher, &out_tx, &mut out_rx, &mut unsent)
-                        .await
-                    {
+                        .await;
+                    // A connection that held counts as a success: the next
+                    // drop is retried quickly again. One that the server
+                    // ends at once keeps the backoff growing.
+                    if connected_at.elapsed() >= STABLE_CONNECTION {
+                        backoff.reset();
+                    }
+                    match ended {
                         Ended::Stopped => State::Closed(Ok(())),
                         Ended::Dropped(reason) => State::BackingOff(reason),
                         Ended::Fatal(err) => State::Closed(Err(err)),
