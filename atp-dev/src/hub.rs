@@ -148,6 +148,8 @@ struct Inner {
     parked: HashMap<String, Vec<(String, String)>>,
     announce_log: Vec<AnnounceRecord>,
     registrations: Vec<RegisterToolRequest>,
+    /// Toolkit WebSocket connections accepted since the start.
+    connects: u64,
     closed: bool,
 }
 
@@ -287,6 +289,7 @@ impl Hub {
             if inner.closed {
                 return None;
             }
+            inner.connects += 1;
             for (request_id, text) in inner.parked.remove(key).unwrap_or_default() {
                 let _ = tx.send(Outbound::Frame { request_id, text });
             }
@@ -362,6 +365,10 @@ impl Hub {
 
     pub(crate) fn connection_count(&self) -> usize {
         self.lock().connections.len()
+    }
+
+    pub(crate) fn connects(&self) -> u64 {
+        self.lock().connects
     }
 
     /// Drops every toolkit connection abruptly; returns how many. They

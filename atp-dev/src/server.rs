@@ -213,6 +213,27 @@ impl DevServer {
         })
     }
 
+    /// Waits until toolkits have opened at least `n` WebSocket connections
+    /// in total since the server started (see [`connects`](Self::connects)):
+    /// after a fault, `wait_for_connects(before + 1, ..)` waits for the
+    /// reconnection.
+    pub async fn wait_for_connects(&self, n: u64, timeout: Duration) -> Result<(), WaitError> {
+        let mut changed = self.hub().subscribe();
+        let wait = async {
+            while self.hub().connects() < n {
+                if changed.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.map_err(|_| {
+            WaitError(format!(
+                "{} connects instead of {n} after {timeout:?}",
+                self.hub().connects()
+            ))
+        })
+    }
+
     /// Calls a tool (with an optional auth token) and waits for the answer.
     pub async fn call(
         &self,
@@ -255,6 +276,12 @@ impl DevServer {
     /// Open toolkit WebSocket connections.
     pub fn connection_count(&self) -> usize {
         self.hub().connection_count()
+    }
+
+    /// Toolkit WebSocket connections accepted since the server started
+    /// (those of a key it refuses are not counted).
+    pub fn connects(&self) -> u64 {
+        self.hub().connects()
     }
 
     /// Fault injection: drops every toolkit WebSocket at once (the TCP

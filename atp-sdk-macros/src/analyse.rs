@@ -66,6 +66,8 @@ pub(crate) struct Tool {
     pub(crate) auth: Option<Auth>,
     pub(crate) is_async: bool,
     pub(crate) returns: Returns,
+    /// `timeout = "..."` in milliseconds.
+    pub(crate) timeout_ms: Option<u64>,
 }
 
 /// Analyses `func`, stripping the `///` comments from its parameters (they
@@ -267,6 +269,7 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
         auth,
         is_async: sig.asyncness.is_some(),
         returns,
+        timeout_ms: args.timeout.as_ref().map(|(_, millis)| *millis),
     }
 }
 

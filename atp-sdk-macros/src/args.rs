@@ -6,8 +6,7 @@ use syn::punctuated::Punctuated;
 use syn::{LitStr, Token};
 
 /// The keys `#[atp_tool(...)]` accepts, in the order the docs list them.
-pub(crate) const VALID_KEYS: &str =
-    "`name`, `description`, `required`, `auth_provider`, `auth_type`, `auth_with`, `crate`";
+pub(crate) const VALID_KEYS: &str = "`name`, `description`, `required`, `auth_provider`, `auth_type`, `auth_with`, `timeout`, `crate`";
 
 /// The parsed attribute. Every key is optional; each value keeps its
 /// literal so errors can point at it.
@@ -19,6 +18,8 @@ pub(crate) struct ToolArgs {
     pub(crate) auth_provider: Option<LitStr>,
     pub(crate) auth_type: Option<LitStr>,
     pub(crate) auth_with: Option<LitStr>,
+    /// `timeout = "30s"`: the literal and the limit in milliseconds.
+    pub(crate) timeout: Option<(LitStr, u64)>,
     pub(crate) krate: Option<syn::Path>,
 }
 
@@ -90,6 +91,20 @@ impl ToolArgs {
                 self.required = Some((bracket.span.join(), names));
                 return errors.map_or(Ok(()), Err);
             }
+            "timeout" => {
+                if self.timeout.is_some() {
+                    return Err(duplicate(meta, &key));
+                }
+                let lit: LitStr = meta.value()?.parse()?;
+                let millis = parse_duration(&lit.value()).ok_or_else(|| {
+                    syn::Error::new_spanned(
+                        &lit,
+                        "`timeout` is a positive whole number with a unit: \"500ms\", \"30s\", \"5m\" or \"1h\"",
+                    )
+                })?;
+                self.timeout = Some((lit, millis));
+                return Ok(());
+            }
             "crate" => {
                 if self.krate.is_some() {
                     return Err(duplicate(meta, &key));
@@ -112,6 +127,22 @@ impl ToolArgs {
         *slot = Some(lit);
         Ok(())
     }
+}
+
+/// `"500ms"`, `"30s"`, `"5m"`, `"1h"` in milliseconds; `None` for
+/// anything else, zero included.
+fn parse_duration(text: &str) -> Option<u64> {
+    let digits = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number.parse().ok()?;
+    let scale = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    number.checked_mul(scale).filter(|&millis| millis > 0)
 }
 
 fn duplicate(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Error {

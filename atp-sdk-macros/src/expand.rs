@@ -183,6 +183,12 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
         }
         None => quote!(::core::option::Option::None),
     };
+    let timeout = match tool.timeout_ms {
+        Some(millis) => {
+            quote!(::core::option::Option::Some(::core::time::Duration::from_millis(#millis)))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     let name = &tool.name;
     let description = &tool.description;
     let rust_name = fn_ident.unraw().to_string();
@@ -229,6 +235,7 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
                     file: ::core::file!(),
                     line: ::core::line!(),
                     module_path: ::core::module_path!(),
+                    timeout: #timeout,
                     handler: #handler,
                 }
             }

@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use crate::announce::Announcer;
 use crate::connection::Session;
+use crate::dispatch::Limits;
 use crate::dynamic::DynamicTool;
 use crate::error::Error;
 use crate::protocol::{DEFAULT_BASE_URL, websocket_base};
@@ -36,6 +37,7 @@ pub(crate) struct Config {
     pub(crate) backoff_base: Duration,
     pub(crate) backoff_cap: Duration,
     pub(crate) max_frame_bytes: usize,
+    pub(crate) limits: Limits,
     pub(crate) tls: Arc<rustls::ClientConfig>,
 }
 
@@ -89,6 +91,7 @@ pub struct ToolKitClientBuilder {
     backoff_base: Duration,
     backoff_cap: Duration,
     max_frame_bytes: usize,
+    limits: Limits,
     root_certificates: Vec<Vec<u8>>,
 }
 
@@ -167,9 +170,50 @@ impl ToolKitClientBuilder {
         self
     }
 
-    /// The largest inbound frame accepted; default 16 MiB.
+    /// The largest inbound frame accepted; default 16 MiB. A larger frame
+    /// is refused from its header, before its payload is read: the
+    /// connection is dropped and made again (its request can't be
+    /// answered, since its id is never read).
     pub fn max_frame_bytes(mut self, bytes: usize) -> Self {
         self.max_frame_bytes = bytes;
+        self
+    }
+
+    /// How many calls run at once; default 256. Further calls wait for a
+    /// free slot, in a queue of [`max_queued`](Self::max_queued).
+    pub fn max_in_flight(mut self, calls: usize) -> Self {
+        self.limits.max_in_flight = calls.max(1);
+        self
+    }
+
+    /// How many calls may wait for a free slot; default 1024. Past
+    /// `max_in_flight + max_queued` a request is answered at once with
+    /// `{"error": "Toolkit overloaded: ..."}`, so memory stays flat under
+    /// a flood. A response not yet written to the server still holds its
+    /// call's slot.
+    pub fn max_queued(mut self, calls: usize) -> Self {
+        self.limits.max_queued = calls;
+        self
+    }
+
+    /// The time limit of a call, for tools that set none with
+    /// `#[atp_tool(timeout = "...")]`; default 5 minutes. A call that runs
+    /// longer is answered `{"error": "Tool timed out after ..."}`: an
+    /// `async fn` tool's future is dropped; a plain `fn` can't be stopped,
+    /// so its thread runs on and keeps its running slot until it returns.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # #[atp_sdk::atp_tool] fn echo(text: String) -> String { text }
+    /// let client = atp_sdk::ToolKitClient::builder("key", "app")
+    ///     .call_timeout(Duration::from_secs(30))
+    ///     .max_in_flight(64)
+    ///     .max_queued(256)
+    ///     .build();
+    /// # let _ = client;
+    /// ```
+    pub fn call_timeout(mut self, limit: Duration) -> Self {
+        self.limits.call_timeout = limit;
         self
     }
 
@@ -211,6 +255,7 @@ impl ToolKitClientBuilder {
             backoff_base: self.backoff_base,
             backoff_cap: self.backoff_cap,
             max_frame_bytes: self.max_frame_bytes,
+            limits: self.limits,
             tls,
         };
         let (stop, _) = watch::channel(false);
@@ -243,6 +288,11 @@ impl ToolKitClient {
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(30),
             max_frame_bytes: 16 << 20,
+            limits: Limits {
+                max_in_flight: 256,
+                max_queued: 1024,
+                call_timeout: Duration::from_secs(300),
+            },
             root_certificates: Vec::new(),
         }
     }

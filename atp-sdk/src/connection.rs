@@ -20,7 +20,7 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::announce::{AnnounceError, Announcer};
 use crate::client::Config;
-use crate::dispatch::{self, Dispatcher, Inbound};
+use crate::dispatch::{self, Dispatcher, Inbound, Outgoing};
 use crate::error::Error;
 use crate::protocol::websocket_path;
 use crate::registry::Registry;
@@ -97,8 +97,10 @@ pub(crate) struct Session {
 impl Session {
     /// Runs until stopped (`Ok`) or a fatal error.
     pub(crate) async fn run(mut self) -> Result<(), Error> {
-        let dispatcher = Dispatcher::new(self.registry.clone());
-        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<String>();
+        let dispatcher = Dispatcher::new(self.registry.clone(), self.config.limits);
+        // Unbounded in type, bounded in fact: every response in it holds
+        // one of the dispatcher's admission slots.
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Outgoing>();
         let mut unsent = VecDeque::new();
         let mut backoff = Backoff::new(self.config.backoff_base, self.config.backoff_cap);
         let mut state = State::Announcing;
@@ -215,12 +217,12 @@ impl Session {
         &mut self,
         mut ws: Ws,
         dispatcher: &Dispatcher,
-        out_tx: &mpsc::UnboundedSender<String>,
-        out_rx: &mut mpsc::UnboundedReceiver<String>,
-        unsent: &mut VecDeque<String>,
+        out_tx: &mpsc::UnboundedSender<Outgoing>,
+        out_rx: &mut mpsc::UnboundedReceiver<Outgoing>,
+        unsent: &mut VecDeque<Outgoing>,
     ) -> Ended {
         while let Some(frame) = unsent.front() {
-            if let Err(err) = ws.send(Message::text(frame.clone())).await {
+            if let Err(err) = ws.send(Message::text(frame.text.clone())).await {
                 return Ended::Dropped(format!("write failed: {}", describe(&err)));
             }
             unsent.pop_front();
@@ -234,19 +236,25 @@ impl Session {
         loop {
             tokio::select! {
                 _ = stopped(&mut self.stop) => {
-                    return self.close(ws, dispatcher, out_tx, out_rx).await;
+                    return self.close(ws, dispatcher, out_rx).await;
                 }
                 frame = ws.next() => {
                     last_seen = Instant::now();
                     match frame {
-                        Some(Ok(Message::Text(text))) => match dispatch::decode(&text) {
-                            Inbound::Call(request) => dispatcher.spawn(request, out_tx.clone()),
-                            Inbound::Reject(id, err) => {
-                                let _ = out_tx.send(dispatch::encode_response(id, Err(err)));
+                        Some(Ok(Message::Text(text))) => {
+                            if let Some(answer) = dispatcher.handle(text.as_bytes(), out_tx) {
+                                if let Err(err) = ws.send(Message::text(answer)).await {
+                                    return Ended::Dropped(format!("write failed: {}", describe(&err)));
+                                }
                             }
-                            Inbound::Connected(message) => tracing::info!(%message, "server accepted the toolkit"),
-                            Inbound::Ignore(why) => tracing::debug!(why, "frame ignored"),
-                        },
+                        }
+                        Some(Ok(Message::Binary(bytes))) => {
+                            if let Some(answer) = dispatcher.handle(&bytes, out_tx) {
+                                if let Err(err) = ws.send(Message::text(answer)).await {
+                                    return Ended::Dropped(format!("write failed: {}", describe(&err)));
+                                }
+                            }
+                        }
                         Some(Ok(Message::Close(frame))) => return closed_by_server(frame),
                         Some(Ok(_)) => {}
                         Some(Err(err)) => return Ended::Dropped(format!("read failed: {}", describe(&err))),
@@ -254,7 +262,7 @@ impl Session {
                     }
                 }
                 Some(frame) = out_rx.recv() => {
-                    if let Err(err) = ws.send(Message::text(frame.clone())).await {
+                    if let Err(err) = ws.send(Message::text(frame.text.clone())).await {
                         unsent.push_back(frame);
                         return Ended::Dropped(format!("write failed: {}", describe(&err)));
                     }
@@ -278,8 +286,7 @@ impl Session {
         &mut self,
         mut ws: Ws,
         dispatcher: &Dispatcher,
-        out_tx: &mpsc::UnboundedSender<String>,
-        out_rx: &mut mpsc::UnboundedReceiver<String>,
+        out_rx: &mut mpsc::UnboundedReceiver<Outgoing>,
     ) -> Ended {
         let inflight = dispatcher.inflight().clone();
         tracing::info!(in_flight = inflight.count(), "stopping");
@@ -293,28 +300,35 @@ impl Session {
                     break;
                 }
                 Some(frame) = out_rx.recv() => {
-                    if ws.send(Message::text(frame)).await.is_err() {
+                    if ws.send(Message::text(frame.text)).await.is_err() {
                         return Ended::Stopped;
                     }
                 }
-                frame = ws.next() => match frame {
-                    Some(Ok(Message::Text(text))) => {
-                        let id = match dispatch::decode(&text) {
-                            Inbound::Call(request) => Some(request.request_id),
-                            Inbound::Reject(id, _) => Some(id),
-                            Inbound::Connected(_) | Inbound::Ignore(_) => None,
-                        };
-                        if let Some(id) = id {
-                            let _ = out_tx.send(dispatch::encode_response(id, Err(CallError::ShuttingDown)));
+                frame = ws.next() => {
+                    let bytes = match frame {
+                        Some(Ok(Message::Text(text))) => text.as_bytes().to_vec(),
+                        Some(Ok(Message::Binary(bytes))) => bytes.to_vec(),
+                        Some(Ok(_)) => continue,
+                        Some(Err(_)) | None => return Ended::Stopped,
+                    };
+                    let answer = match dispatch::decode(&bytes) {
+                        Inbound::Call(request) => Some(dispatch::encode_response(
+                            request.request_id,
+                            Err(CallError::ShuttingDown),
+                        )),
+                        Inbound::Reject(id, err, reply) => Some(dispatch::encode(reply, id, Err(err))),
+                        Inbound::Connected(_) | Inbound::Ignore(_) => None,
+                    };
+                    if let Some(answer) = answer {
+                        if ws.send(Message::text(answer)).await.is_err() {
+                            return Ended::Stopped;
                         }
                     }
-                    Some(Ok(_)) => {}
-                    Some(Err(_)) | None => return Ended::Stopped,
-                },
+                }
             }
         }
         while let Ok(frame) = out_rx.try_recv() {
-            if ws.send(Message::text(frame)).await.is_err() {
+            if ws.send(Message::text(frame.text)).await.is_err() {
                 return Ended::Stopped;
             }
         }

@@ -10,31 +10,42 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::params::CallArgs;
 use crate::protocol::{RequestId, ToolRequest, ToolkitMessage};
-use crate::registry::{Invoke, Registry};
+use crate::registry::{Invoke, Registry, Tool};
 use crate::secret::AuthToken;
 use crate::tool::{CallError, CallResult};
 
-/// What an inbound text frame asks for.
+/// What an inbound frame asks for.
 #[derive(Debug)]
 pub(crate) enum Inbound {
     /// `atp_client_connected`.
     Connected(String),
     /// A tool call to run.
     Call(ToolRequest),
-    /// A frame with a request id that can't be served: answer with this error.
-    Reject(RequestId, CallError),
+    /// A frame with a request id that can't be served: answer with this
+    /// error, as a `tool_response` or an `app_response`.
+    Reject(RequestId, CallError, Reply),
     /// Anything else: nothing to answer.
     Ignore(&'static str),
 }
 
+/// Which kind of response answers a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// `tool_response`.
+    Tool,
+    /// `app_response`.
+    App,
+}
+
 /// Decodes a server frame leniently: every frame that carries a usable
 /// `request_id` yields something to answer, whatever else is wrong with it.
-pub(crate) fn decode(text: &str) -> Inbound {
-    let Ok(Value::Object(mut frame)) = serde_json::from_str::<Value>(text) else {
+/// Bytes that are not UTF-8 JSON (a binary frame, say) are ignored.
+pub(crate) fn decode(frame: &[u8]) -> Inbound {
+    let Ok(Value::Object(mut frame)) = serde_json::from_slice::<Value>(frame) else {
         return Inbound::Ignore("not a JSON object");
     };
     let message_type = match frame.get("message_type") {
@@ -63,6 +74,7 @@ pub(crate) fn decode(text: &str) -> Inbound {
                     return Inbound::Reject(
                         request_id,
                         CallError::UnknownTool(String::from("<missing tool_name>")),
+                        Reply::Tool,
                     );
                 }
             };
@@ -78,14 +90,32 @@ pub(crate) fn decode(text: &str) -> Inbound {
                 auth_token,
             })
         }
+        // App sessions (protocol section 5) are not served by this toolkit
+        // yet; the request is answered rather than left to time out.
+        "atp_app_request" | "atp_app_action" => match frame
+            .get("payload")
+            .and_then(|p| p.get("request_id"))
+            .and_then(RequestId::from_value)
+        {
+            Some(id) => Inbound::Reject(id, CallError::AppsUnsupported, Reply::App),
+            None => Inbound::Ignore("app frame without a request_id"),
+        },
         _ => Inbound::Ignore("unhandled message_type"),
     }
 }
 
 /// Encodes a `tool_response` frame.
 pub(crate) fn encode_response(request_id: RequestId, result: CallResult) -> String {
+    encode(Reply::Tool, request_id, result)
+}
+
+/// Encodes a `tool_response` or `app_response` frame.
+pub(crate) fn encode(reply: Reply, request_id: RequestId, result: CallResult) -> String {
     let result = result.unwrap_or_else(|err| err.to_result());
-    let message = ToolkitMessage::ToolResponse { request_id, result };
+    let message = match reply {
+        Reply::Tool => ToolkitMessage::ToolResponse { request_id, result },
+        Reply::App => ToolkitMessage::AppResponse { request_id, result },
+    };
     serde_json::to_string(&message).expect("a JSON value always serializes")
 }
 
@@ -102,7 +132,7 @@ impl InFlight {
         InFlightGuard(self.clone())
     }
 
-    /// Calls currently running.
+    /// Calls currently running or waiting to run.
     pub(crate) fn count(&self) -> usize {
         self.count.load(Ordering::SeqCst)
     }
@@ -129,18 +159,52 @@ impl Drop for InFlightGuard {
     }
 }
 
+/// How many calls may run and wait, and for how long one may run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Calls running at once.
+    pub(crate) max_in_flight: usize,
+    /// Calls waiting for a free slot; past it, a request is answered
+    /// [`CallError::Overloaded`] at once.
+    pub(crate) max_queued: usize,
+    /// A tool's time limit unless its attribute sets one.
+    pub(crate) call_timeout: Duration,
+}
+
+/// A response on its way to the socket.
+///
+/// It holds its call's admission slot until it is written (or dropped),
+/// so a server that reads slowly makes the toolkit take fewer calls
+/// instead of piling up responses: everything a call holds, from its
+/// request to its unsent response, is bounded by
+/// `max_in_flight + max_queued`.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    pub(crate) text: String,
+    _slot: OwnedSemaphorePermit,
+}
+
 /// Runs requests against a registry and sends the encoded responses.
 #[derive(Debug, Clone)]
 pub(crate) struct Dispatcher {
     registry: Arc<Registry>,
     inflight: Arc<InFlight>,
+    /// Slots for calls running or waiting (and their unsent responses).
+    admitted: Arc<Semaphore>,
+    /// Slots for calls running.
+    running: Arc<Semaphore>,
+    limits: Limits,
 }
 
 impl Dispatcher {
-    pub(crate) fn new(registry: Arc<Registry>) -> Self {
+    pub(crate) fn new(registry: Arc<Registry>, limits: Limits) -> Self {
+        let max_in_flight = limits.max_in_flight.max(1);
         Self {
             registry,
             inflight: Arc::default(),
+            admitted: Arc::new(Semaphore::new(max_in_flight + limits.max_queued)),
+            running: Arc::new(Semaphore::new(max_in_flight)),
+            limits,
         }
     }
 
@@ -148,51 +212,140 @@ impl Dispatcher {
         &self.inflight
     }
 
-    /// Starts a call; its response is sent on `out` when it finishes.
-    pub(crate) fn spawn(&self, request: ToolRequest, out: mpsc::UnboundedSender<String>) {
+    /// Handles one inbound frame. A call is started and its response
+    /// comes later on `out`; an answer that is due at once (a rejected
+    /// request, an overload) is returned, to be written by the caller
+    /// before it reads on, which keeps a flood of them bounded too.
+    pub(crate) fn handle(
+        &self,
+        frame: &[u8],
+        out: &mpsc::UnboundedSender<Outgoing>,
+    ) -> Option<String> {
+        match decode(frame) {
+            Inbound::Call(request) => self.start(request, out).err(),
+            Inbound::Reject(id, err, reply) => Some(encode(reply, id, Err(err))),
+            Inbound::Connected(message) => {
+                tracing::info!(%message, "server accepted the toolkit");
+                None
+            }
+            Inbound::Ignore(why) => {
+                tracing::debug!(why, "frame ignored");
+                None
+            }
+        }
+    }
+
+    /// Starts a call if there is room, or returns the overload answer.
+    pub(crate) fn start(
+        &self,
+        request: ToolRequest,
+        out: &mpsc::UnboundedSender<Outgoing>,
+    ) -> Result<(), String> {
+        let Ok(slot) = self.admitted.clone().try_acquire_owned() else {
+            tracing::warn!(
+                tool = %request.tool_name,
+                request_id = %request.request_id,
+                "overloaded: call refused"
+            );
+            let limit = self.limits.max_in_flight + self.limits.max_queued;
+            return Err(encode_response(
+                request.request_id,
+                Err(CallError::Overloaded(limit)),
+            ));
+        };
         let guard = self.inflight.enter();
         let this = self.clone();
+        let out = out.clone();
         tokio::spawn(async move {
             let request_id = request.request_id.clone();
             let result = this.call(request).await;
-            let _ = out.send(encode_response(request_id, result));
+            let _ = out.send(Outgoing {
+                text: encode_response(request_id, result),
+                _slot: slot,
+            });
             drop(guard);
         });
+        Ok(())
     }
 
-    /// Runs one request to completion.
+    /// Runs one request to completion (waiting for a running slot first).
     pub(crate) async fn call(&self, request: ToolRequest) -> CallResult {
-        let started = Instant::now();
         let ToolRequest {
             request_id,
             tool_name,
             params,
             auth_token,
         } = request;
+        let Ok(permit) = self.running.clone().acquire_owned().await else {
+            return Err(CallError::ShuttingDown);
+        };
+        let started = Instant::now();
         tracing::debug!(tool = %tool_name, %request_id, "call started");
-        let result = self.run(&tool_name, params, auth_token).await;
+        let result = self.run(&tool_name, params, auth_token, permit).await;
         log_call(&tool_name, &request_id, &result, started.elapsed());
         result
     }
 
-    async fn run(&self, tool_name: &str, params: Value, token: Option<AuthToken>) -> CallResult {
+    async fn run(
+        &self,
+        tool_name: &str,
+        params: Value,
+        token: Option<AuthToken>,
+        permit: OwnedSemaphorePermit,
+    ) -> CallResult {
         let Some(tool) = self.registry.get(tool_name) else {
             return Err(CallError::UnknownTool(tool_name.to_owned()));
         };
         let args = CallArgs::from_request(params, token)?;
         args.validate(&tool.required, tool.needs_token)?;
-        let joined = match &tool.invoke {
-            Invoke::Blocking(call) => {
-                let call = *call;
-                tokio::task::spawn_blocking(move || call(args)).await
+        let limit = tool.timeout.unwrap_or(self.limits.call_timeout);
+        let mut task = spawn_call(tool, args, permit);
+        let joined = match tokio::time::timeout(limit, &mut task).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                // An async tool is cancelled; a blocking one can't be, and
+                // keeps its running slot until its thread returns.
+                task.abort();
+                tracing::warn!(tool = tool_name, ?limit, "call timed out");
+                return Err(CallError::TimedOut(limit));
             }
-            Invoke::Async(call) => tokio::spawn(call(args)).await,
-            Invoke::Dynamic(call) => tokio::spawn(call(args)).await,
         };
         match joined {
             Ok(result) => result,
             Err(err) if err.is_panic() => Err(CallError::Panicked(panic_message(err.into_panic()))),
             Err(_) => Err(CallError::ShuttingDown),
+        }
+    }
+}
+
+/// Starts the tool on the right executor; the running slot is released
+/// when the tool's code is done.
+fn spawn_call(
+    tool: &Tool,
+    args: CallArgs,
+    permit: OwnedSemaphorePermit,
+) -> tokio::task::JoinHandle<CallResult> {
+    match &tool.invoke {
+        Invoke::Blocking(call) => {
+            let call = *call;
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                call(args)
+            })
+        }
+        Invoke::Async(call) => {
+            let future = call(args);
+            tokio::spawn(async move {
+                let _permit = permit;
+                future.await
+            })
+        }
+        Invoke::Dynamic(call) => {
+            let future = call(args);
+            tokio::spawn(async move {
+                let _permit = permit;
+                future.await
+            })
         }
     }
 }
@@ -223,13 +376,15 @@ mod tests {
 
     use super::*;
 
-    fn frame(payload: Value) -> String {
-        json!({"message_type": "atp_tool_request", "payload": payload}).to_string()
+    fn frame(payload: Value) -> Vec<u8> {
+        json!({"message_type": "atp_tool_request", "payload": payload})
+            .to_string()
+            .into_bytes()
     }
 
     #[test]
     fn decodes_a_tool_request() {
-        let Inbound::Call(req) = decode(&frame(
+        let Inbound::Call(req) = decode(frame(
             json!({"request_id": "r1", "tool_name": "echo", "params": {"a": 1}, "auth_token": "t"}),
         )) else {
             panic!("a call")
@@ -242,7 +397,7 @@ mod tests {
 
     #[test]
     fn numeric_ids_and_odd_fields_are_tolerated() {
-        let Inbound::Call(req) = decode(&frame(
+        let Inbound::Call(req) = decode(frame(
             json!({"request_id": 7, "tool_name": "x", "auth_token": 5}),
         )) else {
             panic!("a call")
@@ -255,8 +410,8 @@ mod tests {
     #[test]
     fn a_request_without_a_tool_name_is_rejected_not_dropped() {
         assert!(matches!(
-            decode(&frame(json!({"request_id": "r", "tool_name": 3}))),
-            Inbound::Reject(_, CallError::UnknownTool(_))
+            decode(frame(json!({"request_id": "r", "tool_name": 3}))),
+            Inbound::Reject(_, CallError::UnknownTool(_), Reply::Tool)
         ));
     }
 
@@ -270,10 +425,13 @@ mod tests {
             &frame(json!({"tool_name": "echo"})),
             &frame(json!({"request_id": [1], "tool_name": "echo"})),
         ] {
-            assert!(matches!(decode(text), Inbound::Ignore(_)), "{text}");
+            assert!(
+                matches!(decode(text.as_bytes()), Inbound::Ignore(_)),
+                "{text}"
+            );
         }
         assert!(matches!(
-            decode(r#"{"message_type": "atp_client_connected", "payload": {"message": "hi"}}"#),
+            decode(br#"{"message_type": "atp_client_connected", "payload": {"message": "hi"}}"#),
             Inbound::Connected(m) if m == "hi"
         ));
     }

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde_json::Value;
@@ -56,6 +57,7 @@ pub struct DynamicTool {
     description: String,
     params: Vec<ParamSpec>,
     auth: Option<(String, String, Option<String>)>,
+    timeout: Option<Duration>,
     handler: Arc<dyn Fn(CallArgs) -> CallFuture + Send + Sync>,
 }
 
@@ -78,6 +80,7 @@ pub(crate) struct DynamicParts {
     pub(crate) description: String,
     pub(crate) params: Vec<ParamSpec>,
     pub(crate) auth: Option<(String, String, Option<String>)>,
+    pub(crate) timeout: Option<Duration>,
     pub(crate) handler: Arc<dyn Fn(CallArgs) -> CallFuture + Send + Sync>,
 }
 
@@ -93,6 +96,7 @@ impl DynamicTool {
             description: String::new(),
             params: Vec::new(),
             auth: None,
+            timeout: None,
             handler: Arc::new(move |args| Box::pin(handler(args))),
         }
     }
@@ -171,6 +175,15 @@ impl DynamicTool {
         self
     }
 
+    /// The tool's time limit, instead of the client's
+    /// [`call_timeout`](crate::ToolKitClientBuilder::call_timeout): a call
+    /// that runs longer is answered `{"error": "Tool timed out after ..."}`
+    /// and its future is dropped.
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
     /// The tool's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -212,6 +225,7 @@ impl DynamicTool {
             description: self.description,
             params: self.params,
             auth: self.auth,
+            timeout: self.timeout,
             handler: self.handler,
         }
     }

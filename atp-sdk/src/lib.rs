@@ -93,6 +93,7 @@ pub use tool::{AuthDef, CallError, CallResult, Handler, ParamDef, ParamKind, Too
 /// | `auth_provider = "..."` | the provider whose token the tool needs | none |
 /// | `auth_type = "..."` | `"OAuth2"`, `"API Key"`, ... | `"OAuth2"` with a provider |
 /// | `auth_with = "..."` | what the token is used as (`"access_token"`, ...) | none |
+/// | `timeout = "..."` | the call's time limit: `"500ms"`, `"30s"`, `"5m"`, `"1h"` | the client's [`call_timeout`](crate::ToolKitClientBuilder::call_timeout) (5 min) |
 /// | `crate = "..."` | the path of `atp_sdk`, if renamed | `::atp_sdk` |
 ///
 /// # Parameters

@@ -181,6 +181,8 @@ pub(crate) struct Tool {
     pub(crate) required: Vec<String>,
     /// Whether calls need a token (`auth_provider` set).
     pub(crate) needs_token: bool,
+    /// The tool's own time limit, if it sets one.
+    pub(crate) timeout: Option<std::time::Duration>,
     pub(crate) invoke: Invoke,
     pub(crate) metadata: ToolMetadata,
     pub(crate) code_hash: String,
@@ -206,6 +208,7 @@ impl Tool {
                 .map(str::to_owned)
                 .collect(),
             needs_token: def.auth.is_some(),
+            timeout: def.timeout,
             invoke: match def.handler {
                 Handler::Blocking(call) => Invoke::Blocking(call),
                 Handler::Async(call) => Invoke::Async(call),
@@ -247,6 +250,7 @@ impl Tool {
                 .map(|p| p.name.clone())
                 .collect(),
             needs_token: parts.auth.is_some(),
+            timeout: parts.timeout,
             invoke: Invoke::Dynamic(parts.handler),
             code_hash: sha256_hex(metadata.source_code.as_bytes()),
             metadata,

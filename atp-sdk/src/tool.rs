@@ -45,6 +45,9 @@ pub struct ToolDef {
     pub line: u32,
     /// The module the tool is defined in.
     pub module_path: &'static str,
+    /// The tool's time limit (`timeout = "..."`), if it sets one; else
+    /// the client's [`call_timeout`](crate::ToolKitClientBuilder::call_timeout).
+    pub timeout: Option<std::time::Duration>,
     /// How to call it.
     pub handler: Handler,
 }
@@ -159,6 +162,12 @@ pub enum CallError {
     TimedOut(std::time::Duration),
     /// The toolkit is shutting down and takes no new calls.
     ShuttingDown,
+    /// As many calls as the toolkit allows are running or waiting (the
+    /// number is that limit); the request was refused at once.
+    Overloaded(usize),
+    /// An app session request (`atp_app_request`, `atp_app_action`): this
+    /// toolkit serves tools only.
+    AppsUnsupported,
 }
 
 impl CallError {
@@ -205,6 +214,11 @@ impl fmt::Display for CallError {
             }
             Self::TimedOut(limit) => write!(f, "Tool timed out after {limit:?}"),
             Self::ShuttingDown => f.write_str("Toolkit is shutting down"),
+            Self::Overloaded(limit) => write!(
+                f,
+                "Toolkit overloaded: {limit} calls are already running or waiting; try again later"
+            ),
+            Self::AppsUnsupported => f.write_str("App sessions are not supported by this toolkit"),
         }
     }
 }

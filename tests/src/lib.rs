@@ -345,3 +345,99 @@ pub fn sha256_hex(text: &str) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+// ---------------------------------------------------------------------------
+// Tools for the reliability tests
+// ---------------------------------------------------------------------------
+
+pub mod front;
+
+/// Ids each `slow_echo` group has received, and how many `busy` calls of
+/// each group run now and at most.
+#[derive(Default)]
+struct Seen {
+    received: HashMap<String, Vec<u64>>,
+    running: HashMap<String, (u32, u32)>,
+}
+static SEEN: Mutex<Option<Seen>> = Mutex::new(None);
+static SEEN_CHANGED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+fn with_seen<R>(f: impl FnOnce(&mut Seen) -> R) -> R {
+    let r = peek_seen(f);
+    SEEN_CHANGED.notify_waiters();
+    r
+}
+
+/// Reads (without waking the waiters).
+fn peek_seen<R>(f: impl FnOnce(&mut Seen) -> R) -> R {
+    f(SEEN.lock().unwrap().get_or_insert_with(Seen::default))
+}
+
+/// Records that the toolkit received call `id` of `group`, waits `ms`,
+/// and answers `id`.
+#[atp_tool]
+pub async fn slow_echo(group: String, id: u64, ms: u64) -> u64 {
+    with_seen(|s| s.received.entry(group).or_default().push(id));
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    id
+}
+
+/// The ids `slow_echo` received in `group`.
+pub fn received(group: &str) -> Vec<u64> {
+    peek_seen(|s| s.received.get(group).cloned().unwrap_or_default())
+}
+
+/// Waits until `slow_echo` has received every call of `ids` in `group`.
+pub async fn wait_received(group: &str, ids: &[u64]) {
+    let wait = async {
+        loop {
+            let changed = SEEN_CHANGED.notified();
+            let seen = received(group);
+            if ids.iter().all(|id| seen.contains(id)) {
+                return;
+            }
+            changed.await;
+        }
+    };
+    tokio::time::timeout(WAIT, wait)
+        .await
+        .unwrap_or_else(|_| panic!("calls {ids:?} of {group} reach the toolkit"));
+}
+
+/// Counts the calls of `group` running at once while it waits `ms`.
+#[atp_tool]
+pub async fn busy(group: String, ms: u64) -> u64 {
+    with_seen(|s| {
+        let (now, max) = s.running.entry(group.clone()).or_default();
+        *now += 1;
+        *max = (*max).max(*now);
+    });
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    with_seen(|s| s.running.entry(group).or_default().0 -= 1);
+    ms
+}
+
+/// The most `busy` calls of `group` that ran at once.
+pub fn max_running(group: &str) -> u32 {
+    peek_seen(|s| s.running.get(group).map_or(0, |(_, max)| *max))
+}
+
+/// A string of `bytes` bytes.
+#[atp_tool]
+pub fn big(bytes: usize) -> String {
+    "x".repeat(bytes)
+}
+
+/// Never finishes in time: its attribute allows 200 ms.
+#[atp_tool(timeout = "200ms")]
+pub async fn stuck_async(ms: u64) -> u64 {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    ms
+}
+
+/// A blocking tool past its 200 ms limit.
+#[atp_tool(timeout = "200ms")]
+pub fn stuck_blocking(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
