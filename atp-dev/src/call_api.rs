@@ -17,7 +17,7 @@ pub(crate) async fn tools(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// Body of `POST /api/dev/tools/{name}/call`.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CallBody {
     /// Sent as the request's `params`, as given (default `{}`).
@@ -29,6 +29,20 @@ pub(crate) struct CallBody {
     timeout_ms: Option<u64>,
     #[serde(default)]
     app_name: Option<String>,
+}
+
+impl std::fmt::Debug for CallBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallBody")
+            .field("params", &self.params)
+            .field(
+                "auth_token",
+                &self.auth_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("timeout_ms", &self.timeout_ms)
+            .field("app_name", &self.app_name)
+            .finish()
+    }
 }
 
 fn empty_object() -> Value {

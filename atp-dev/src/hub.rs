@@ -78,8 +78,8 @@ pub enum CallError {
     ShuttingDown,
 }
 
-/// Options of one call.
-#[derive(Debug, Clone, Default)]
+/// Options of one call. Its `Debug` output never shows the token.
+#[derive(Clone, Default)]
 pub struct CallOptions {
     /// The auth token to send with the request.
     pub auth_token: Option<String>,
@@ -87,6 +87,19 @@ pub struct CallOptions {
     pub timeout: Option<Duration>,
     /// The toolkit to call, when several offer the tool.
     pub app_name: Option<String>,
+}
+
+impl std::fmt::Debug for CallOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallOptions")
+            .field(
+                "auth_token",
+                &self.auth_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("timeout", &self.timeout)
+            .field("app_name", &self.app_name)
+            .finish()
+    }
 }
 
 /// What a connection task is told to do.

@@ -384,7 +384,7 @@ mod tests {
 
     #[test]
     fn decodes_a_tool_request() {
-        let Inbound::Call(req) = decode(frame(
+        let Inbound::Call(req) = decode(&frame(
             json!({"request_id": "r1", "tool_name": "echo", "params": {"a": 1}, "auth_token": "t"}),
         )) else {
             panic!("a call")
@@ -397,7 +397,7 @@ mod tests {
 
     #[test]
     fn numeric_ids_and_odd_fields_are_tolerated() {
-        let Inbound::Call(req) = decode(frame(
+        let Inbound::Call(req) = decode(&frame(
             json!({"request_id": 7, "tool_name": "x", "auth_token": 5}),
         )) else {
             panic!("a call")
@@ -410,7 +410,7 @@ mod tests {
     #[test]
     fn a_request_without_a_tool_name_is_rejected_not_dropped() {
         assert!(matches!(
-            decode(frame(json!({"request_id": "r", "tool_name": 3}))),
+            decode(&frame(json!({"request_id": "r", "tool_name": 3}))),
             Inbound::Reject(_, CallError::UnknownTool(_), Reply::Tool)
         ));
     }
@@ -418,16 +418,17 @@ mod tests {
     #[test]
     fn frames_without_an_id_or_type_are_ignored() {
         for text in [
-            "not json",
-            "[]",
-            r#"{"payload": {}}"#,
-            r#"{"message_type": "something_new", "payload": {"request_id": "r"}}"#,
-            &frame(json!({"tool_name": "echo"})),
-            &frame(json!({"request_id": [1], "tool_name": "echo"})),
+            b"not json".to_vec(),
+            b"[]".to_vec(),
+            br#"{"payload": {}}"#.to_vec(),
+            br#"{"message_type": "something_new", "payload": {"request_id": "r"}}"#.to_vec(),
+            frame(json!({"tool_name": "echo"})),
+            frame(json!({"request_id": [1], "tool_name": "echo"})),
         ] {
             assert!(
-                matches!(decode(text.as_bytes()), Inbound::Ignore(_)),
-                "{text}"
+                matches!(decode(&text), Inbound::Ignore(_)),
+                "{}",
+                String::from_utf8_lossy(&text)
             );
         }
         assert!(matches!(
@@ -450,5 +451,269 @@ mod tests {
             .unwrap(),
             json!({"type": "tool_response", "request_id": "r", "result": {"error": "Missing auth_token for authenticated tool"}})
         );
+    }
+}
+
+/// Hostile input: arbitrary bytes and JSON values, and frames that look
+/// almost right, fed to the inbound frame handler the socket uses. Nothing
+/// panics, and every tool or app request with a usable `request_id` is
+/// answered, under that id, with the right kind of response.
+#[cfg(test)]
+mod hostile {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+    use serde_json::{Map, Value, json};
+    use tokio::sync::mpsc;
+
+    use super::{Dispatcher, Limits};
+    use crate::dynamic::DynamicTool;
+    use crate::registry::Registry;
+    use crate::tool::CallError;
+
+    /// How many cases; `PROPTEST_CASES` overrides.
+    fn cases() -> u32 {
+        std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(100_000)
+    }
+
+    fn dispatcher() -> Dispatcher {
+        let echo = DynamicTool::new("echo", |mut args| async move {
+            let text: String = args.required("text")?;
+            Ok(json!({ "echo": text }))
+        })
+        .param::<String>("text", "");
+        let token = DynamicTool::new("whoami", |mut args| async move {
+            Ok(json!(args.take_token()?.as_str().len()))
+        })
+        .auth("hubspot", "OAuth2", Some("access_token"));
+        let fails = DynamicTool::new("fails", |_| async { Err(CallError::tool("no")) });
+        let registry = Registry::build(None, vec![echo, token, fails]).unwrap();
+        Dispatcher::new(
+            Arc::new(registry),
+            Limits {
+                max_in_flight: 4,
+                max_queued: 4,
+                call_timeout: Duration::from_secs(5),
+            },
+        )
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,12}".prop_map(Value::String),
+            Just(json!("")),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(".{0,8}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Frames shaped like the protocol's, with any field wrong.
+    fn frame_like() -> impl Strategy<Value = Value> {
+        let message_type = prop_oneof![
+            Just(json!("atp_tool_request")),
+            Just(json!("atp_app_request")),
+            Just(json!("atp_app_action")),
+            Just(json!("atp_app_terminate")),
+            Just(json!("atp_client_connected")),
+            json_value(),
+        ];
+        let request_id = prop_oneof![
+            ".{0,10}".prop_map(Value::String),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            json_value(),
+        ];
+        let tool_name = prop_oneof![
+            Just(json!("echo")),
+            Just(json!("whoami")),
+            Just(json!("fails")),
+            json_value(),
+        ];
+        let params = prop_oneof![
+            Just(json!({"text": "hi"})),
+            Just(json!("")),
+            json_value(),
+            prop::collection::btree_map(
+                prop_oneof![
+                    Just("text".to_owned()),
+                    Just("auth_token".to_owned()),
+                    ".{0,6}"
+                ],
+                json_value(),
+                0..4,
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ];
+        let field = |v: BoxedStrategy<Value>| prop::option::weighted(0.9, v);
+        (
+            field(message_type.boxed()),
+            field(request_id.boxed()),
+            field(tool_name.boxed()),
+            field(params.boxed()),
+            field(json_value().boxed()),
+            prop::bool::weighted(0.9),
+        )
+            .prop_map(
+                |(message_type, request_id, tool_name, params, token, payload_object)| {
+                    let mut payload = Map::new();
+                    for (key, value) in [
+                        ("request_id", request_id),
+                        ("tool_name", tool_name),
+                        ("params", params),
+                        ("auth_token", token),
+                    ] {
+                        if let Some(value) = value {
+                            payload.insert(key.to_owned(), value);
+                        }
+                    }
+                    let mut frame = Map::new();
+                    if let Some(message_type) = message_type {
+                        frame.insert("message_type".to_owned(), message_type);
+                    }
+                    let payload = if payload_object {
+                        Value::Object(payload)
+                    } else {
+                        Value::Array(payload.into_values().collect())
+                    };
+                    frame.insert("payload".to_owned(), payload);
+                    Value::Object(frame)
+                },
+            )
+    }
+
+    /// Inputs as bytes: arbitrary bytes, arbitrary JSON, protocol-shaped
+    /// frames, and such frames with a byte changed.
+    fn input() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            1 => prop::collection::vec(any::<u8>(), 0..64),
+            1 => json_value().prop_map(|v| v.to_string().into_bytes()),
+            4 => frame_like().prop_map(|v| v.to_string().into_bytes()),
+            1 => (frame_like(), any::<prop::sample::Index>(), any::<u8>()).prop_map(|(v, at, byte)| {
+                let mut bytes = v.to_string().into_bytes();
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+                bytes
+            }),
+        ]
+    }
+
+    /// What must be answered, by the rules alone: (`app_response`?, id).
+    fn expected(bytes: &[u8]) -> Option<(bool, Value)> {
+        let frame: Value = serde_json::from_slice(bytes).ok()?;
+        let app = match frame.get("message_type")?.as_str()? {
+            "atp_tool_request" => false,
+            "atp_app_request" | "atp_app_action" => true,
+            _ => return None,
+        };
+        let id = frame.get("payload")?.as_object()?.get("request_id")?;
+        (id.is_string() || id.is_number()).then(|| (app, id.clone()))
+    }
+
+    /// Cases that had to be answered, so a run shows it tested something.
+    static ANSWERED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    fn check(
+        runtime: &tokio::runtime::Runtime,
+        dispatcher: &Dispatcher,
+        bytes: &[u8],
+    ) -> Result<(), TestCaseError> {
+        let answer = runtime.block_on(async {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let now = dispatcher.handle(bytes, &tx);
+            drop(tx);
+            let later = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                .await
+                .expect("a started call finishes")
+                .map(|out| out.text);
+            match (now, later) {
+                (Some(_), Some(_)) => panic!("answered twice"),
+                (now, later) => now.or(later),
+            }
+        });
+        match (expected(bytes), answer) {
+            (None, None) => Ok(()),
+            (Some((app, id)), Some(answer)) => {
+                ANSWERED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let answer: Value = serde_json::from_str(&answer).expect("answers are JSON");
+                let kind = if app { "app_response" } else { "tool_response" };
+                prop_assert_eq!(&answer["type"], &json!(kind));
+                prop_assert_eq!(&answer["request_id"], &id);
+                prop_assert!(answer.get("result").is_some());
+                Ok(())
+            }
+            (Some(id), None) => Err(TestCaseError::fail(format!("{id:?} was not answered"))),
+            (None, Some(answer)) => Err(TestCaseError::fail(format!(
+                "answered a frame without a usable request_id: {answer}"
+            ))),
+        }
+    }
+
+    #[test]
+    fn every_request_with_an_id_is_answered_and_nothing_panics() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dispatcher = dispatcher();
+        let mut runner = TestRunner::new(Config {
+            cases: cases(),
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner
+            .run(&input(), |bytes| check(&runtime, &dispatcher, &bytes))
+            .unwrap();
+        let answered = ANSWERED.load(std::sync::atomic::Ordering::Relaxed);
+        println!(
+            "{} cases, {answered} of them requests that had to be answered",
+            cases()
+        );
+        assert!(
+            answered * 20 > cases() as usize,
+            "the inputs reach the dispatcher often enough: {answered}"
+        );
+    }
+
+    #[test]
+    fn edge_cases_are_answered_or_ignored_without_a_panic() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let dispatcher = dispatcher();
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let deep_params = format!(
+            r#"{{"message_type":"atp_tool_request","payload":{{"request_id":"d","tool_name":"echo","params":{{"text":{}"x"{}}}}}}}"#,
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
+        let cases: Vec<Vec<u8>> = vec![
+            vec![0xff, 0xfe, 0x00],
+            b"{\"message_type\":\"atp_tool_request\",\"payload\":{\"request_id\":\"\xff\"}}".to_vec(),
+            deep.into_bytes(),
+            deep_params.into_bytes(),
+            br#"{"message_type":"atp_tool_request","payload":{"request_id":1e999,"tool_name":"echo"}}"#.to_vec(),
+            br#"{"message_type":"atp_tool_request","payload":{"request_id":123456789012345678901234567890,"tool_name":"echo","params":{"text":"big"}}}"#.to_vec(),
+            br#"{"message_type":"atp_tool_request","payload":{"request_id":"n","tool_name":"echo","params":{"text":1e308}}}"#.to_vec(),
+            br#"{"message_type":"atp_tool_request","payload":{"request_id":"s","tool_name":"echo","params":"not an object"}}"#.to_vec(),
+            br#"{"message_type":"atp_app_action","payload":{"request_id":"a","action_data":{}}}"#.to_vec(),
+            br#"{"message_type":"atp_app_terminate","payload":{"request_id":"t"}}"#.to_vec(),
+        ];
+        for bytes in cases {
+            check(&runtime, &dispatcher, &bytes).unwrap();
+        }
     }
 }

@@ -22,6 +22,8 @@ pub enum Mode {
     Refuse,
     /// Forward plain HTTP, but never answer a WebSocket upgrade.
     HoldUpgrades,
+    /// Forward plain HTTP to the backend, WebSocket upgrades to this one.
+    UpgradesTo(SocketAddr),
 }
 
 /// What a carried connection does now.
@@ -127,14 +129,14 @@ impl Front {
         &self,
         mut socket: TcpStream,
         mode: Mode,
-        backend: SocketAddr,
+        mut backend: SocketAddr,
         slow_read: Option<(usize, Duration)>,
     ) {
         let mut head = Vec::new();
         match mode {
             Mode::Refuse => return,
             Mode::Forward => {}
-            Mode::HoldUpgrades => {
+            Mode::UpgradesTo(_) | Mode::HoldUpgrades => {
                 let mut buf = [0u8; 1024];
                 while !head.windows(2).any(|w| w == b"\r\n") {
                     match socket.read(&mut buf).await {
@@ -142,7 +144,9 @@ impl Front {
                         Ok(n) => head.extend_from_slice(&buf[..n]),
                     }
                 }
-                if head.starts_with(b"GET /ws/") {
+                if let (Mode::UpgradesTo(other), true) = (mode, head.starts_with(b"GET /ws/")) {
+                    backend = other;
+                } else if head.starts_with(b"GET /ws/") {
                     self.stats.lock().unwrap().held += 1;
                     self.bump();
                     // Hold it open, unanswered, until the toolkit gives up.

@@ -80,6 +80,24 @@ async fn no_key_or_token_in_logs_errors_or_debug_output() {
         .unwrap_err();
     seen.push(format!("{err} {err:?}"));
 
+    // Every public value that holds a key or a token.
+    let builder = atp_sdk::ToolKitClient::builder(KEY, "redaction");
+    seen.push(format!("{builder:?}"));
+    seen.push(format!(
+        "{:?}",
+        atp_dev::CallOptions {
+            auth_token: Some(TOKEN.to_owned()),
+            ..Default::default()
+        }
+    ));
+    let request: atp_sdk::protocol::ServerMessage = serde_json::from_value(json!({
+        "message_type": "atp_tool_request",
+        "payload": {"request_id": "r", "tool_name": "t", "params": {}, "auth_token": TOKEN}
+    }))
+    .unwrap();
+    seen.push(format!("{request:?}"));
+    let args = atp_sdk::CallArgs::new(serde_json::Map::new(), Some(atp_sdk::AuthToken::new(TOKEN)));
+    seen.push(format!("{args:?}"));
     // Protocol values that hold secrets.
     seen.push(format!("{:?}", atp_sdk::ApiKey::new(KEY)));
     seen.push(format!("{}", atp_sdk::AuthToken::new(TOKEN)));

@@ -95,3 +95,31 @@ async fn forbidden_is_final() {
     assert!(err.to_string().contains("403"), "{err}");
     assert_eq!(refused.load(Ordering::SeqCst), 1, "no retry after a 403");
 }
+
+#[tokio::test]
+async fn a_websocket_closed_with_the_policy_code_is_final() {
+    use atp_tests::front::{Front, Mode};
+    // Announcing succeeds (a server that takes any key), but the WebSocket
+    // reaches one that refuses this key and closes with code 1008.
+    let lenient = start_server().await;
+    let strict = atp_dev::DevServer::builder()
+        .api_key("another-key")
+        .start()
+        .await
+        .unwrap();
+    let front = Front::start(lenient.local_addr(), None).await;
+    front.set_mode(Mode::UpgradesTo(strict.local_addr()));
+    let client = atp_sdk::ToolKitClient::builder("key-policy", "policy")
+        .base_url(front.url())
+        .tools(["echo"])
+        .backoff(Duration::from_millis(20), Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let err = tokio::time::timeout(WAIT, client.serve())
+        .await
+        .expect("the toolkit stops instead of retrying")
+        .unwrap_err();
+    assert!(matches!(err, atp_sdk::Error::Unauthorized(_)), "{err}");
+    assert!(err.to_string().contains("1008"), "{err}");
+    assert!(!err.to_string().contains("key-policy"), "{err}");
+}

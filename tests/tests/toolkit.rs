@@ -466,6 +466,36 @@ async fn a_stop_lets_calls_in_flight_finish() {
 }
 
 #[tokio::test]
+async fn a_stop_waits_for_calls_in_flight_only_up_to_its_deadline() {
+    let server = start_server().await;
+    let client = builder(&server, "stop-deadline", Some(&["wait_gate"]))
+        .shutdown_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let toolkit = spawn(client);
+    server.wait_for_tools(&["wait_gate"], WAIT).await.unwrap();
+    let options = atp_dev::CallOptions {
+        timeout: Some(Duration::from_secs(2)),
+        ..Default::default()
+    };
+    let stuck = server.call_with("wait_gate", json!({"gate": "stop-deadline"}), options);
+    let stopper = async {
+        gate_entered("stop-deadline", 1).await;
+        toolkit.stop.stop();
+        tokio::time::timeout(WAIT, toolkit.task)
+            .await
+            .expect("the stop does not wait past its deadline")
+            .unwrap()
+            .unwrap();
+        server.wait_for_connections(0, WAIT).await.unwrap();
+        // Let the stuck thread go.
+        set_gate("stop-deadline", true);
+    };
+    let (stuck, ()) = tokio::join!(stuck, stopper);
+    assert!(stuck.is_err(), "the stuck call had no answer: {stuck:?}");
+}
+
+#[tokio::test]
 async fn a_rejected_key_stops_the_toolkit_with_a_clear_error() {
     let server = DevServer::builder()
         .api_key("the-right-key")
