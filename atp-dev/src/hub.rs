@@ -102,6 +102,16 @@ impl std::fmt::Debug for CallOptions {
     }
 }
 
+/// A frame for [`DevServer::send_raw`](crate::DevServer::send_raw): sent
+/// to the toolkits as it is, however wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawFrame {
+    /// A text frame.
+    Text(String),
+    /// A binary frame.
+    Binary(Vec<u8>),
+}
+
 /// What a connection task is told to do.
 #[derive(Debug)]
 pub(crate) enum Outbound {
@@ -112,6 +122,8 @@ pub(crate) enum Outbound {
         /// The frame's text.
         text: String,
     },
+    /// Send this frame as it is (fault injection).
+    Raw(RawFrame),
     /// Drop the connection at once, without a close frame (fault injection).
     Drop,
     /// Close the connection properly (server shutdown).
@@ -163,8 +175,14 @@ struct Inner {
     registrations: Vec<RegisterToolRequest>,
     /// Toolkit WebSocket connections accepted since the start.
     connects: u64,
+    /// Answers for no waiting call (late, unknown, or to a raw frame),
+    /// the latest [`STRAY_KEPT`] of them.
+    stray: VecDeque<(RequestId, Value)>,
     closed: bool,
 }
+
+/// How many stray answers a hub keeps.
+const STRAY_KEPT: usize = 1000;
 
 /// Settings of a hub.
 #[derive(Debug, Clone)]
@@ -380,6 +398,20 @@ impl Hub {
         self.lock().connections.len()
     }
 
+    /// Sends `frame` to every toolkit connection; returns how many.
+    pub(crate) fn send_raw(&self, frame: &RawFrame) -> usize {
+        let inner = self.lock();
+        inner
+            .connections
+            .values()
+            .filter(|c| c.tx.send(Outbound::Raw(frame.clone())).is_ok())
+            .count()
+    }
+
+    pub(crate) fn stray_answers(&self) -> Vec<(RequestId, Value)> {
+        self.lock().stray.iter().cloned().collect()
+    }
+
     pub(crate) fn connects(&self) -> u64 {
         self.lock().connects
     }
@@ -417,17 +449,30 @@ impl Hub {
                 ToolkitMessage::ToolResponse { request_id, result }
                 | ToolkitMessage::AppResponse { request_id, result },
             ) => {
-                if !self.resolve(key, &request_id, result) {
+                if let Err(result) = self.resolve(key, &request_id, result) {
                     tracing::debug!(%request_id, "answer for no waiting call (late or unknown)");
+                    {
+                        let mut inner = self.lock();
+                        if inner.stray.len() == STRAY_KEPT {
+                            inner.stray.pop_front();
+                        }
+                        inner.stray.push_back((request_id, result));
+                    }
+                    self.notify();
                 }
             }
             Err(err) => tracing::debug!(%err, "frame from toolkit ignored"),
         }
     }
 
-    /// Resolves a waiting call; `false` when none is waiting for that id
-    /// from that key.
-    pub(crate) fn resolve(&self, key: &str, request_id: &RequestId, result: Value) -> bool {
+    /// Resolves a waiting call; gives the result back when none is
+    /// waiting for that id from that key.
+    pub(crate) fn resolve(
+        &self,
+        key: &str,
+        request_id: &RequestId,
+        result: Value,
+    ) -> Result<(), Value> {
         let id = request_id.to_string();
         let pending = {
             let mut inner = self.lock();
@@ -437,8 +482,8 @@ impl Hub {
             }
         };
         match pending {
-            Some(pending) => pending.answer.send(result).is_ok(),
-            None => false,
+            Some(pending) => pending.answer.send(result),
+            None => Err(result),
         }
     }
 

@@ -32,7 +32,11 @@ pub(crate) async fn respond(
     if !state.hub.accepts(&key) {
         return Err(ApiError::unauthorized());
     }
-    if state.hub.resolve(&key, &body.request_id, body.response) {
+    if state
+        .hub
+        .resolve(&key, &body.request_id, body.response)
+        .is_ok()
+    {
         Ok(Json(json!({ "status": "ok" })))
     } else {
         Err(ApiError::new(

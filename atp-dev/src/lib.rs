@@ -28,5 +28,5 @@ mod inbox;
 mod server;
 mod toolkit_ws;
 
-pub use hub::{AnnounceRecord, CallError, CallOptions, CallOutcome, ToolInfo};
+pub use hub::{AnnounceRecord, CallError, CallOptions, CallOutcome, RawFrame, ToolInfo};
 pub use server::{DevServer, DevServerBuilder, WaitError};

@@ -6,13 +6,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use atp_sdk::protocol::RegisterToolRequest;
+use atp_sdk::protocol::{RegisterToolRequest, RequestId};
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::http::{AppState, router};
-use crate::hub::{AnnounceRecord, CallError, CallOptions, CallOutcome, Hub, HubConfig, ToolInfo};
+use crate::hub::{
+    AnnounceRecord, CallError, CallOptions, CallOutcome, Hub, HubConfig, RawFrame, ToolInfo,
+};
 
 /// A wait that ran out of time.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -276,6 +278,46 @@ impl DevServer {
     /// Open toolkit WebSocket connections.
     pub fn connection_count(&self) -> usize {
         self.hub().connection_count()
+    }
+
+    /// Fault injection: sends `frame` as it is to every toolkit
+    /// connection (garbage, a binary frame, a request for a tool nobody
+    /// has...). Returns how many connections it went to.
+    pub fn send_raw(&self, frame: RawFrame) -> usize {
+        self.hub().send_raw(&frame)
+    }
+
+    /// Answers that came for no waiting call (late ones, and those to
+    /// requests sent with [`send_raw`](Self::send_raw)), oldest first; the
+    /// latest thousand are kept.
+    pub fn stray_answers(&self) -> Vec<(RequestId, Value)> {
+        self.hub().stray_answers()
+    }
+
+    /// Waits until at least `n` stray answers have been kept.
+    pub async fn wait_for_stray_answers(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<(RequestId, Value)>, WaitError> {
+        let mut changed = self.hub().subscribe();
+        let wait = async {
+            loop {
+                let stray = self.hub().stray_answers();
+                if stray.len() >= n {
+                    return stray;
+                }
+                if changed.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.map_err(|_| {
+            WaitError(format!(
+                "{} stray answers instead of {n} after {timeout:?}",
+                self.hub().stray_answers().len()
+            ))
+        })
     }
 
     /// Toolkit WebSocket connections accepted since the server started

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 
 use crate::http::AppState;
-use crate::hub::Outbound;
+use crate::hub::{Outbound, RawFrame};
 
 /// `GET /ws/v1/atp/toolkit-client/{api_key}/`.
 pub(crate) async fn upgrade(
@@ -50,6 +50,15 @@ async fn serve(state: AppState, key: String, mut socket: WebSocket) {
                         if socket.send(Message::Text(frame.clone())).await.is_err() {
                             // Not written: let another connection have it.
                             unwritten = Some((request_id, frame.as_str().to_owned()));
+                            break;
+                        }
+                    }
+                    Some(Outbound::Raw(frame)) => {
+                        let frame = match frame {
+                            RawFrame::Text(text) => Message::Text(text.into()),
+                            RawFrame::Binary(bytes) => Message::Binary(bytes.into()),
+                        };
+                        if socket.send(frame).await.is_err() {
                             break;
                         }
                     }

@@ -204,7 +204,6 @@ impl ToolKitClientBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// # #[atp_sdk::atp_tool] fn echo(text: String) -> String { text }
     /// let client = atp_sdk::ToolKitClient::builder("key", "app")
     ///     .call_timeout(Duration::from_secs(30))
     ///     .max_in_flight(64)

@@ -241,22 +241,16 @@ impl Session {
                 frame = ws.next() => {
                     last_seen = Instant::now();
                     match frame {
-                        Some(Ok(Message::Text(text))) => {
-                            if let Some(answer) = dispatcher.handle(text.as_bytes(), out_tx) {
-                                if let Err(err) = ws.send(Message::text(answer)).await {
-                                    return Ended::Dropped(format!("write failed: {}", describe(&err)));
-                                }
-                            }
-                        }
-                        Some(Ok(Message::Binary(bytes))) => {
-                            if let Some(answer) = dispatcher.handle(&bytes, out_tx) {
-                                if let Err(err) = ws.send(Message::text(answer)).await {
-                                    return Ended::Dropped(format!("write failed: {}", describe(&err)));
-                                }
-                            }
-                        }
                         Some(Ok(Message::Close(frame))) => return closed_by_server(frame),
-                        Some(Ok(_)) => {}
+                        // An answer due at once is written before reading on.
+                        Some(Ok(message)) => {
+                            if let Some(bytes) = data(&message)
+                                && let Some(answer) = dispatcher.handle(bytes, out_tx)
+                                && let Err(err) = ws.send(Message::text(answer)).await
+                            {
+                                return Ended::Dropped(format!("write failed: {}", describe(&err)));
+                            }
+                        }
                         Some(Err(err)) => return Ended::Dropped(format!("read failed: {}", describe(&err))),
                         None => return Ended::Dropped("the server closed the connection".to_owned()),
                     }
@@ -305,13 +299,12 @@ impl Session {
                     }
                 }
                 frame = ws.next() => {
-                    let bytes = match frame {
-                        Some(Ok(Message::Text(text))) => text.as_bytes().to_vec(),
-                        Some(Ok(Message::Binary(bytes))) => bytes.to_vec(),
-                        Some(Ok(_)) => continue,
+                    let message = match frame {
+                        Some(Ok(message)) => message,
                         Some(Err(_)) | None => return Ended::Stopped,
                     };
-                    let answer = match dispatch::decode(&bytes) {
+                    let Some(bytes) = data(&message) else { continue };
+                    let answer = match dispatch::decode(bytes) {
                         Inbound::Call(request) => Some(dispatch::encode_response(
                             request.request_id,
                             Err(CallError::ShuttingDown),
@@ -319,10 +312,10 @@ impl Session {
                         Inbound::Reject(id, err, reply) => Some(dispatch::encode(reply, id, Err(err))),
                         Inbound::Connected(_) | Inbound::Ignore(_) => None,
                     };
-                    if let Some(answer) = answer {
-                        if ws.send(Message::text(answer)).await.is_err() {
-                            return Ended::Stopped;
-                        }
+                    if let Some(answer) = answer
+                        && ws.send(Message::text(answer)).await.is_err()
+                    {
+                        return Ended::Stopped;
                     }
                 }
             }
@@ -361,6 +354,15 @@ fn closed_by_server(frame: Option<CloseFrame>) -> Ended {
             frame.reason
         )),
         None => Ended::Dropped("the server closed the connection".to_owned()),
+    }
+}
+
+/// The payload of a text or binary frame.
+fn data(message: &Message) -> Option<&[u8]> {
+    match message {
+        Message::Text(text) => Some(text.as_bytes()),
+        Message::Binary(bytes) => Some(bytes),
+        _ => None,
     }
 }
 
