@@ -181,38 +181,26 @@ impl DevServer {
 
     /// Waits until every named tool is registered by a connected toolkit.
     pub async fn wait_for_tools(&self, names: &[&str], timeout: Duration) -> Result<(), WaitError> {
-        let mut changed = self.hub().subscribe();
-        let wait = async {
-            while !self.hub().tools_ready(names) {
-                if changed.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
-        };
-        tokio::time::timeout(timeout, wait).await.map_err(|_| {
-            let connected: Vec<String> = self.tools().into_iter().map(|t| t.name).collect();
-            WaitError(format!(
-                "tools {names:?} not all connected within {timeout:?} (connected: {connected:?})"
-            ))
-        })
+        self.wait_until(timeout, |hub| hub.tools_ready(names).then_some(()))
+            .await
+            .ok_or_else(|| {
+                let connected: Vec<String> = self.tools().into_iter().map(|t| t.name).collect();
+                WaitError(format!(
+                    "tools {names:?} not all connected within {timeout:?} (connected: {connected:?})"
+                ))
+            })
     }
 
     /// Waits until exactly `n` toolkit WebSocket connections are open.
     pub async fn wait_for_connections(&self, n: usize, timeout: Duration) -> Result<(), WaitError> {
-        let mut changed = self.hub().subscribe();
-        let wait = async {
-            while self.hub().connection_count() != n {
-                if changed.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
-        };
-        tokio::time::timeout(timeout, wait).await.map_err(|_| {
-            WaitError(format!(
-                "{} connections instead of {n} after {timeout:?}",
-                self.hub().connection_count()
-            ))
-        })
+        self.wait_until(timeout, |hub| (hub.connection_count() == n).then_some(()))
+            .await
+            .ok_or_else(|| {
+                WaitError(format!(
+                    "{} connections instead of {n} after {timeout:?}",
+                    self.hub().connection_count()
+                ))
+            })
     }
 
     /// Waits until toolkits have opened at least `n` WebSocket connections
@@ -220,20 +208,14 @@ impl DevServer {
     /// after a fault, `wait_for_connects(before + 1, ..)` waits for the
     /// reconnection.
     pub async fn wait_for_connects(&self, n: u64, timeout: Duration) -> Result<(), WaitError> {
-        let mut changed = self.hub().subscribe();
-        let wait = async {
-            while self.hub().connects() < n {
-                if changed.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
-        };
-        tokio::time::timeout(timeout, wait).await.map_err(|_| {
-            WaitError(format!(
-                "{} connects instead of {n} after {timeout:?}",
-                self.hub().connects()
-            ))
-        })
+        self.wait_until(timeout, |hub| (hub.connects() >= n).then_some(()))
+            .await
+            .ok_or_else(|| {
+                WaitError(format!(
+                    "{} connects instead of {n} after {timeout:?}",
+                    self.hub().connects()
+                ))
+            })
     }
 
     /// Calls a tool (with an optional auth token) and waits for the answer.
@@ -300,24 +282,37 @@ impl DevServer {
         n: usize,
         timeout: Duration,
     ) -> Result<Vec<(RequestId, Value)>, WaitError> {
+        self.wait_until(timeout, |hub| {
+            let stray = hub.stray_answers();
+            (stray.len() >= n).then_some(stray)
+        })
+        .await
+        .ok_or_else(|| {
+            WaitError(format!(
+                "{} stray answers instead of {n} after {timeout:?}",
+                self.hub().stray_answers().len()
+            ))
+        })
+    }
+
+    /// Polls `ready` on every change of the hub until it gives a value.
+    async fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        mut ready: impl FnMut(&Hub) -> Option<T>,
+    ) -> Option<T> {
         let mut changed = self.hub().subscribe();
         let wait = async {
             loop {
-                let stray = self.hub().stray_answers();
-                if stray.len() >= n {
-                    return stray;
+                if let Some(value) = ready(self.hub()) {
+                    return value;
                 }
                 if changed.changed().await.is_err() {
                     std::future::pending::<()>().await;
                 }
             }
         };
-        tokio::time::timeout(timeout, wait).await.map_err(|_| {
-            WaitError(format!(
-                "{} stray answers instead of {n} after {timeout:?}",
-                self.hub().stray_answers().len()
-            ))
-        })
+        tokio::time::timeout(timeout, wait).await.ok()
     }
 
     /// Toolkit WebSocket connections accepted since the server started
