@@ -3,13 +3,17 @@
 //! `call`.
 
 use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Map, Value};
 
+use crate::bench::{BenchOptions, BenchReport, Outcome, drive};
 use crate::client::{ClientError, DEFAULT_SERVER, DevClient};
 use crate::server::DevServer;
 
@@ -85,6 +89,39 @@ enum Command {
         #[command(flatten)]
         server: ServerArg,
     },
+    /// Load-test a tool: `atp-dev bench TOOL key=value ... --requests N
+    /// --concurrency C`; prints throughput and latency percentiles.
+    Bench {
+        /// The tool's name.
+        tool: String,
+        /// The parameters, as key=value.
+        #[arg(value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// Calls in all.
+        #[arg(long, short = 'n', default_value_t = 1000)]
+        requests: usize,
+        /// Calls in flight at once.
+        #[arg(long, short = 'c', default_value_t = 16)]
+        concurrency: usize,
+        /// Print one JSON object instead of the report.
+        #[arg(long)]
+        json: bool,
+        /// Also measure the driver's own ceiling: the same load against
+        /// atp-dev's no-op route.
+        #[arg(long)]
+        ceiling: bool,
+        /// The auth token to send with every call.
+        #[arg(long)]
+        token: Option<String>,
+        /// How long each call may wait for its answer, in seconds.
+        #[arg(long, default_value_t = 30.0)]
+        timeout: f64,
+        /// The toolkit to call, when several offer the tool.
+        #[arg(long = "app")]
+        app_name: Option<String>,
+        #[command(flatten)]
+        server: ServerArg,
+    },
     /// Any other word starts a command beside the server, as after `--`.
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -148,6 +185,44 @@ async fn run(cli: Cli, command: Vec<OsString>) -> ExitCode {
                 app_name.as_deref(),
             )
             .await
+        }
+        Some(Command::Bench {
+            tool,
+            params,
+            requests,
+            concurrency,
+            json,
+            ceiling,
+            token,
+            timeout,
+            app_name,
+            server,
+        }) => {
+            let params = match parse_params(&params) {
+                Ok(params) => params,
+                Err(err) => {
+                    eprintln!("atp-dev: {err}");
+                    return ExitCode::from(2);
+                }
+            };
+            if !(timeout.is_finite() && timeout > 0.0) || requests == 0 || concurrency == 0 {
+                eprintln!(
+                    "atp-dev: --requests and --concurrency must be positive, --timeout a positive number of seconds"
+                );
+                return ExitCode::from(2);
+            }
+            let run = BenchRun {
+                tool,
+                params: Value::Object(params),
+                options: BenchOptions {
+                    requests,
+                    concurrency,
+                },
+                token,
+                timeout: Duration::from_secs_f64(timeout),
+                app_name,
+            };
+            bench(&server.url, run, json, ceiling).await
         }
         Some(Command::External(command)) => serve(cli.serve, command).await,
         None => serve(cli.serve, command).await,
@@ -448,4 +523,137 @@ async fn call(
 fn client_error(err: &ClientError) -> ExitCode {
     eprintln!("atp-dev: {err}");
     ExitCode::FAILURE
+}
+
+/// One `atp-dev bench` run.
+struct BenchRun {
+    tool: String,
+    params: Value,
+    options: BenchOptions,
+    token: Option<String>,
+    timeout: Duration,
+    app_name: Option<String>,
+}
+
+async fn bench(server: &str, run: BenchRun, json: bool, ceiling: bool) -> ExitCode {
+    let client = DevClient::new(server);
+    match client.tools().await {
+        Ok(tools) if tools.iter().any(|t| t.name == run.tool) => {}
+        Ok(_) => {
+            eprintln!("atp-dev: unknown tool: {} (see `atp-dev tools`)", run.tool);
+            return ExitCode::FAILURE;
+        }
+        Err(err) => return client_error(&err),
+    }
+    let driver_ceiling = if ceiling {
+        let client = client.clone();
+        let report = drive(run.options, None, move || {
+            let client = client.clone();
+            async move {
+                match client.ping().await {
+                    Ok(()) => Outcome::Answered(Value::Null),
+                    Err(err) => Outcome::Failed(err.to_string()),
+                }
+            }
+        })
+        .await;
+        Some(report.throughput_per_s)
+    } else {
+        None
+    };
+    let done = Arc::new(AtomicUsize::new(0));
+    let bar = (!json && std::io::stderr().is_terminal())
+        .then(|| tokio::spawn(progress_bar(done.clone(), run.options.requests)));
+    let BenchRun {
+        tool,
+        params,
+        options,
+        token,
+        timeout,
+        app_name,
+    } = run;
+    let tool_name = tool.clone();
+    let call_client = client.clone();
+    let mut report = drive(options, Some(done), move || {
+        let client = call_client.clone();
+        let tool = tool.clone();
+        let params = params.clone();
+        let token = token.clone();
+        let app_name = app_name.clone();
+        async move {
+            match client
+                .call(
+                    &tool,
+                    params,
+                    token.as_deref(),
+                    Some(timeout),
+                    app_name.as_deref(),
+                )
+                .await
+            {
+                Ok(reply) => Outcome::Answered(reply.result),
+                Err(ClientError::Status { status: 504, .. }) => Outcome::TimedOut,
+                Err(err) => Outcome::Failed(err.to_string()),
+            }
+        }
+    })
+    .await;
+    report.driver_ceiling_per_s = driver_ceiling;
+    if let Some(bar) = bar {
+        bar.abort();
+        eprint!("\r\x1b[2K");
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&report).expect("a report always serializes")
+        );
+    } else {
+        print_report(&tool_name, &report);
+    }
+    if report.ok == 0 && report.errors + report.timeouts == report.requests {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Redraws `[#####.....] done/total` on stderr until aborted.
+async fn progress_bar(done: Arc<AtomicUsize>, total: usize) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tick.tick().await;
+        let n = done.load(Ordering::Relaxed).min(total);
+        let filled = n * 30 / total.max(1);
+        eprint!(
+            "\r[{}{}] {n}/{total}",
+            "#".repeat(filled),
+            ".".repeat(30 - filled)
+        );
+    }
+}
+
+fn print_report(tool: &str, r: &BenchReport) {
+    println!(
+        "bench {tool}: {} requests, {} in flight, {:.2} s",
+        r.requests, r.concurrency, r.elapsed_s
+    );
+    println!(
+        "  ok {}   errors {}   timeouts {}",
+        r.ok, r.errors, r.timeouts
+    );
+    println!("  throughput  {:.0} calls/s", r.throughput_per_s);
+    println!(
+        "  latency     p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
+        r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms
+    );
+    if let Some(ceiling) = r.driver_ceiling_per_s {
+        println!(
+            "  driver ceiling {ceiling:.0} calls/s (the same load against the no-op route): {:.0}% used",
+            100.0 * r.throughput_per_s / ceiling.max(f64::MIN_POSITIVE)
+        );
+    }
+    if let Some(why) = &r.first_failure {
+        println!("  first failure: {why}");
+    }
 }

@@ -109,6 +109,14 @@ impl DevClient {
         Ok(tools.tools)
     }
 
+    /// Asks the no-op route, `GET /api/dev/ping`: what a round trip to
+    /// atp-dev costs with no toolkit involved.
+    pub async fn ping(&self) -> Result<(), ClientError> {
+        let request = self.http.get(format!("{}/api/dev/ping", self.server));
+        let _: Value = self.send(request).await?;
+        Ok(())
+    }
+
     /// Calls a tool.
     pub async fn call(
         &self,

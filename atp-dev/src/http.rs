@@ -46,6 +46,10 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
             post(inbox::respond),
         )
         .route("/api/dev/tools", get(call_api::tools))
+        .route(
+            "/api/dev/ping",
+            get(|| async { axum::Json(json!({ "pong": true })) }),
+        )
         .route("/api/dev/tools/{name}/call", post(call_api::call))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(max_body_bytes))

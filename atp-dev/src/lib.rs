@@ -11,6 +11,7 @@
 //! | `GET /ws/v1/atp/toolkit-client/{api_key}/` | the toolkit WebSocket |
 //! | `GET /api/v1/toolkit/{api_key}/inbox`, `POST .../inbox/respond` | the HTTP inbox |
 //! | `GET /api/dev/tools` | the tools of every connected toolkit |
+//! | `GET /api/dev/ping` | `{"pong": true}`: a round trip with no toolkit (the load driver's ceiling) |
 //! | `POST /api/dev/tools/{name}/call` | call a tool: `{"params", "auth_token", "timeout_ms", "app_name"}` → `{"request_id", "result", "latency_ms"}`; 404 unknown tool, 503 not connected, 504 timeout, 400 bad body, 413 too large |
 //!
 //! Use it from tests through [`DevServer`], or from the shell with the
@@ -19,6 +20,7 @@
 #![warn(missing_docs)]
 
 mod announce;
+pub mod bench;
 mod call_api;
 pub mod cli;
 pub mod client;

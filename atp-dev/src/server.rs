@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use atp_sdk::protocol::{RegisterToolRequest, RequestId};
+use axum::serve::ListenerExt;
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -106,6 +107,12 @@ impl DevServerBuilder {
             let shutdown = async move {
                 let _ = stop_rx.wait_for(|stop| *stop).await;
             };
+            // Frames are small and latency matters: no Nagle delay.
+            let listener = listener.tap_io(|tcp| {
+                if let Err(err) = tcp.set_nodelay(true) {
+                    tracing::debug!(%err, "could not set TCP_NODELAY");
+                }
+            });
             if let Err(err) = axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown)
                 .await

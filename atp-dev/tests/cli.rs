@@ -255,3 +255,63 @@ async fn a_signal_stops_the_command_and_the_server() {
         .unwrap();
     assert_eq!(status.code(), Some(130));
 }
+
+#[tokio::test]
+async fn bench_drives_a_tool_and_reports_json() {
+    let server = DevServer::start().await.unwrap();
+    register(&server, "k", "demo", "echo").await;
+    let mut toolkit = RawToolkit::connect(&server, "k").await;
+    server.wait_for_tools(&["echo"], WAIT).await.unwrap();
+
+    let mut bench = atp_dev();
+    bench
+        .args([
+            "bench",
+            "echo",
+            "text=hi",
+            "--requests",
+            "40",
+            "--concurrency",
+            "4",
+        ])
+        .args(["--json", "--ceiling", "--server", &server.base_url()]);
+    let (output, ()) = tokio::join!(run(&mut bench), toolkit.serve(40, "raw"));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    for key in [
+        "requests",
+        "concurrency",
+        "errors",
+        "timeouts",
+        "throughput_per_s",
+        "p50_ms",
+        "p90_ms",
+        "p99_ms",
+        "max_ms",
+        "driver_ceiling_per_s",
+    ] {
+        assert!(report.get(key).is_some(), "{key} in {report}");
+    }
+    assert_eq!(report["requests"], 40);
+    assert_eq!(report["concurrency"], 4);
+    assert_eq!(report["ok"], 40);
+    assert_eq!(report["errors"], 0);
+    assert!(report["p50_ms"].as_f64() <= report["p99_ms"].as_f64());
+
+    // The human report, and an unknown tool.
+    let mut bench = atp_dev();
+    bench
+        .args(["bench", "echo", "text=hi", "-n", "5", "-c", "2"])
+        .args(["--server", &server.base_url()]);
+    let (output, ()) = tokio::join!(run(&mut bench), toolkit.serve(5, "raw"));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("bench echo: 5 requests, 2 in flight"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("p99"), "{stdout}");
+    let output = run(atp_dev().args(["bench", "nope", "--server", &server.base_url()])).await;
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("unknown tool: nope"));
+}

@@ -415,6 +415,24 @@ impl StopHandle {
 /// subscriber (honouring `RUST_LOG`, default `info`) unless the program
 /// already set one.
 ///
+/// # Runtime
+///
+/// The connection and `async fn` tools run on a single-threaded tokio
+/// runtime; plain `fn` tools run on its blocking thread pool, in parallel.
+/// A toolkit spends its time waiting on sockets, and one thread does that
+/// with the least latency (no hand-offs between worker threads: see
+/// BENCHMARKS.md). So keep CPU-heavy work out of `async fn` tools — make
+/// such a tool a plain `fn`, or call `tokio::task::spawn_blocking` in it.
+/// To serve from a multi-threaded runtime instead, start one yourself:
+///
+/// ```no_run
+/// #[tokio::main]
+/// async fn main() -> Result<(), atp_sdk::Error> {
+///     atp_sdk::ToolKitClient::from_env()?.serve_until_signal().await
+/// }
+/// # #[atp_sdk::atp_tool] fn echo(text: String) -> String { text }
+/// ```
+///
 /// ```no_run
 /// /// Echoes the input text.
 /// #[atp_sdk::atp_tool]
@@ -427,7 +445,7 @@ impl StopHandle {
 pub fn run() -> Result<(), Error> {
     init_tracing();
     let client = ToolKitClient::from_env()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(Error::Runtime)?;

@@ -222,7 +222,7 @@ impl Session {
         unsent: &mut VecDeque<Outgoing>,
     ) -> Ended {
         while let Some(frame) = unsent.front() {
-            if let Err(err) = ws.send(Message::text(frame.text.clone())).await {
+            if let Err(err) = ws.send(Message::Text(frame.text.clone())).await {
                 return Ended::Dropped(format!("write failed: {}", describe(&err)));
             }
             unsent.pop_front();
@@ -256,7 +256,7 @@ impl Session {
                     }
                 }
                 Some(frame) = out_rx.recv() => {
-                    if let Err(err) = ws.send(Message::text(frame.text.clone())).await {
+                    if let Err(err) = ws.send(Message::Text(frame.text.clone())).await {
                         unsent.push_back(frame);
                         return Ended::Dropped(format!("write failed: {}", describe(&err)));
                     }
@@ -294,7 +294,7 @@ impl Session {
                     break;
                 }
                 Some(frame) = out_rx.recv() => {
-                    if ws.send(Message::text(frame.text)).await.is_err() {
+                    if ws.send(Message::Text(frame.text)).await.is_err() {
                         return Ended::Stopped;
                     }
                 }
@@ -321,7 +321,7 @@ impl Session {
             }
         }
         while let Ok(frame) = out_rx.try_recv() {
-            if ws.send(Message::text(frame.text)).await.is_err() {
+            if ws.send(Message::Text(frame.text)).await.is_err() {
                 return Ended::Stopped;
             }
         }

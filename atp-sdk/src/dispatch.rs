@@ -14,7 +14,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::params::CallArgs;
 use crate::protocol::{RequestId, ToolRequest, ToolkitMessage};
-use crate::registry::{Invoke, Registry, Tool};
+use crate::registry::{Invoke, Registry};
 use crate::secret::AuthToken;
 use crate::tool::{CallError, CallResult};
 
@@ -180,7 +180,8 @@ pub(crate) struct Limits {
 /// `max_in_flight + max_queued`.
 #[derive(Debug)]
 pub(crate) struct Outgoing {
-    pub(crate) text: String,
+    /// Cheap to clone: it is kept for a resend if the write fails.
+    pub(crate) text: tokio_tungstenite::tungstenite::Utf8Bytes,
     _slot: OwnedSemaphorePermit,
 }
 
@@ -260,7 +261,7 @@ impl Dispatcher {
             let request_id = request.request_id.clone();
             let result = this.call(request).await;
             let _ = out.send(Outgoing {
-                text: encode_response(request_id, result),
+                text: encode_response(request_id, result).into(),
                 _slot: slot,
             });
             drop(guard);
@@ -299,54 +300,61 @@ impl Dispatcher {
         let args = CallArgs::from_request(params, token)?;
         args.validate(&tool.required, tool.needs_token)?;
         let limit = tool.timeout.unwrap_or(self.limits.call_timeout);
-        let mut task = spawn_call(tool, args, permit);
-        let joined = match tokio::time::timeout(limit, &mut task).await {
-            Ok(joined) => joined,
-            Err(_) => {
-                // An async tool is cancelled; a blocking one can't be, and
-                // keeps its running slot until its thread returns.
-                task.abort();
-                tracing::warn!(tool = tool_name, ?limit, "call timed out");
-                return Err(CallError::TimedOut(limit));
+        let ended = match &tool.invoke {
+            Invoke::Blocking(call) => {
+                let call = *call;
+                // The running slot goes with the thread: a blocking tool
+                // past its limit can't be stopped and keeps it until it
+                // returns.
+                let mut task = tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    call(args)
+                });
+                match tokio::time::timeout(limit, &mut task).await {
+                    Ok(Ok(result)) => Ended::Done(result),
+                    Ok(Err(err)) if err.is_panic() => {
+                        Ended::Panicked(panic_message(err.into_panic()))
+                    }
+                    Ok(Err(_)) => Ended::Done(Err(CallError::ShuttingDown)),
+                    Err(_) => Ended::TimedOut,
+                }
             }
+            // An async tool runs right here, in the call's own task: no
+            // second task to hop to. Past its limit its future is dropped.
+            Invoke::Async(call) => run_async(call(args), limit, permit).await,
+            Invoke::Dynamic(call) => run_async(call(args), limit, permit).await,
         };
-        match joined {
-            Ok(result) => result,
-            Err(err) if err.is_panic() => Err(CallError::Panicked(panic_message(err.into_panic()))),
-            Err(_) => Err(CallError::ShuttingDown),
+        match ended {
+            Ended::Done(result) => result,
+            Ended::Panicked(message) => Err(CallError::Panicked(message)),
+            Ended::TimedOut => {
+                tracing::warn!(tool = tool_name, ?limit, "call timed out");
+                Err(CallError::TimedOut(limit))
+            }
         }
     }
 }
 
-/// Starts the tool on the right executor; the running slot is released
-/// when the tool's code is done.
-fn spawn_call(
-    tool: &Tool,
-    args: CallArgs,
+/// How a tool's code ended.
+enum Ended {
+    Done(CallResult),
+    Panicked(String),
+    TimedOut,
+}
+
+/// Polls an async tool's future to completion within `limit`, catching a
+/// panic.
+async fn run_async(
+    future: crate::tool::CallFuture,
+    limit: Duration,
     permit: OwnedSemaphorePermit,
-) -> tokio::task::JoinHandle<CallResult> {
-    match &tool.invoke {
-        Invoke::Blocking(call) => {
-            let call = *call;
-            tokio::task::spawn_blocking(move || {
-                let _permit = permit;
-                call(args)
-            })
-        }
-        Invoke::Async(call) => {
-            let future = call(args);
-            tokio::spawn(async move {
-                let _permit = permit;
-                future.await
-            })
-        }
-        Invoke::Dynamic(call) => {
-            let future = call(args);
-            tokio::spawn(async move {
-                let _permit = permit;
-                future.await
-            })
-        }
+) -> Ended {
+    use futures_util::FutureExt;
+    let _permit = permit;
+    match tokio::time::timeout(limit, std::panic::AssertUnwindSafe(future).catch_unwind()).await {
+        Ok(Ok(result)) => Ended::Done(result),
+        Ok(Err(payload)) => Ended::Panicked(panic_message(payload)),
+        Err(_) => Ended::TimedOut,
     }
 }
 
@@ -639,7 +647,7 @@ mod hostile {
             let later = tokio::time::timeout(Duration::from_secs(10), rx.recv())
                 .await
                 .expect("a started call finishes")
-                .map(|out| out.text);
+                .map(|out| out.text.as_str().to_owned());
             match (now, later) {
                 (Some(_), Some(_)) => panic!("answered twice"),
                 (now, later) => now.or(later),

@@ -1,0 +1,98 @@
+//! The toolkit processes of the benchmark suite (`atp-bench` starts them):
+//!
+//! - `--sdk`: the SDK's tools, served as `atp_sdk::run()` serves them
+//!   (`ATP_BENCH_MULTI_THREAD=1`: on a multi-threaded runtime instead);
+//! - `--sdk-many N`: N tools (the same three and fillers);
+//! - `--limit`: the least a toolkit can do, without the SDK.
+//!
+//! A binary of its own, linking only what a toolkit links, so its memory
+//! is a toolkit's.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use atp_sdk::{DynamicTool, ToolKitClient, atp_tool};
+use serde_json::{Value, json};
+
+#[path = "../limit.rs"]
+mod limit;
+
+/// Echoes the text back.
+#[atp_tool]
+fn echo(text: String) -> Value {
+    json!({ "echo": text })
+}
+
+/// Echoes the text back, as an `async fn`.
+#[atp_tool]
+async fn echo_async(text: String) -> Value {
+    json!({ "echo": text })
+}
+
+/// Waits `ms` milliseconds without holding a thread.
+#[atp_tool]
+async fn wait_async(ms: u64) -> u64 {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    ms
+}
+
+/// Sleeps `ms` milliseconds on its thread.
+#[atp_tool]
+fn sleep_blocking(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        // For comparison: the same toolkit on a multi-threaded runtime.
+        Some("--sdk") if std::env::var_os("ATP_BENCH_MULTI_THREAD").is_some() => {
+            let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+            match runtime.block_on(async { ToolKitClient::from_env()?.serve_until_signal().await })
+            {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("{err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some("--sdk") => match atp_sdk::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("{err}");
+                ExitCode::FAILURE
+            }
+        },
+        Some("--sdk-many") => many_toolkit(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100)),
+        Some("--limit") => limit::main(),
+        _ => {
+            eprintln!("usage: atp-bench-toolkit --sdk | --sdk-many N | --limit");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A toolkit with `n` tools: the three above and fillers.
+fn many_toolkit(n: usize) -> ExitCode {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let result = runtime.block_on(async {
+        let mut builder =
+            ToolKitClient::builder_from_env()?.tools(["echo", "wait_async", "sleep_blocking"]);
+        for i in 3..n {
+            builder = builder.tool(
+                DynamicTool::new(format!("tool_{i:03}"), move |_| async move { Ok(json!(i)) })
+                    .description("A filler tool."),
+            );
+        }
+        builder.build()?.serve_until_signal().await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::FAILURE
+        }
+    }
+}
