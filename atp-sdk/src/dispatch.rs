@@ -321,8 +321,14 @@ impl Dispatcher {
             }
             // An async tool runs right here, in the call's own task: no
             // second task to hop to. Past its limit its future is dropped.
-            Invoke::Async(call) => run_async(call(args), limit, permit).await,
-            Invoke::Dynamic(call) => run_async(call(args), limit, permit).await,
+            Invoke::Async(call) => {
+                let call = *call;
+                run_async(move || call(args), limit, permit).await
+            }
+            Invoke::Dynamic(call) => {
+                let call = call.clone();
+                run_async(move || call(args), limit, permit).await
+            }
         };
         match ended {
             Ended::Done(result) => result,
@@ -342,15 +348,20 @@ enum Ended {
     TimedOut,
 }
 
-/// Polls an async tool's future to completion within `limit`, catching a
-/// panic.
+/// Makes an async tool's future and polls it to completion within
+/// `limit`, catching a panic in either step (a run-time tool's handler
+/// runs code before it returns its future).
 async fn run_async(
-    future: crate::tool::CallFuture,
+    start: impl FnOnce() -> crate::tool::CallFuture,
     limit: Duration,
     permit: OwnedSemaphorePermit,
 ) -> Ended {
     use futures_util::FutureExt;
     let _permit = permit;
+    let future = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(start)) {
+        Ok(future) => future,
+        Err(payload) => return Ended::Panicked(panic_message(payload)),
+    };
     match tokio::time::timeout(limit, std::panic::AssertUnwindSafe(future).catch_unwind()).await {
         Ok(Ok(result)) => Ended::Done(result),
         Ok(Err(payload)) => Ended::Panicked(panic_message(payload)),
@@ -443,6 +454,31 @@ mod tests {
             decode(br#"{"message_type": "atp_client_connected", "payload": {"message": "hi"}}"#),
             Inbound::Connected(m) if m == "hi"
         ));
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_before_its_future_is_answered() {
+        let tool =
+            crate::dynamic::DynamicTool::new("early", |_| -> std::future::Ready<CallResult> {
+                panic!("before the future")
+            });
+        let registry = Registry::build(None, vec![tool]).unwrap();
+        let limits = Limits {
+            max_in_flight: 1,
+            max_queued: 0,
+            call_timeout: Duration::from_secs(5),
+        };
+        let dispatcher = Dispatcher::new(Arc::new(registry), limits);
+        let request = ToolRequest {
+            request_id: "p".into(),
+            tool_name: "early".to_owned(),
+            params: Value::Null,
+            auth_token: None,
+        };
+        assert_eq!(
+            dispatcher.call(request).await,
+            Err(CallError::Panicked("before the future".to_owned()))
+        );
     }
 
     #[test]
