@@ -17,32 +17,19 @@ pub(crate) async fn tools(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// Body of `POST /api/dev/tools/{name}/call`.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CallBody {
     /// Sent as the request's `params`, as given (default `{}`).
     #[serde(default = "empty_object")]
     params: Value,
     #[serde(default)]
-    auth_token: Option<String>,
+    /// Redacted in `Debug`, like every token.
+    auth_token: Option<atp_sdk::AuthToken>,
     #[serde(default)]
     timeout_ms: Option<u64>,
     #[serde(default)]
     app_name: Option<String>,
-}
-
-impl std::fmt::Debug for CallBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallBody")
-            .field("params", &self.params)
-            .field(
-                "auth_token",
-                &self.auth_token.as_ref().map(|_| "<redacted>"),
-            )
-            .field("timeout_ms", &self.timeout_ms)
-            .field("app_name", &self.app_name)
-            .finish()
-    }
 }
 
 fn empty_object() -> Value {
@@ -56,7 +43,7 @@ pub(crate) async fn call(
     JsonBody(body): JsonBody<CallBody>,
 ) -> Result<Json<Value>, ApiError> {
     let options = CallOptions {
-        auth_token: body.auth_token,
+        auth_token: body.auth_token.map(atp_sdk::AuthToken::into_string),
         timeout: body.timeout_ms.map(Duration::from_millis),
         app_name: body.app_name,
     };

@@ -570,84 +570,84 @@ fn render(r: &Results, options: &SuiteOptions) -> String {
     // The targets, from this run.
     let _ = writeln!(out, "| target | this run | |");
     let _ = writeln!(out, "|---|---|---|");
-    let pair = |a: Option<&BenchReport>, b: Option<&BenchReport>, f: fn(&BenchReport) -> f64| {
-        a.zip(b).map(|(a, b)| f(a) / f(b))
+    let ratio_of = |tool: &'static str, c: usize, of: Impl, f: fn(&BenchReport) -> f64| {
+        get(Impl::Sdk, tool, c)
+            .zip(get(of, tool, c))
+            .map(|(a, b)| f(a) / f(b))
     };
-    let tput = |x: &BenchReport| x.throughput_per_s;
-    let p50 = |x: &BenchReport| x.p50_ms;
-    let mut target =
-        |name: &str, value: Option<f64>, show: &dyn Fn(f64) -> String, ok: &dyn Fn(f64) -> bool| {
-            let _ = match value {
-                Some(v) => writeln!(out, "| {name} | {} | {} |", show(v), verdict(ok(v))),
-                None => writeln!(out, "| {name} | not measured | |"),
-            };
-        };
+    let tput: fn(&BenchReport) -> f64 = |x| x.throughput_per_s;
+    let p50: fn(&BenchReport) -> f64 = |x| x.p50_ms;
     let pct = |v: f64| format!("{:.0}%", v * 100.0);
     let times = |v: f64| format!("{v:.2}×");
-    target(
-        "SDK echo throughput ≥ 80% of the limit at 64 in flight",
-        pair(
-            get(Impl::Sdk, "echo", 64),
-            get(Impl::Limit, "echo", 64),
-            tput,
-        ),
-        &pct,
-        &|v| v >= 0.8,
-    );
-    target(
-        "SDK echo p50 at 1 in flight ≤ 1.5× the limit's",
-        pair(get(Impl::Sdk, "echo", 1), get(Impl::Limit, "echo", 1), p50),
-        &times,
-        &|v| v <= 1.5,
-    );
-    target(
-        "≥ 10× the reference on echo at 16 in flight",
-        pair(
-            get(Impl::Sdk, "echo", 16),
-            get(Impl::Reference, "echo", 16),
-            tput,
-        ),
-        &times,
-        &|v| v >= 10.0,
-    );
-    target(
-        "≥ 50× the reference on wait_async (10 ms) at 64 in flight",
-        pair(
-            get(Impl::Sdk, "wait_async", 64),
-            get(Impl::Reference, "wait_async", 64),
-            tput,
-        ),
-        &times,
-        &|v| v >= 50.0,
-    );
-    target(
-        "≥ 50× the reference on sleep_blocking (10 ms) at 64 in flight",
-        pair(
-            get(Impl::Sdk, "sleep_blocking", 64),
-            get(Impl::Reference, "sleep_blocking", 64),
-            tput,
-        ),
-        &times,
-        &|v| v >= 50.0,
-    );
-    target(
-        "idle toolkit RSS ≤ 5 MB",
-        r.idle_rss_kib.get(&Impl::Sdk).map(|k| *k as f64 / 1024.0),
-        &|v| format!("{v:.1} MB"),
-        &|v| v <= 5.0,
-    );
-    target(
-        "100 tools from start to serving ≤ 0.5 s",
-        r.start_many.get(&Impl::Sdk).map(Duration::as_secs_f64),
-        &|v| format!("{v:.3} s"),
-        &|v| v <= 0.5,
-    );
-    target(
-        "serving again ≤ 1 s after a drop",
-        r.reconnect.get(&Impl::Sdk).map(Duration::as_secs_f64),
-        &|v| format!("{v:.3} s"),
-        &|v| v <= 1.0,
-    );
+    let mb = |v: f64| format!("{v:.1} MB");
+    let secs = |v: f64| format!("{v:.3} s");
+    // (target, value, how to show it, whether it is met)
+    type Show = fn(f64) -> String;
+    let targets: [(&str, Option<f64>, Show, bool); 8] = {
+        let t = |v: Option<f64>, ok: fn(f64) -> bool| (v, v.is_some_and(ok));
+        let rows = [
+            (
+                "SDK echo throughput ≥ 80% of the limit at 64 in flight",
+                t(ratio_of("echo", 64, Impl::Limit, tput), |v| v >= 0.8),
+                pct as Show,
+            ),
+            (
+                "SDK echo p50 at 1 in flight ≤ 1.5× the limit's",
+                t(ratio_of("echo", 1, Impl::Limit, p50), |v| v <= 1.5),
+                times,
+            ),
+            (
+                "≥ 10× the reference on echo at 16 in flight",
+                t(ratio_of("echo", 16, Impl::Reference, tput), |v| v >= 10.0),
+                times,
+            ),
+            (
+                "≥ 50× the reference on wait_async (10 ms) at 64 in flight",
+                t(ratio_of("wait_async", 64, Impl::Reference, tput), |v| {
+                    v >= 50.0
+                }),
+                times,
+            ),
+            (
+                "≥ 50× the reference on sleep_blocking (10 ms) at 64 in flight",
+                t(ratio_of("sleep_blocking", 64, Impl::Reference, tput), |v| {
+                    v >= 50.0
+                }),
+                times,
+            ),
+            (
+                "idle toolkit RSS ≤ 5 MB",
+                t(
+                    r.idle_rss_kib.get(&Impl::Sdk).map(|k| *k as f64 / 1024.0),
+                    |v| v <= 5.0,
+                ),
+                mb,
+            ),
+            (
+                "100 tools from start to serving ≤ 0.5 s",
+                t(
+                    r.start_many.get(&Impl::Sdk).map(Duration::as_secs_f64),
+                    |v| v <= 0.5,
+                ),
+                secs,
+            ),
+            (
+                "serving again ≤ 1 s after a drop",
+                t(
+                    r.reconnect.get(&Impl::Sdk).map(Duration::as_secs_f64),
+                    |v| v <= 1.0,
+                ),
+                secs,
+            ),
+        ];
+        rows.map(|(name, (value, met), show)| (name, value, show, met))
+    };
+    for (name, value, show, met) in targets {
+        let _ = match value {
+            Some(v) => writeln!(out, "| {name} | {} | {} |", show(v), verdict(met)),
+            None => writeln!(out, "| {name} | not measured | |"),
+        };
+    }
     for note in &r.notes {
         let _ = writeln!(out, "\n{note}");
     }
