@@ -245,6 +245,7 @@ async fn serve(args: ServeArgs, command: Vec<OsString>) -> ExitCode {
         eprintln!("atp-dev: --call-timeout must be a positive number of seconds");
         return ExitCode::from(2);
     }
+    let mut signals = Signals::new();
     let mut builder = DevServer::builder()
         .bind(SocketAddr::new(args.host, args.port))
         .call_timeout(Duration::from_secs_f64(args.call_timeout));
@@ -275,7 +276,7 @@ async fn serve(args: ServeArgs, command: Vec<OsString>) -> ExitCode {
     }
 
     let code = if command.is_empty() {
-        shutdown_signal().await;
+        signals.recv().await;
         eprintln!("atp-dev: stopping");
         ExitCode::SUCCESS
     } else {
@@ -283,6 +284,7 @@ async fn serve(args: ServeArgs, command: Vec<OsString>) -> ExitCode {
             &command,
             &base_url,
             args.api_key.as_deref().unwrap_or(DEV_API_KEY),
+            &mut signals,
         )
         .await
     };
@@ -291,7 +293,12 @@ async fn serve(args: ServeArgs, command: Vec<OsString>) -> ExitCode {
 }
 
 /// Runs the toolkit command until it exits or a signal comes.
-async fn run_command(command: &[OsString], base_url: &str, api_key: &str) -> ExitCode {
+async fn run_command(
+    command: &[OsString],
+    base_url: &str,
+    api_key: &str,
+    signals: &mut Signals,
+) -> ExitCode {
     let program = &command[0];
     let mut child = tokio::process::Command::new(program);
     child
@@ -324,7 +331,7 @@ async fn run_command(command: &[OsString], base_url: &str, api_key: &str) -> Exi
                 ExitCode::FAILURE
             }
         },
-        () = shutdown_signal() => {
+        () = signals.recv() => {
             eprintln!("atp-dev: stopping {} and the server", program.to_string_lossy());
             let _ = child.start_kill();
             let _ = child.wait().await;
@@ -360,19 +367,41 @@ pub fn app_name(command: &[OsString]) -> String {
     program
 }
 
-async fn shutdown_signal() {
+/// Ctrl-C and SIGTERM, listened for from creation on: made before the
+/// server says it is listening, so a signal sent right after that line is
+/// never left to the default action (which would kill the process without
+/// stopping the command).
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let unix = signal(SignalKind::interrupt())
+                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                .ok();
+            Signals { unix }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// Resolves at the next Ctrl-C or SIGTERM.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some((int, term)) = &mut self.unix {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 async fn tools(server: &str, json: bool) -> ExitCode {
