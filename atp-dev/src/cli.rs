@@ -264,6 +264,7 @@ async fn serve(args: ServeArgs, command: Vec<OsString>) -> ExitCode {
     };
     let base_url = server.base_url();
     eprintln!("atp-dev listening on {base_url}");
+    eprintln!("  playground: {base_url}/   (open it in a browser)");
     eprintln!("  ATP_BASE_URL={base_url}");
     if args.api_key.is_some() {
         eprintln!("  ATP_API_KEY=<the key given with --api-key>");

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::hub::Hub;
-use crate::{announce, call_api, inbox, toolkit_ws};
+use crate::{announce, call_api, inbox, playground, toolkit_ws};
 
 /// What the routes share.
 #[derive(Debug, Clone)]
@@ -45,6 +45,9 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/api/v1/toolkit/{api_key}/inbox/respond",
             post(inbox::respond),
         )
+        .route("/", get(playground::page))
+        .route("/api/dev/events", get(playground::events))
+        .route("/api/dev/calls", get(playground::calls))
         .route("/api/dev/tools", get(call_api::tools))
         .route(
             "/api/dev/ping",

@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::call_log::{CallEvent, CallLog};
 use atp_sdk::protocol::{
     RegisterToolRequest, RequestId, ServerMessage, ToolMetadata, ToolRequest, ToolkitMessage,
     VerifyHashRequest, VerifyToolHashRequest,
@@ -199,6 +200,8 @@ pub(crate) struct Hub {
     inner: Mutex<Inner>,
     next_id: AtomicU64,
     changed: watch::Sender<u64>,
+    log: CallLog,
+    next_seq: AtomicU64,
 }
 
 /// Where a call goes.
@@ -214,6 +217,8 @@ impl Hub {
             inner: Mutex::default(),
             next_id: AtomicU64::new(1),
             changed: watch::channel(0).0,
+            log: CallLog::default(),
+            next_seq: AtomicU64::new(1),
         }
     }
 
@@ -440,6 +445,19 @@ impl Hub {
             let _ = connection.tx.send(Outbound::Close);
         }
         inner.pending.clear();
+        drop(inner);
+        // Wakes the watchers (the playground's event streams), which end.
+        self.notify();
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// The call log.
+    pub(crate) fn call_log(&self) -> &CallLog {
+        &self.log
     }
 
     /// A frame from a toolkit: answers resolve the call waiting for them.
@@ -523,6 +541,26 @@ impl Hub {
         params: Value,
         options: CallOptions,
     ) -> Result<CallOutcome, CallError> {
+        let event = CallEvent::started(
+            self.next_seq.fetch_add(1, Ordering::Relaxed),
+            tool,
+            &params,
+            options.auth_token.is_some(),
+        );
+        let answer = self.send_and_wait(tool, params, options, event).await;
+        if let Err(err) = &answer {
+            tracing::debug!(tool, %err, "call failed");
+        }
+        answer
+    }
+
+    async fn send_and_wait(
+        &self,
+        tool: &str,
+        params: Value,
+        options: CallOptions,
+        mut event: CallEvent,
+    ) -> Result<CallOutcome, CallError> {
         let timeout = options.timeout.unwrap_or(self.config.call_timeout);
         let request_id = format!("atp-dev-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
         let request = ToolRequest {
@@ -534,10 +572,21 @@ impl Hub {
         let (answer_tx, answer_rx) = oneshot::channel();
         let key = {
             let mut inner = self.lock();
-            if inner.closed {
-                return Err(CallError::ShuttingDown);
-            }
-            let (key, route) = self.route(&inner, tool, options.app_name.as_deref())?;
+            let routed = if inner.closed {
+                Err(CallError::ShuttingDown)
+            } else {
+                self.route(&inner, tool, options.app_name.as_deref())
+            };
+            let (key, route) = match routed {
+                Ok(routed) => routed,
+                Err(err) => {
+                    drop(inner);
+                    self.log.publish(event.failed(err.to_string()));
+                    return Err(err);
+                }
+            };
+            event.request_id.clone_from(&request_id);
+            event.app_name = inner.toolkits.get(&key).map(|t| t.app_name.clone());
             inner.pending.insert(
                 request_id.clone(),
                 Pending {
@@ -560,19 +609,25 @@ impl Hub {
             }
             key
         };
+        self.log.publish(event.clone());
         let started = Instant::now();
         let outcome = tokio::time::timeout(timeout, answer_rx).await;
         let latency = started.elapsed();
         match outcome {
             Ok(Ok(result)) => {
-                tracing::info!(tool, request_id, ?latency, "call answered");
+                tracing::debug!(tool, request_id, ?latency, "call answered");
+                self.log.publish(event.answered(result.clone(), latency));
                 Ok(CallOutcome {
                     request_id,
                     result,
                     latency,
                 })
             }
-            Ok(Err(_)) => Err(CallError::ShuttingDown),
+            Ok(Err(_)) => {
+                self.log
+                    .publish(event.failed(CallError::ShuttingDown.to_string()));
+                Err(CallError::ShuttingDown)
+            }
             Err(_) => {
                 let mut inner = self.lock();
                 inner.pending.remove(&request_id);
@@ -585,10 +640,12 @@ impl Hub {
                     parked.retain(|(id, _)| *id != request_id);
                 }
                 tracing::warn!(tool, request_id, ?timeout, "call timed out");
-                Err(CallError::Timeout {
+                let err = CallError::Timeout {
                     tool: tool.to_owned(),
                     timeout,
-                })
+                };
+                self.log.publish(event.failed(err.to_string()));
+                Err(err)
             }
         }
     }

@@ -10,6 +10,9 @@
 //! | `POST /api/v1/toolkit/verify_hash`, `/verify_tool_hash`, `/api/v1/register_tool` | announcing |
 //! | `GET /ws/v1/atp/toolkit-client/{api_key}/` | the toolkit WebSocket |
 //! | `GET /api/v1/toolkit/{api_key}/inbox`, `POST .../inbox/respond` | the HTTP inbox |
+//! | `GET /` | the playground: the connected tools, a form for each (from its JSON Schema), results, and a live log of every call |
+//! | `GET /api/dev/events` | the live log as Server-Sent Events: `call` ([`CallEvent`] JSON), `tools` (the tools changed), `lagged` |
+//! | `GET /api/dev/calls` | the last 100 finished calls, as [`CallEvent`]s |
 //! | `GET /api/dev/tools` | the tools of every connected toolkit |
 //! | `GET /api/dev/ping` | `{"pong": true}`: a round trip with no toolkit (the load driver's ceiling) |
 //! | `POST /api/dev/tools/{name}/call` | call a tool: `{"params", "auth_token", "timeout_ms", "app_name"}` → `{"request_id", "result", "latency_ms"}`; 404 unknown tool, 503 not connected, 504 timeout, 400 bad body, 413 too large |
@@ -22,13 +25,16 @@
 mod announce;
 pub mod bench;
 mod call_api;
+mod call_log;
 pub mod cli;
 pub mod client;
 mod http;
 mod hub;
 mod inbox;
+mod playground;
 mod server;
 mod toolkit_ws;
 
+pub use call_log::{CallEvent, CallStatus};
 pub use hub::{AnnounceRecord, CallError, CallOptions, CallOutcome, RawFrame, ToolInfo};
 pub use server::{DevServer, DevServerBuilder, WaitError};

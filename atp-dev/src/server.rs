@@ -177,6 +177,18 @@ impl DevServer {
         self.inner.local_addr
     }
 
+    /// The playground's address, the same as [`base_url`](Self::base_url)
+    /// with a trailing `/`: open it in a browser.
+    pub fn playground_url(&self) -> String {
+        format!("{}/", self.base_url())
+    }
+
+    /// The last 100 finished calls through this server, from any client,
+    /// oldest first (what the playground's live log starts with).
+    pub fn recent_calls(&self) -> Vec<crate::CallEvent> {
+        self.hub().call_log().recent()
+    }
+
     /// The base URL toolkits use (`ATP_BASE_URL`), e.g. `http://127.0.0.1:8787`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.inner.local_addr)

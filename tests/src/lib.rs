@@ -351,6 +351,7 @@ pub fn sha256_hex(text: &str) -> String {
 // ---------------------------------------------------------------------------
 
 pub mod front;
+pub mod webdriver;
 
 /// Ids each `slow_echo` group has received, and how many `busy` calls of
 /// each group run now and at most.
