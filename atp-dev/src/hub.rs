@@ -549,7 +549,7 @@ impl Hub {
         );
         let answer = self.send_and_wait(tool, params, options, event).await;
         if let Err(err) = &answer {
-            tracing::debug!(tool, %err, "call failed");
+            tracing::debug!(tool = %tool, %err, "call failed");
         }
         answer
     }
@@ -615,7 +615,7 @@ impl Hub {
         let latency = started.elapsed();
         match outcome {
             Ok(Ok(result)) => {
-                tracing::debug!(tool, request_id, ?latency, "call answered");
+                tracing::debug!(tool = %tool, %request_id, ?latency, "call answered");
                 self.log.publish(event.answered(result.clone(), latency));
                 Ok(CallOutcome {
                     request_id,
@@ -639,7 +639,7 @@ impl Hub {
                 if let Some(parked) = inner.parked.get_mut(&key) {
                     parked.retain(|(id, _)| *id != request_id);
                 }
-                tracing::warn!(tool, request_id, ?timeout, "call timed out");
+                tracing::warn!(tool = %tool, %request_id, ?timeout, "call timed out");
                 let err = CallError::Timeout {
                     tool: tool.to_owned(),
                     timeout,

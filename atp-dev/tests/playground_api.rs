@@ -107,7 +107,9 @@ async fn every_call_is_pushed_live_to_watchers_and_kept() {
     let early = server.call("echo", json!({"n": 1}), None);
     let answer = async {
         let request = toolkit.next_request().await;
-        toolkit.respond(&request["request_id"], json!({"n": 1})).await;
+        toolkit
+            .respond(&request["request_id"], json!({"n": 1}))
+            .await;
     };
     let (early, ()) = tokio::join!(early, answer);
     let early = early.unwrap();
@@ -142,10 +144,7 @@ async fn every_call_is_pushed_live_to_watchers_and_kept() {
     assert!(done["latency_ms"].as_f64().unwrap() > 0.0);
     for event in [&running, &done] {
         let text = event.to_string();
-        assert!(
-            !text.contains("secret"),
-            "a secret in the call log: {text}"
-        );
+        assert!(!text.contains("secret"), "a secret in the call log: {text}");
     }
 
     // A call that never reaches a toolkit is logged as failed.
@@ -194,9 +193,7 @@ async fn shutdown_ends_open_event_streams() {
     tokio::time::timeout(Duration::from_secs(10), server.shutdown())
         .await
         .expect("shutdown does not wait on a watcher");
-    tokio::time::timeout(WAIT, async {
-        while events.next().await.is_some() {}
-    })
-    .await
-    .expect("the stream ends");
+    tokio::time::timeout(WAIT, async { while events.next().await.is_some() {} })
+        .await
+        .expect("the stream ends");
 }

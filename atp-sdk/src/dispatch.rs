@@ -381,11 +381,13 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 
 fn log_call(tool: &str, request_id: &RequestId, result: &CallResult, elapsed: Duration) {
     match result {
-        Ok(_) => tracing::debug!(tool, %request_id, ?elapsed, "call answered"),
+        Ok(_) => tracing::debug!(tool = %tool, %request_id, ?elapsed, "call answered"),
         Err(err) if err.is_validation() => {
-            tracing::debug!(tool, %request_id, ?elapsed, error = %err, "call rejected")
+            tracing::debug!(tool = %tool, %request_id, ?elapsed, error = %err, "call rejected")
         }
-        Err(err) => tracing::debug!(tool, %request_id, ?elapsed, error = %err, "call failed"),
+        Err(err) => {
+            tracing::debug!(tool = %tool, %request_id, ?elapsed, error = %err, "call failed")
+        }
     }
 }
 

@@ -101,3 +101,80 @@ async fn run_without_a_key_says_which_variable_is_missing() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("ATP_API_KEY"), "{stderr}");
 }
+
+/// Runs `bin` against `server` with `rust_log` (None: unset), makes one
+/// call, stops it with SIGTERM, and returns everything it logged.
+async fn log_of_one_call(bin: &str, rust_log: Option<&str>) -> String {
+    let server = start_server().await;
+    let mut command = Command::new(bin);
+    command
+        .env("ATP_API_KEY", "key-logging")
+        .env("ATP_APP_NAME", "logging")
+        .env("ATP_BASE_URL", server.base_url())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(filter) = rust_log {
+        command.env("RUST_LOG", filter);
+    }
+    let mut child = command.spawn().expect("the toolkit starts");
+    server.wait_for_tools(&["echo"], WAIT).await.unwrap();
+    server.wait_for_connections(1, WAIT).await.unwrap();
+    assert_eq!(
+        call(&server, "echo", json!({"text": "log"})).await,
+        json!({"echo": "log"})
+    );
+    signal(&child, "TERM");
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr)
+        .await
+        .unwrap();
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit status {status}: {stderr}");
+    server.shutdown().await;
+    stderr
+}
+
+#[tokio::test]
+async fn the_default_log_is_short_and_rust_log_is_respected() {
+    // Default: connected, tools announced, stop; calls only at debug.
+    let log = log_of_one_call(env!("CARGO_BIN_EXE_env_toolkit"), None).await;
+    for needle in ["tools announced", "connected", "toolkit stopped"] {
+        assert!(
+            log.contains(needle),
+            "no {needle:?} in the default log:\n{log}"
+        );
+    }
+    assert!(
+        !log.contains("call started") && !log.contains("call answered"),
+        "{log}"
+    );
+    assert!(
+        !log.contains('\u{1b}'),
+        "no colours when stderr is not a terminal"
+    );
+    assert!(log.lines().count() <= 8, "a short log:\n{log}");
+
+    // RUST_LOG=atp_sdk=debug: every call, one line when it starts and one
+    // when it is answered.
+    let log = log_of_one_call(env!("CARGO_BIN_EXE_env_toolkit"), Some("atp_sdk=debug")).await;
+    assert!(log.contains("call started tool=echo"), "{log}");
+    assert!(log.contains("call answered tool=echo"), "{log}");
+
+    // RUST_LOG=warn: nothing at all on a run without trouble.
+    let log = log_of_one_call(env!("CARGO_BIN_EXE_env_toolkit"), Some("warn")).await;
+    assert_eq!(log.trim(), "", "{log}");
+}
+
+#[tokio::test]
+async fn run_keeps_a_subscriber_the_program_installed() {
+    let log = log_of_one_call(env!("CARGO_BIN_EXE_own_subscriber"), Some("warn")).await;
+    // The program's own format (targets shown) and filter (debug, whatever
+    // RUST_LOG says), not run()'s default.
+    assert!(log.contains("atp_sdk::connection: connected"), "{log}");
+    assert!(log.contains("call answered"), "{log}");
+}
