@@ -141,6 +141,16 @@ async fn run_page_checks(
     )
     .await?;
     let limit = b.wait_for("#param-limit", PAGE_WAIT).await?;
+    let order = b
+        .execute(
+            r#"return [...document.querySelectorAll('#fields .field')].map(f => f.dataset.param)"#,
+        )
+        .await?;
+    assert_eq!(
+        order,
+        json!(["query", "limit", "exact", "tags"]),
+        "declaration order"
+    );
     assert_eq!(b.attr(&limit, "type").await?.as_deref(), Some("number"));
     let exact = b.wait_for("#param-exact", PAGE_WAIT).await?;
     assert_eq!(b.tag(&exact).await?, "select");
