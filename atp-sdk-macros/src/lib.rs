@@ -10,6 +10,7 @@
 //! function is emitted next to the errors so the rest of the crate keeps
 //! compiling.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use proc_macro::TokenStream;
 
