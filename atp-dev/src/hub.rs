@@ -176,6 +176,8 @@ struct Inner {
     registrations: Vec<RegisterToolRequest>,
     /// Toolkit WebSocket connections accepted since the start.
     connects: u64,
+    /// Inbox polls answered since the start.
+    inbox_polls: u64,
     /// Answers for no waiting call (late, unknown, or to a raw frame),
     /// the latest [`STRAY_KEPT`] of them.
     stray: VecDeque<(RequestId, Value)>,
@@ -460,6 +462,24 @@ impl Hub {
         &self.log
     }
 
+    /// Inbox polls answered since the start.
+    pub(crate) fn inbox_polls(&self) -> u64 {
+        self.lock().inbox_polls
+    }
+
+    /// Keeps an answer that came for no waiting call (late or unknown).
+    pub(crate) fn keep_stray(&self, request_id: RequestId, result: Value) {
+        tracing::debug!(%request_id, "answer for no waiting call (late or unknown)");
+        {
+            let mut inner = self.lock();
+            if inner.stray.len() == STRAY_KEPT {
+                inner.stray.pop_front();
+            }
+            inner.stray.push_back((request_id, result));
+        }
+        self.notify();
+    }
+
     /// A frame from a toolkit: answers resolve the call waiting for them.
     pub(crate) fn on_toolkit_frame(&self, key: &str, text: &str) {
         match serde_json::from_str::<ToolkitMessage>(text) {
@@ -468,15 +488,7 @@ impl Hub {
                 | ToolkitMessage::AppResponse { request_id, result },
             ) => {
                 if let Err(result) = self.resolve(key, &request_id, result) {
-                    tracing::debug!(%request_id, "answer for no waiting call (late or unknown)");
-                    {
-                        let mut inner = self.lock();
-                        if inner.stray.len() == STRAY_KEPT {
-                            inner.stray.pop_front();
-                        }
-                        inner.stray.push_back((request_id, result));
-                    }
-                    self.notify();
+                    self.keep_stray(request_id, result);
                 }
             }
             Err(err) => tracing::debug!(%err, "frame from toolkit ignored"),
@@ -511,6 +523,7 @@ impl Hub {
     pub(crate) fn poll_inbox(&self, key: &str) -> Option<ToolRequest> {
         let (request, first_poll) = {
             let mut inner = self.lock();
+            inner.inbox_polls += 1;
             let inbox = inner.inboxes.entry(key.to_owned()).or_default();
             let first_poll = inbox
                 .last_poll

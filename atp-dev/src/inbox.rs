@@ -32,16 +32,12 @@ pub(crate) async fn respond(
     if !state.hub.accepts(&key) {
         return Err(ApiError::unauthorized());
     }
-    if state
-        .hub
-        .resolve(&key, &body.request_id, body.response)
-        .is_ok()
-    {
-        Ok(Json(json!({ "status": "ok" })))
-    } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("no call is waiting for request_id {}", body.request_id),
-        ))
+    match state.hub.resolve(&key, &body.request_id, body.response) {
+        Ok(()) => Ok(Json(json!({ "status": "ok" }))),
+        Err(result) => {
+            let message = format!("no call is waiting for request_id {}", body.request_id);
+            state.hub.keep_stray(body.request_id, result);
+            Err(ApiError::new(StatusCode::NOT_FOUND, message))
+        }
     }
 }

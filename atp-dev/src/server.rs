@@ -177,6 +177,11 @@ impl DevServer {
         self.inner.local_addr
     }
 
+    /// How many times toolkits polled the HTTP inbox since the start.
+    pub fn inbox_polls(&self) -> u64 {
+        self.hub().inbox_polls()
+    }
+
     /// The playground's address, the same as [`base_url`](Self::base_url)
     /// with a trailing `/`: open it in a browser.
     pub fn playground_url(&self) -> String {

@@ -11,6 +11,7 @@ use crate::connection::Session;
 use crate::dispatch::Limits;
 use crate::dynamic::DynamicTool;
 use crate::error::Error;
+use crate::inbox::InboxSession;
 use crate::protocol::{DEFAULT_BASE_URL, websocket_base};
 use crate::registry::Registry;
 use crate::secret::ApiKey;
@@ -21,6 +22,54 @@ pub const ENV_API_KEY: &str = "ATP_API_KEY";
 pub const ENV_APP_NAME: &str = "ATP_APP_NAME";
 /// Environment variable holding the server's base URL (default `https://api.chat-atp.com`).
 pub const ENV_BASE_URL: &str = "ATP_BASE_URL";
+/// Environment variable choosing the [`Transport`]: `ws` (default) or `http`.
+pub const ENV_TRANSPORT: &str = "ATP_TRANSPORT";
+
+/// How a toolkit receives its calls.
+///
+/// ```
+/// use atp_sdk::Transport;
+/// assert_eq!("http".parse::<Transport>(), Ok(Transport::Http));
+/// assert_eq!("ws".parse::<Transport>(), Ok(Transport::WebSocket));
+/// assert!("carrier-pigeon".parse::<Transport>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Transport {
+    /// A WebSocket held open to the server (`ws://` or `wss://`): calls
+    /// arrive as they are made. The default.
+    #[default]
+    WebSocket,
+    /// Polling the server's HTTP(S) inbox, for hosts that can't hold a
+    /// WebSocket open (serverless platforms, strict proxies). Polls again
+    /// at once after a call and backs off while idle (see
+    /// [`ToolKitClientBuilder::poll_interval`]).
+    Http,
+}
+
+impl std::str::FromStr for Transport {
+    type Err = String;
+
+    /// `ws`/`websocket` or `http`/`https`/`inbox`, in any case.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "ws" | "wss" | "websocket" => Ok(Transport::WebSocket),
+            "http" | "https" | "inbox" => Ok(Transport::Http),
+            other => Err(format!(
+                "unknown transport {other:?}: use \"ws\" (WebSocket) or \"http\" (inbox polling)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transport::WebSocket => "websocket",
+            Transport::Http => "http",
+        })
+    }
+}
 
 /// Resolved settings of a client.
 #[derive(Debug)]
@@ -39,6 +88,9 @@ pub(crate) struct Config {
     pub(crate) max_frame_bytes: usize,
     pub(crate) limits: Limits,
     pub(crate) tls: Arc<rustls::ClientConfig>,
+    pub(crate) transport: Transport,
+    pub(crate) poll_min: Duration,
+    pub(crate) poll_max: Duration,
 }
 
 /// A toolkit: the tools of this program, served to an ATP server.
@@ -93,6 +145,9 @@ pub struct ToolKitClientBuilder {
     max_frame_bytes: usize,
     limits: Limits,
     root_certificates: Vec<Vec<u8>>,
+    transport: Transport,
+    poll_min: Duration,
+    poll_max: Duration,
 }
 
 impl ToolKitClientBuilder {
@@ -120,6 +175,23 @@ impl ToolKitClientBuilder {
         S: Into<String>,
     {
         self.tools = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// How calls arrive: over a WebSocket (the default) or by polling the
+    /// HTTP inbox. [`run`] reads it from `ATP_TRANSPORT` (`ws` or `http`).
+    pub fn transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// With [`Transport::Http`]: the shortest and longest wait between
+    /// polls of an empty inbox; default 50 ms and 2 s. After a call the
+    /// inbox is polled again at once; while it stays empty the wait
+    /// doubles from `min` up to `max`.
+    pub fn poll_interval(mut self, min: Duration, max: Duration) -> Self {
+        self.poll_min = min;
+        self.poll_max = max.max(min);
         self
     }
 
@@ -256,6 +328,9 @@ impl ToolKitClientBuilder {
             max_frame_bytes: self.max_frame_bytes,
             limits: self.limits,
             tls,
+            transport: self.transport,
+            poll_min: self.poll_min,
+            poll_max: self.poll_max,
         };
         let (stop, _) = watch::channel(false);
         Ok(ToolKitClient {
@@ -293,12 +368,17 @@ impl ToolKitClient {
                 call_timeout: Duration::from_secs(300),
             },
             root_certificates: Vec::new(),
+            transport: Transport::WebSocket,
+            poll_min: Duration::from_millis(50),
+            poll_max: Duration::from_secs(2),
         }
     }
 
     /// A builder configured from the environment: `ATP_API_KEY`
-    /// (required), `ATP_APP_NAME` (default: the executable's name) and
-    /// `ATP_BASE_URL` (default `https://api.chat-atp.com`).
+    /// (required), `ATP_APP_NAME` (default: the executable's name),
+    /// `ATP_BASE_URL` (default `https://api.chat-atp.com`) and
+    /// `ATP_TRANSPORT` (`ws`, the default, or `http`; anything else is an
+    /// [`Error::Config`]).
     pub fn builder_from_env() -> Result<ToolKitClientBuilder, Error> {
         let api_key = std::env::var(ENV_API_KEY)
             .ok()
@@ -313,6 +393,14 @@ impl ToolKitClient {
             && !url.is_empty()
         {
             builder = builder.base_url(url);
+        }
+        if let Ok(transport) = std::env::var(ENV_TRANSPORT)
+            && !transport.is_empty()
+        {
+            let transport = transport
+                .parse()
+                .map_err(|why| Error::Config(format!("{ENV_TRANSPORT}: {why}")))?;
+            builder = builder.transport(transport);
         }
         Ok(builder)
     }
@@ -363,15 +451,31 @@ impl ToolKitClient {
             app = %self.config.app_name,
             server = %self.config.base_url,
             tools = self.registry.tools().len(),
+            transport = %self.config.transport,
             "starting toolkit"
         );
-        let session = Session {
-            config: self.config.clone(),
-            registry: self.registry.clone(),
-            announcer,
-            stop: self.stop.subscribe(),
+        let result = match self.config.transport {
+            Transport::WebSocket => {
+                Session {
+                    config: self.config.clone(),
+                    registry: self.registry.clone(),
+                    announcer,
+                    stop: self.stop.subscribe(),
+                }
+                .run()
+                .await
+            }
+            Transport::Http => {
+                InboxSession {
+                    config: self.config.clone(),
+                    registry: self.registry.clone(),
+                    announcer,
+                    stop: self.stop.subscribe(),
+                }
+                .run()
+                .await
+            }
         };
-        let result = session.run().await;
         match &result {
             Ok(()) => tracing::info!("toolkit stopped"),
             Err(err) => tracing::error!(error = %err, "toolkit stopped"),
@@ -408,8 +512,9 @@ impl StopHandle {
 /// Serves every `#[atp_tool]` of the program until Ctrl-C or SIGTERM.
 ///
 /// Reads `ATP_API_KEY` (required), `ATP_APP_NAME` (default: the
-/// executable's name) and `ATP_BASE_URL` (default
-/// `https://api.chat-atp.com`), starts a tokio runtime, announces the
+/// executable's name), `ATP_BASE_URL` (default
+/// `https://api.chat-atp.com`) and `ATP_TRANSPORT` (`ws`, the default, or
+/// `http` to poll the inbox), starts a tokio runtime, announces the
 /// tools, serves calls (reconnecting after drops), and returns after a
 /// signal once the calls in flight have finished. Installs a `tracing`
 /// subscriber (honouring `RUST_LOG`, default `info`) unless the program

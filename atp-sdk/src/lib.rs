@@ -8,6 +8,7 @@ mod connection;
 mod dispatch;
 mod dynamic;
 mod error;
+mod inbox;
 mod params;
 pub mod protocol;
 mod registry;
@@ -16,7 +17,8 @@ mod tls;
 mod tool;
 
 pub use client::{
-    ENV_API_KEY, ENV_APP_NAME, ENV_BASE_URL, StopHandle, ToolKitClient, ToolKitClientBuilder, run,
+    ENV_API_KEY, ENV_APP_NAME, ENV_BASE_URL, ENV_TRANSPORT, StopHandle, ToolKitClient,
+    ToolKitClientBuilder, Transport, run,
 };
 pub use dynamic::DynamicTool;
 pub use error::Error;

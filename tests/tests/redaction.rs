@@ -5,6 +5,7 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use atp_dev::DevServer;
 use atp_tests::*;
@@ -62,6 +63,30 @@ async fn no_key_or_token_in_logs_errors_or_debug_output() {
     toolkit.shutdown().await.unwrap();
     seen.push(format!("{:?}", server.registrations()));
     seen.push(format!("{:?}", server.announce_log()));
+
+    // The same over the HTTP inbox (the key is in every poll's URL),
+    // including polls that fail once the server is gone.
+    let polled = DevServer::start().await.unwrap();
+    let client = atp_sdk::ToolKitClient::builder(KEY, "redaction-inbox")
+        .base_url(polled.base_url())
+        .transport(atp_sdk::Transport::Http)
+        .backoff(Duration::from_millis(20), Duration::from_millis(100))
+        .tools(["whoami"])
+        .build()
+        .unwrap();
+    let toolkit = spawn(client);
+    polled.wait_for_tools(&["whoami"], WAIT).await.unwrap();
+    let answer = call_with_token(&polled, "whoami", json!({}), Some(TOKEN)).await;
+    assert_eq!(answer, json!(TOKEN));
+    polled.shutdown().await;
+    tokio::time::timeout(WAIT, async {
+        while !String::from_utf8_lossy(&capture.0.lock().unwrap()).contains("inbox unreachable") {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("failed polls are logged");
+    toolkit.shutdown().await.unwrap();
 
     // A rejected key: the error and its Debug.
     let strict = DevServer::builder()

@@ -178,3 +178,56 @@ async fn run_keeps_a_subscriber_the_program_installed() {
     assert!(log.contains("atp_sdk::connection: connected"), "{log}");
     assert!(log.contains("call answered"), "{log}");
 }
+
+#[tokio::test]
+async fn atp_transport_http_makes_run_poll_the_inbox() {
+    let server = start_server().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_env_toolkit"))
+        .env("ATP_API_KEY", "key-transport")
+        .env("ATP_APP_NAME", "transport")
+        .env("ATP_BASE_URL", server.base_url())
+        .env("ATP_TRANSPORT", "http")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the toolkit starts");
+    let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
+    wait_for_log(&mut log, "polling the inbox").await;
+    server.wait_for_tools(&["echo"], WAIT).await.unwrap();
+    assert!(
+        server
+            .tools()
+            .iter()
+            .filter(|t| t.app_name == "transport")
+            .all(|t| t.transport == "inbox")
+    );
+    assert_eq!(
+        call(&server, "echo", json!({"text": "polled"})).await,
+        json!({"echo": "polled"})
+    );
+    signal(&child, "TERM");
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unknown_atp_transport_is_an_error_naming_the_variable() {
+    let output = Command::new(env!("CARGO_BIN_EXE_env_toolkit"))
+        .env("ATP_API_KEY", "key")
+        .env("ATP_TRANSPORT", "pigeon")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("ATP_TRANSPORT") && stderr.contains("pigeon"),
+        "{stderr}"
+    );
+}
