@@ -53,15 +53,104 @@ pub(crate) async fn call(
             "result": outcome.result,
             "latency_ms": outcome.latency.as_secs_f64() * 1000.0,
         }))),
-        Err(err) => {
-            let status = match err {
-                CallError::UnknownTool(_) => StatusCode::NOT_FOUND,
-                CallError::NotConnected(_) | CallError::ShuttingDown => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
-                CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            };
-            Err(ApiError::new(status, err.to_string()))
-        }
+        Err(err) => Err(error_response(&err)),
     }
+}
+
+/// The HTTP status and JSON error for a call that got no answer.
+pub(crate) fn error_response(err: &CallError) -> ApiError {
+    let status = match err {
+        CallError::UnknownTool(_) | CallError::UnknownSession(_) => StatusCode::NOT_FOUND,
+        CallError::NotConnected(_) | CallError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+        CallError::SessionBusy(_) => StatusCode::CONFLICT,
+        CallError::SessionLost(_) => StatusCode::GONE,
+    };
+    ApiError::new(status, err.to_string())
+}
+
+/// Body of `POST /api/dev/apps/{name}/start`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AppStartBody {
+    #[serde(default = "empty_object")]
+    params: Value,
+    #[serde(default)]
+    auth_token: Option<atp_sdk::AuthToken>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    app_name: Option<String>,
+}
+
+/// `POST /api/dev/apps/{name}/start`: starts a session →
+/// `{"session_id", "result", "latency_ms"}`.
+pub(crate) async fn app_start(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<AppStartBody>,
+) -> Result<Json<Value>, ApiError> {
+    let options = CallOptions {
+        auth_token: body.auth_token.map(atp_sdk::AuthToken::into_string),
+        timeout: body.timeout_ms.map(Duration::from_millis),
+        app_name: body.app_name,
+    };
+    let outcome = state
+        .hub
+        .app_start(&name, body.params, options)
+        .await
+        .map_err(|err| error_response(&err))?;
+    Ok(Json(json!({
+        "session_id": outcome.request_id,
+        "result": outcome.result,
+        "latency_ms": outcome.latency.as_secs_f64() * 1000.0,
+    })))
+}
+
+/// Body of `POST /api/dev/apps/sessions/{id}/action`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AppActionBody {
+    #[serde(default)]
+    action_data: Value,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+}
+
+/// `POST /api/dev/apps/sessions/{id}/action` → `{"session_id", "result",
+/// "latency_ms"}`.
+pub(crate) async fn app_action(
+    State(state): State<AppState>,
+    Path(session): Path<String>,
+    JsonBody(body): JsonBody<AppActionBody>,
+) -> Result<Json<Value>, ApiError> {
+    let outcome = state
+        .hub
+        .app_action(
+            &session,
+            body.action_data,
+            body.timeout_ms.map(Duration::from_millis),
+        )
+        .await
+        .map_err(|err| error_response(&err))?;
+    Ok(Json(json!({
+        "session_id": outcome.request_id,
+        "result": outcome.result,
+        "latency_ms": outcome.latency.as_secs_f64() * 1000.0,
+    })))
+}
+
+/// `DELETE /api/dev/apps/sessions/{id}`: ends a session →
+/// `{"session_id", "result"}` (`result` is null if the toolkit did not
+/// answer within 5 s).
+pub(crate) async fn app_end(
+    State(state): State<AppState>,
+    Path(session): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let result = state
+        .hub
+        .app_end(&session, Duration::from_secs(5))
+        .await
+        .map_err(|err| error_response(&err))?;
+    Ok(Json(json!({ "session_id": session, "result": result })))
 }

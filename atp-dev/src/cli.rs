@@ -122,9 +122,53 @@ enum Command {
         #[command(flatten)]
         server: ServerArg,
     },
+    /// Drive an app session: `atp-dev app start APP key=value ...`, then
+    /// `atp-dev app action SESSION key=value ...`, `atp-dev app end
+    /// SESSION`.
+    App {
+        #[command(subcommand)]
+        step: AppStep,
+        #[command(flatten)]
+        server: ServerArg,
+    },
     /// Any other word starts a command beside the server, as after `--`.
     #[command(external_subcommand)]
     External(Vec<OsString>),
+}
+
+#[derive(Debug, Subcommand)]
+enum AppStep {
+    /// Start a session; prints its id and the first UI.
+    Start {
+        /// The app's name.
+        app: String,
+        /// The parameters, as key=value.
+        #[arg(value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// The auth token to send.
+        #[arg(long)]
+        token: Option<String>,
+        /// The toolkit to use, when several offer the app.
+        #[arg(long = "app")]
+        app_name: Option<String>,
+    },
+    /// Send a user action; prints the next UI. The action data is the
+    /// key=value pairs as an object, or `--json` as it is.
+    Action {
+        /// The session's id (printed by `start`).
+        session: String,
+        /// The action data, as key=value.
+        #[arg(value_name = "KEY=VALUE")]
+        data: Vec<String>,
+        /// The action data as JSON, instead of key=value pairs.
+        #[arg(long, conflicts_with = "data")]
+        json: Option<String>,
+    },
+    /// End a session.
+    End {
+        /// The session's id.
+        session: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -168,6 +212,7 @@ async fn run(cli: Cli, command: Vec<OsString>) -> ExitCode {
     }
     match cli.command {
         Some(Command::Tools { server, json }) => tools(&server.url, json).await,
+        Some(Command::App { step, server }) => app(&server.url, step).await,
         Some(Command::Call {
             tool,
             params,
@@ -545,6 +590,72 @@ async fn call(
                 serde_json::to_string_pretty(&reply.result).expect("JSON always serializes")
             );
             eprintln!("({tool} answered in {:.1} ms)", reply.latency_ms);
+            ExitCode::SUCCESS
+        }
+        Err(err) => client_error(&err),
+    }
+}
+
+async fn app(server: &str, step: AppStep) -> ExitCode {
+    let client = DevClient::new(server);
+    let reply = match step {
+        AppStep::Start {
+            app,
+            params,
+            token,
+            app_name,
+        } => {
+            let params = match parse_params(&params) {
+                Ok(params) => params,
+                Err(err) => {
+                    eprintln!("atp-dev: {err}");
+                    return ExitCode::from(2);
+                }
+            };
+            client
+                .app_start(
+                    &app,
+                    Value::Object(params),
+                    token.as_deref(),
+                    app_name.as_deref(),
+                )
+                .await
+        }
+        AppStep::Action {
+            session,
+            data,
+            json,
+        } => {
+            let action = match json {
+                Some(text) => match serde_json::from_str(&text) {
+                    Ok(value) => value,
+                    Err(err) => {
+                        eprintln!("atp-dev: --json is not JSON: {err}");
+                        return ExitCode::from(2);
+                    }
+                },
+                None => match parse_params(&data) {
+                    Ok(map) => Value::Object(map),
+                    Err(err) => {
+                        eprintln!("atp-dev: {err}");
+                        return ExitCode::from(2);
+                    }
+                },
+            };
+            client.app_action(&session, action).await
+        }
+        AppStep::End { session } => client.app_end(&session).await,
+    };
+    match reply {
+        Ok(reply) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&reply.result).expect("JSON always serializes")
+            );
+            match reply.latency_ms {
+                Some(ms) => eprintln!("(session {} answered in {ms:.1} ms)", reply.session_id),
+                None => eprintln!("(session {} ended)", reply.session_id),
+            }
             ExitCode::SUCCESS
         }
         Err(err) => client_error(&err),

@@ -47,6 +47,19 @@ pub struct CallReply {
     pub latency_ms: f64,
 }
 
+/// An app session's answer through the call API.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AppReply {
+    /// The session's id (the id of the request that started it).
+    pub session_id: String,
+    /// The UI content the app answered (or `{"error": ...}`); `null` for
+    /// an end the toolkit did not answer.
+    pub result: Value,
+    /// The server-measured latency (absent for an end).
+    #[serde(default)]
+    pub latency_ms: Option<f64>,
+}
+
 /// An error with its sources: reqwest's own text ("error sending request")
 /// says little without them ("Connection refused").
 fn error_chain(err: &dyn std::error::Error) -> String {
@@ -143,6 +156,52 @@ impl DevClient {
         if let Some(timeout) = timeout {
             request = request.timeout(timeout + Duration::from_secs(5));
         }
+        self.send(request).await
+    }
+
+    /// Starts an app session (`atp_app_request`) with `params`.
+    pub async fn app_start(
+        &self,
+        app: &str,
+        params: Value,
+        auth_token: Option<&str>,
+        app_name: Option<&str>,
+    ) -> Result<AppReply, ClientError> {
+        let mut body = json!({ "params": params });
+        if let Some(token) = auth_token {
+            body["auth_token"] = json!(token);
+        }
+        if let Some(toolkit) = app_name {
+            body["app_name"] = json!(toolkit);
+        }
+        let request = self
+            .http
+            .post(format!("{}/api/dev/apps/{app}/start", self.server))
+            .json(&body);
+        self.send(request).await
+    }
+
+    /// Sends a user action to a session (`atp_app_action`).
+    pub async fn app_action(
+        &self,
+        session: &str,
+        action_data: Value,
+    ) -> Result<AppReply, ClientError> {
+        let request = self
+            .http
+            .post(format!(
+                "{}/api/dev/apps/sessions/{session}/action",
+                self.server
+            ))
+            .json(&json!({ "action_data": action_data }));
+        self.send(request).await
+    }
+
+    /// Ends a session (`atp_app_terminate`).
+    pub async fn app_end(&self, session: &str) -> Result<AppReply, ClientError> {
+        let request = self
+            .http
+            .delete(format!("{}/api/dev/apps/sessions/{session}", self.server));
         self.send(request).await
     }
 

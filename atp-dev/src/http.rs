@@ -54,6 +54,15 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
             get(|| async { axum::Json(json!({ "pong": true })) }),
         )
         .route("/api/dev/tools/{name}/call", post(call_api::call))
+        .route("/api/dev/apps/{name}/start", post(call_api::app_start))
+        .route(
+            "/api/dev/apps/sessions/{id}/action",
+            post(call_api::app_action),
+        )
+        .route(
+            "/api/dev/apps/sessions/{id}",
+            axum::routing::delete(call_api::app_end),
+        )
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)

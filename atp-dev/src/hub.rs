@@ -16,7 +16,7 @@ use atp_sdk::protocol::{
     VerifyHashRequest, VerifyToolHashRequest,
 };
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// One announce request, as received.
@@ -77,6 +77,16 @@ pub enum CallError {
     /// The server is shutting down.
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// No app session of that id is open on this server.
+    #[error("unknown app session: {0}")]
+    UnknownSession(String),
+    /// The session is still busy with an earlier action.
+    #[error("app session {0} is busy with another action")]
+    SessionBusy(String),
+    /// The connection that holds the session is gone (and the session
+    /// with it).
+    #[error("app session {0} was lost: its toolkit connection closed")]
+    SessionLost(String),
 }
 
 /// Options of one call. Its `Debug` output never shows the token.
@@ -152,8 +162,19 @@ struct Connection {
 
 #[derive(Debug, Default)]
 struct Inbox {
-    queue: VecDeque<ToolRequest>,
+    /// Items as the poll returns them, with their request ids.
+    queue: VecDeque<(String, Value)>,
     last_poll: Option<Instant>,
+}
+
+/// Where an app session lives: its toolkit, and the connection that
+/// started it (actions go to that one: the session's state is there).
+#[derive(Debug, Clone)]
+struct AppSession {
+    key: String,
+    app: String,
+    /// `None` for a toolkit that polls the inbox.
+    connection: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -178,6 +199,8 @@ struct Inner {
     connects: u64,
     /// Inbox polls answered since the start.
     inbox_polls: u64,
+    /// Open app sessions, by session id (the starting request's id).
+    app_sessions: HashMap<String, AppSession>,
     /// Answers for no waiting call (late, unknown, or to a raw frame),
     /// the latest [`STRAY_KEPT`] of them.
     stray: VecDeque<(RequestId, Value)>,
@@ -372,7 +395,9 @@ impl Hub {
 
     /// Sends a request frame to a connection of `key` (round robin), or
     /// parks it until the toolkit connects again.
-    fn deliver(inner: &mut Inner, key: &str, request_id: String, text: String) {
+    /// Sends a request frame to a connection of `key` (round robin), or
+    /// parks it for the next one; returns the connection used.
+    fn deliver(inner: &mut Inner, key: &str, request_id: String, text: String) -> Option<u64> {
         let ids: Vec<u64> = inner
             .connections
             .iter()
@@ -387,7 +412,7 @@ impl Hub {
             for offset in 0..ids.len() {
                 let id = ids[(start + offset) % ids.len()];
                 match inner.connections[&id].tx.send(out) {
-                    Ok(()) => return,
+                    Ok(()) => return Some(id),
                     Err(mpsc::error::SendError(back)) => out = back,
                 }
             }
@@ -399,6 +424,7 @@ impl Hub {
                 .or_default()
                 .push((request_id, text));
         }
+        None
     }
 
     pub(crate) fn connection_count(&self) -> usize {
@@ -520,7 +546,7 @@ impl Hub {
     // -- inbox --------------------------------------------------------------
 
     /// An inbox poll: records it and pops the oldest waiting request.
-    pub(crate) fn poll_inbox(&self, key: &str) -> Option<ToolRequest> {
+    pub(crate) fn poll_inbox(&self, key: &str) -> Option<Value> {
         let (request, first_poll) = {
             let mut inner = self.lock();
             inner.inbox_polls += 1;
@@ -529,7 +555,7 @@ impl Hub {
                 .last_poll
                 .is_none_or(|at| at.elapsed() > self.config.inbox_liveness);
             inbox.last_poll = Some(Instant::now());
-            (inbox.queue.pop_front(), first_poll)
+            (inbox.queue.pop_front().map(|(_, item)| item), first_poll)
         };
         if first_poll {
             self.notify();
@@ -613,12 +639,15 @@ impl Hub {
                         .expect("a request always serializes");
                     Self::deliver(&mut inner, &key, request_id.clone(), text);
                 }
-                Route::Inbox => inner
-                    .inboxes
-                    .entry(key.clone())
-                    .or_default()
-                    .queue
-                    .push_back(request),
+                Route::Inbox => {
+                    let item = serde_json::to_value(&request).expect("a request always serializes");
+                    inner
+                        .inboxes
+                        .entry(key.clone())
+                        .or_default()
+                        .queue
+                        .push_back((request_id.clone(), item));
+                }
             }
             key
         };
@@ -645,9 +674,7 @@ impl Hub {
                 let mut inner = self.lock();
                 inner.pending.remove(&request_id);
                 if let Some(inbox) = inner.inboxes.get_mut(&key) {
-                    inbox
-                        .queue
-                        .retain(|r| r.request_id.to_string() != request_id);
+                    inbox.queue.retain(|(id, _)| *id != request_id);
                 }
                 if let Some(parked) = inner.parked.get_mut(&key) {
                     parked.retain(|(id, _)| *id != request_id);
@@ -659,6 +686,253 @@ impl Hub {
                 };
                 self.log.publish(event.failed(err.to_string()));
                 Err(err)
+            }
+        }
+    }
+
+    // -- app sessions -------------------------------------------------------
+
+    /// Starts an app session: sends `atp_app_request` and waits for the
+    /// first UI. The outcome's `request_id` is the session id.
+    pub(crate) async fn app_start(
+        &self,
+        app: &str,
+        params: Value,
+        options: CallOptions,
+    ) -> Result<CallOutcome, CallError> {
+        let timeout = options.timeout.unwrap_or(self.config.call_timeout);
+        let request_id = format!(
+            "atp-dev-app-{}",
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        );
+        let event = CallEvent::started(
+            self.next_seq.fetch_add(1, Ordering::Relaxed),
+            &format!("{app} (app start)"),
+            &params,
+            options.auth_token.is_some(),
+        );
+        let request = ToolRequest {
+            request_id: RequestId::from(request_id.as_str()),
+            tool_name: app.to_owned(),
+            params,
+            auth_token: options.auth_token.map(atp_sdk::AuthToken::new),
+        };
+        let (answer_tx, answer_rx) = oneshot::channel();
+        let mut event = event;
+        {
+            let mut inner = self.lock();
+            let routed = if inner.closed {
+                Err(CallError::ShuttingDown)
+            } else {
+                self.route(&inner, app, options.app_name.as_deref())
+            };
+            let (key, route) = match routed {
+                Ok(routed) => routed,
+                Err(err) => {
+                    drop(inner);
+                    self.log.publish(event.failed(err.to_string()));
+                    return Err(err);
+                }
+            };
+            event.request_id.clone_from(&request_id);
+            event.app_name = inner.toolkits.get(&key).map(|t| t.app_name.clone());
+            inner.pending.insert(
+                request_id.clone(),
+                Pending {
+                    key: key.clone(),
+                    answer: answer_tx,
+                },
+            );
+            let connection = match route {
+                Route::Socket => {
+                    let text = serde_json::to_string(&ServerMessage::AppRequest(request))
+                        .expect("a request always serializes");
+                    Self::deliver(&mut inner, &key, request_id.clone(), text)
+                }
+                Route::Inbox => {
+                    let mut item =
+                        serde_json::to_value(&request).expect("a request always serializes");
+                    item["message_type"] = Value::from("atp_app_request");
+                    inner
+                        .inboxes
+                        .entry(key.clone())
+                        .or_default()
+                        .queue
+                        .push_back((request_id.clone(), item));
+                    None
+                }
+            };
+            inner.app_sessions.insert(
+                request_id.clone(),
+                AppSession {
+                    key,
+                    app: app.to_owned(),
+                    connection,
+                },
+            );
+        }
+        self.log.publish(event.clone());
+        let answer = self.wait_app(&request_id, answer_rx, timeout, app).await;
+        match &answer {
+            Ok(outcome) => {
+                // A start that failed opened no session.
+                if outcome.result.get("error").is_some() {
+                    self.lock().app_sessions.remove(&request_id);
+                }
+                self.log
+                    .publish(event.answered(outcome.result.clone(), outcome.latency));
+            }
+            Err(err) => {
+                self.lock().app_sessions.remove(&request_id);
+                self.log.publish(event.failed(err.to_string()));
+            }
+        }
+        answer
+    }
+
+    /// Sends a user action to a session and waits for the next UI.
+    pub(crate) async fn app_action(
+        &self,
+        session: &str,
+        action_data: Value,
+        timeout: Option<Duration>,
+    ) -> Result<CallOutcome, CallError> {
+        let frame = json!({
+            "message_type": "atp_app_action",
+            "payload": { "request_id": session, "action_data": action_data },
+        });
+        let app = self.send_to_session(session, frame, false)?;
+        let event = CallEvent::started(
+            self.next_seq.fetch_add(1, Ordering::Relaxed),
+            &format!("{} (app action)", app.0),
+            &action_data,
+            false,
+        );
+        let mut event = event;
+        event.request_id = session.to_owned();
+        event.app_name = Some(app.1);
+        self.log.publish(event.clone());
+        let timeout = timeout.unwrap_or(self.config.call_timeout);
+        let answer = self.wait_app(session, app.2, timeout, &app.0).await;
+        match &answer {
+            Ok(outcome) => self
+                .log
+                .publish(event.answered(outcome.result.clone(), outcome.latency)),
+            Err(err) => self.log.publish(event.failed(err.to_string())),
+        }
+        answer
+    }
+
+    /// Ends a session: sends `atp_app_terminate` and waits (briefly) for
+    /// the toolkit's answer; `None` if it gave none (the reference client
+    /// never answers one).
+    pub(crate) async fn app_end(
+        &self,
+        session: &str,
+        wait: Duration,
+    ) -> Result<Option<Value>, CallError> {
+        let frame = json!({
+            "message_type": "atp_app_terminate",
+            "payload": { "request_id": session },
+        });
+        let (app, _, answer) = self.send_to_session(session, frame, true)?;
+        match self.wait_app(session, answer, wait, &app).await {
+            Ok(outcome) => Ok(Some(outcome.result)),
+            Err(CallError::Timeout { .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Sends a frame to the connection (or inbox) that holds a session;
+    /// returns the app, the toolkit's name and the answer's receiver.
+    fn send_to_session(
+        &self,
+        session: &str,
+        frame: Value,
+        end: bool,
+    ) -> Result<(String, String, oneshot::Receiver<Value>), CallError> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(CallError::ShuttingDown);
+        }
+        let Some(found) = inner.app_sessions.get(session).cloned() else {
+            return Err(CallError::UnknownSession(session.to_owned()));
+        };
+        if inner.pending.contains_key(session) {
+            return Err(CallError::SessionBusy(session.to_owned()));
+        }
+        let toolkit = inner
+            .toolkits
+            .get(&found.key)
+            .map(|t| t.app_name.clone())
+            .unwrap_or_default();
+        match found.connection {
+            Some(connection) => {
+                let text = frame.to_string();
+                let sent = inner.connections.get(&connection).is_some_and(|c| {
+                    c.tx.send(Outbound::Frame {
+                        request_id: session.to_owned(),
+                        text,
+                    })
+                    .is_ok()
+                });
+                if !sent {
+                    inner.app_sessions.remove(session);
+                    return Err(CallError::SessionLost(session.to_owned()));
+                }
+            }
+            None => {
+                let mut item = frame["payload"].clone();
+                item["message_type"] = frame["message_type"].clone();
+                inner
+                    .inboxes
+                    .entry(found.key.clone())
+                    .or_default()
+                    .queue
+                    .push_back((session.to_owned(), item));
+            }
+        }
+        if end {
+            inner.app_sessions.remove(session);
+        }
+        let (answer_tx, answer_rx) = oneshot::channel();
+        inner.pending.insert(
+            session.to_owned(),
+            Pending {
+                key: found.key,
+                answer: answer_tx,
+            },
+        );
+        Ok((found.app, toolkit, answer_rx))
+    }
+
+    /// Waits for an app answer; on a timeout forgets the request.
+    async fn wait_app(
+        &self,
+        id: &str,
+        answer: oneshot::Receiver<Value>,
+        timeout: Duration,
+        app: &str,
+    ) -> Result<CallOutcome, CallError> {
+        let started = Instant::now();
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(result)) => Ok(CallOutcome {
+                request_id: id.to_owned(),
+                result,
+                latency: started.elapsed(),
+            }),
+            Ok(Err(_)) => Err(CallError::ShuttingDown),
+            Err(_) => {
+                let mut inner = self.lock();
+                if let Some(pending) = inner.pending.remove(id)
+                    && let Some(inbox) = inner.inboxes.get_mut(&pending.key)
+                {
+                    inbox.queue.retain(|(queued, _)| queued != id);
+                }
+                Err(CallError::Timeout {
+                    tool: app.to_owned(),
+                    timeout,
+                })
             }
         }
     }

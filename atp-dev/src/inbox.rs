@@ -1,7 +1,7 @@
 //! The HTTP inbox (protocol section 4): a toolkit that can't hold a
 //! WebSocket polls for requests and posts the answers.
 
-use atp_sdk::protocol::{InboxItem, InboxResponse};
+use atp_sdk::protocol::InboxResponse;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -10,17 +10,19 @@ use serde_json::{Value, json};
 use crate::http::{ApiError, AppState, JsonBody};
 
 /// `GET /api/v1/toolkit/{api_key}/inbox`: one waiting request, or `{}`.
+/// A tool request is `{"request_id", "tool_name", "params", "auth_token"}`
+/// (section 4); app session messages carry their `message_type` besides
+/// (`atp_app_request`, `atp_app_action`, `atp_app_terminate`).
 pub(crate) async fn poll(
     State(state): State<AppState>,
     Path(key): Path<String>,
-) -> Result<Json<InboxItem>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     if !state.hub.accepts(&key) {
         return Err(ApiError::unauthorized());
     }
-    Ok(Json(match state.hub.poll_inbox(&key) {
-        Some(request) => InboxItem::Request(request),
-        None => InboxItem::Empty {},
-    }))
+    Ok(Json(
+        state.hub.poll_inbox(&key).unwrap_or_else(|| json!({})),
+    ))
 }
 
 /// `POST /api/v1/toolkit/{api_key}/inbox/respond`: the answer to a request.

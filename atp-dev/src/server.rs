@@ -177,6 +177,36 @@ impl DevServer {
         self.inner.local_addr
     }
 
+    /// Starts an app session (`atp_app_request`) and waits for its first
+    /// UI; the outcome's `request_id` is the session's id.
+    pub async fn app_start(
+        &self,
+        app: &str,
+        params: Value,
+        options: CallOptions,
+    ) -> Result<CallOutcome, CallError> {
+        self.hub().app_start(app, params, options).await
+    }
+
+    /// Sends a user action (`atp_app_action`) to a session and waits for
+    /// the next UI. Actions of one session go one at a time (a second
+    /// while one waits is [`CallError::SessionBusy`]), to the connection
+    /// that started it.
+    pub async fn app_action(
+        &self,
+        session: &str,
+        action_data: Value,
+        timeout: Option<Duration>,
+    ) -> Result<CallOutcome, CallError> {
+        self.hub().app_action(session, action_data, timeout).await
+    }
+
+    /// Ends a session (`atp_app_terminate`); the toolkit's answer, or
+    /// `None` if it gave none within `wait`.
+    pub async fn app_end(&self, session: &str, wait: Duration) -> Result<Option<Value>, CallError> {
+        self.hub().app_end(session, wait).await
+    }
+
     /// How many times toolkits polled the HTTP inbox since the start.
     pub fn inbox_polls(&self) -> u64 {
         self.hub().inbox_polls()

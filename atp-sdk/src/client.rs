@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::announce::Announcer;
+use crate::apps::{AppDef, SessionLimits};
 use crate::connection::Session;
 use crate::dispatch::Limits;
 use crate::dynamic::DynamicTool;
@@ -135,6 +136,7 @@ pub struct ToolKitClientBuilder {
     base_url: String,
     tools: Option<Vec<String>>,
     dynamic: Vec<DynamicTool>,
+    apps: Vec<AppDef>,
     connect_timeout: Duration,
     request_timeout: Duration,
     ping_interval: Duration,
@@ -175,6 +177,26 @@ impl ToolKitClientBuilder {
         S: Into<String>,
     {
         self.tools = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Adds an interactive app (see [`App`](crate::App)): announced like
+    /// a tool, its sessions started with `atp_app_request` and driven with
+    /// `atp_app_action`.
+    pub fn app(mut self, app: AppDef) -> Self {
+        self.apps.push(app);
+        self
+    }
+
+    /// How many app sessions are kept at once (default 1000; past it the
+    /// least recently used one is dropped), and how long a session is kept
+    /// after its last use (default 30 min). An action for a dropped
+    /// session is answered `Unknown app session: ...`.
+    pub fn app_sessions(mut self, max_sessions: usize, idle_ttl: Duration) -> Self {
+        self.limits.sessions = SessionLimits {
+            max_sessions: max_sessions.max(1),
+            idle_ttl,
+        };
         self
     }
 
@@ -312,7 +334,7 @@ impl ToolKitClientBuilder {
             roots.extend(crate::tls::parse_pem(pem)?);
         }
         let tls = crate::tls::client_config(&roots)?;
-        let registry = Registry::build(self.tools.as_deref(), self.dynamic)?;
+        let registry = Registry::build_with_apps(self.tools.as_deref(), self.dynamic, self.apps)?;
         let config = Config {
             api_key: self.api_key,
             app_name: self.app_name,
@@ -354,6 +376,7 @@ impl ToolKitClient {
             base_url: DEFAULT_BASE_URL.to_owned(),
             tools: None,
             dynamic: Vec::new(),
+            apps: Vec::new(),
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(15),
             ping_interval: Duration::from_secs(30),
@@ -366,6 +389,10 @@ impl ToolKitClient {
                 max_in_flight: 256,
                 max_queued: 1024,
                 call_timeout: Duration::from_secs(300),
+                sessions: SessionLimits {
+                    max_sessions: 1000,
+                    idle_ttl: Duration::from_secs(30 * 60),
+                },
             },
             root_certificates: Vec::new(),
             transport: Transport::WebSocket,

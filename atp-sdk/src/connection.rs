@@ -20,7 +20,7 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::announce::{AnnounceError, Announcer};
 use crate::client::Config;
-use crate::dispatch::{self, Dispatcher, Inbound, Outgoing};
+use crate::dispatch::{self, Dispatcher, Inbound, Outgoing, Reply};
 use crate::error::Error;
 use crate::protocol::websocket_path;
 use crate::registry::Registry;
@@ -309,6 +309,17 @@ impl Session {
                             request.request_id,
                             Err(CallError::ShuttingDown),
                         )),
+                        Inbound::AppStart(request) => Some(dispatch::encode(
+                            Reply::App,
+                            request.request_id,
+                            Err(CallError::ShuttingDown),
+                        )),
+                        Inbound::AppAction(id, _) => Some(dispatch::encode(
+                            Reply::App,
+                            id,
+                            Err(CallError::ShuttingDown),
+                        )),
+                        Inbound::AppTerminate(id) => Some(dispatcher.terminate(id)),
                         Inbound::Reject(id, err, reply) => Some(dispatch::encode(reply, id, Err(err))),
                         Inbound::Connected(_) | Inbound::Ignore(_) => None,
                     };

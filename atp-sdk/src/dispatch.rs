@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
+use crate::apps::{SessionLimits, Sessions};
 use crate::params::CallArgs;
 use crate::protocol::{RequestId, ToolRequest, ToolkitMessage};
 use crate::registry::{Invoke, Registry};
@@ -25,6 +26,13 @@ pub(crate) enum Inbound {
     Connected(String),
     /// A tool call to run.
     Call(ToolRequest),
+    /// `atp_app_request`: start an app session (the request's id is the
+    /// session's).
+    AppStart(ToolRequest),
+    /// `atp_app_action`: a user action in a session.
+    AppAction(RequestId, Value),
+    /// `atp_app_terminate`: end a session.
+    AppTerminate(RequestId),
     /// A frame with a request id that can't be served: answer with this
     /// error, as a `tool_response` or an `app_response`.
     Reject(RequestId, CallError, Reply),
@@ -61,47 +69,67 @@ pub(crate) fn decode(frame: &[u8]) -> Inbound {
                 .unwrap_or_default();
             Inbound::Connected(message.to_owned())
         }
-        "atp_tool_request" => {
+        "atp_tool_request" => match request(frame.remove("payload"), Reply::Tool) {
+            Ok(request) => Inbound::Call(request),
+            Err(inbound) => inbound,
+        },
+        "atp_app_request" => match request(frame.remove("payload"), Reply::App) {
+            Ok(request) => Inbound::AppStart(request),
+            Err(inbound) => inbound,
+        },
+        "atp_app_action" => {
             let Some(Value::Object(mut payload)) = frame.remove("payload") else {
-                return Inbound::Ignore("tool request without a payload object");
+                return Inbound::Ignore("app action without a payload object");
             };
             let Some(request_id) = payload.get("request_id").and_then(RequestId::from_value) else {
-                return Inbound::Ignore("tool request without a request_id");
+                return Inbound::Ignore("app action without a request_id");
             };
-            let tool_name = match payload.remove("tool_name") {
-                Some(Value::String(name)) => name,
-                _ => {
-                    return Inbound::Reject(
-                        request_id,
-                        CallError::UnknownTool(String::from("<missing tool_name>")),
-                        Reply::Tool,
-                    );
-                }
-            };
-            let auth_token = match payload.remove("auth_token") {
-                Some(Value::String(token)) => Some(AuthToken::new(token)),
-                _ => None,
-            };
-            let params = payload.remove("params").unwrap_or(Value::Null);
-            Inbound::Call(ToolRequest {
-                request_id,
-                tool_name,
-                params,
-                auth_token,
-            })
+            let action = payload.remove("action_data").unwrap_or(Value::Null);
+            Inbound::AppAction(request_id, action)
         }
-        // App sessions (protocol section 5) are not served by this toolkit
-        // yet; the request is answered rather than left to time out.
-        "atp_app_request" | "atp_app_action" => match frame
+        "atp_app_terminate" => match frame
             .get("payload")
             .and_then(|p| p.get("request_id"))
             .and_then(RequestId::from_value)
         {
-            Some(id) => Inbound::Reject(id, CallError::AppsUnsupported, Reply::App),
-            None => Inbound::Ignore("app frame without a request_id"),
+            Some(id) => Inbound::AppTerminate(id),
+            None => Inbound::Ignore("app terminate without a request_id"),
         },
         _ => Inbound::Ignore("unhandled message_type"),
     }
+}
+
+/// The request in a tool or app request's payload; what to answer
+/// instead when it can't be one.
+fn request(payload: Option<Value>, reply: Reply) -> Result<ToolRequest, Inbound> {
+    let Some(Value::Object(mut payload)) = payload else {
+        return Err(Inbound::Ignore("request without a payload object"));
+    };
+    let Some(request_id) = payload.get("request_id").and_then(RequestId::from_value) else {
+        return Err(Inbound::Ignore("request without a request_id"));
+    };
+    let tool_name = match payload.remove("tool_name") {
+        Some(Value::String(name)) => name,
+        _ => {
+            let missing = String::from("<missing tool_name>");
+            let err = match reply {
+                Reply::Tool => CallError::UnknownTool(missing),
+                Reply::App => CallError::UnknownApp(missing),
+            };
+            return Err(Inbound::Reject(request_id, err, reply));
+        }
+    };
+    let auth_token = match payload.remove("auth_token") {
+        Some(Value::String(token)) => Some(AuthToken::new(token)),
+        _ => None,
+    };
+    let params = payload.remove("params").unwrap_or(Value::Null);
+    Ok(ToolRequest {
+        request_id,
+        tool_name,
+        params,
+        auth_token,
+    })
 }
 
 /// Encodes a `tool_response` frame.
@@ -169,6 +197,8 @@ pub(crate) struct Limits {
     pub(crate) max_queued: usize,
     /// A tool's time limit unless its attribute sets one.
     pub(crate) call_timeout: Duration,
+    /// How many app sessions are kept, and for how long.
+    pub(crate) sessions: SessionLimits,
 }
 
 /// A response on its way to the socket.
@@ -195,6 +225,39 @@ pub(crate) struct Dispatcher {
     /// Slots for calls running.
     running: Arc<Semaphore>,
     limits: Limits,
+    /// The open app sessions.
+    sessions: Arc<Sessions>,
+}
+
+/// Work for a call task.
+#[derive(Debug)]
+pub(crate) enum Job {
+    Tool(ToolRequest),
+    AppStart(ToolRequest),
+    AppAction(RequestId, Value),
+}
+
+impl Job {
+    fn request_id(&self) -> &RequestId {
+        match self {
+            Job::Tool(r) | Job::AppStart(r) => &r.request_id,
+            Job::AppAction(id, _) => id,
+        }
+    }
+
+    fn reply(&self) -> Reply {
+        match self {
+            Job::Tool(_) => Reply::Tool,
+            Job::AppStart(_) | Job::AppAction(..) => Reply::App,
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Job::Tool(r) | Job::AppStart(r) => &r.tool_name,
+            Job::AppAction(..) => "<app action>",
+        }
+    }
 }
 
 impl Dispatcher {
@@ -206,6 +269,7 @@ impl Dispatcher {
             admitted: Arc::new(Semaphore::new(max_in_flight + limits.max_queued)),
             running: Arc::new(Semaphore::new(max_in_flight)),
             limits,
+            sessions: Arc::new(Sessions::new(limits.sessions)),
         }
     }
 
@@ -223,7 +287,10 @@ impl Dispatcher {
         out: &mpsc::UnboundedSender<Outgoing>,
     ) -> Option<String> {
         match decode(frame) {
-            Inbound::Call(request) => self.start(request, out).err(),
+            Inbound::Call(request) => self.start(Job::Tool(request), out).err(),
+            Inbound::AppStart(request) => self.start(Job::AppStart(request), out).err(),
+            Inbound::AppAction(id, action) => self.start(Job::AppAction(id, action), out).err(),
+            Inbound::AppTerminate(id) => Some(self.terminate(id)),
             Inbound::Reject(id, err, reply) => Some(encode(reply, id, Err(err))),
             Inbound::Connected(message) => {
                 tracing::info!(%message, "server accepted the toolkit");
@@ -239,34 +306,106 @@ impl Dispatcher {
     /// Starts a call if there is room, or returns the overload answer.
     pub(crate) fn start(
         &self,
-        request: ToolRequest,
+        job: Job,
         out: &mpsc::UnboundedSender<Outgoing>,
     ) -> Result<(), String> {
         let Ok(slot) = self.admitted.clone().try_acquire_owned() else {
             tracing::warn!(
-                tool = %request.tool_name,
-                request_id = %request.request_id,
+                tool = %job.name(),
+                request_id = %job.request_id(),
                 "overloaded: call refused"
             );
             let limit = self.limits.max_in_flight + self.limits.max_queued;
-            return Err(encode_response(
-                request.request_id,
-                Err(CallError::Overloaded(limit)),
-            ));
+            let reply = job.reply();
+            let id = job.request_id().clone();
+            return Err(encode(reply, id, Err(CallError::Overloaded(limit))));
         };
         let guard = self.inflight.enter();
         let this = self.clone();
         let out = out.clone();
         tokio::spawn(async move {
-            let request_id = request.request_id.clone();
-            let result = this.call(request).await;
+            let request_id = job.request_id().clone();
+            let reply = job.reply();
+            let result = match job {
+                Job::Tool(request) => this.call(request).await,
+                Job::AppStart(request) => this.app_start(request).await,
+                Job::AppAction(id, action) => this.app_action(id, action).await,
+            };
             let _ = out.send(Outgoing {
-                text: encode_response(request_id, result).into(),
+                text: encode(reply, request_id, result).into(),
                 _slot: slot,
             });
             drop(guard);
         });
         Ok(())
+    }
+
+    /// Ends an app session at the server's request.
+    pub(crate) fn terminate(&self, id: RequestId) -> String {
+        let result = if self.sessions.close(&id.to_string()) {
+            tracing::debug!(session = %id, "app session ended by the server");
+            Ok(crate::apps::terminated())
+        } else {
+            Err(CallError::UnknownSession(id.to_string()))
+        };
+        encode(Reply::App, id, result)
+    }
+
+    /// Starts an app session: validates like a tool call, runs the app's
+    /// start, keeps the state unless the app finished at once.
+    async fn app_start(&self, request: ToolRequest) -> CallResult {
+        let ToolRequest {
+            request_id,
+            tool_name,
+            params,
+            auth_token,
+        } = request;
+        let Some(entry) = self.registry.app(&tool_name) else {
+            return Err(CallError::UnknownApp(tool_name));
+        };
+        let Ok(permit) = self.running.clone().acquire_owned().await else {
+            return Err(CallError::ShuttingDown);
+        };
+        let future = entry.start(params, auth_token)?;
+        let limit = entry.timeout.unwrap_or(self.limits.call_timeout);
+        let outcome = run_app(future, limit, permit).await?;
+        if let Some(state) = outcome.state {
+            self.sessions
+                .open(request_id.to_string(), &tool_name, state);
+            tracing::debug!(app = %tool_name, session = %request_id, "app session started");
+        }
+        Ok(outcome.ui)
+    }
+
+    /// One user action in a session: the app gets the kept state; the new
+    /// state is kept, or the session ends.
+    async fn app_action(&self, id: RequestId, action: Value) -> CallResult {
+        let key = id.to_string();
+        let Some((app, slot)) = self.sessions.get(&key) else {
+            return Err(CallError::UnknownSession(key));
+        };
+        let Some(entry) = self.registry.app(&app) else {
+            return Err(CallError::UnknownApp(app));
+        };
+        // Actions of one session run one after the other, in order.
+        let mut state = slot.lock().await;
+        let Some(current) = state.clone() else {
+            return Err(CallError::UnknownSession(key));
+        };
+        let Ok(permit) = self.running.clone().acquire_owned().await else {
+            return Err(CallError::ShuttingDown);
+        };
+        let limit = entry.timeout.unwrap_or(self.limits.call_timeout);
+        let outcome = run_app(entry.app.action(action, current), limit, permit).await?;
+        match outcome.state {
+            Some(next) => *state = Some(next),
+            None => {
+                *state = None;
+                self.sessions.close(&key);
+                tracing::debug!(%app, session = %key, "app session finished");
+            }
+        }
+        Ok(outcome.ui)
     }
 
     /// Runs one request to completion (waiting for a running slot first).
@@ -366,6 +505,22 @@ async fn run_async(
         Ok(Ok(result)) => Ended::Done(result),
         Ok(Err(payload)) => Ended::Panicked(panic_message(payload)),
         Err(_) => Ended::TimedOut,
+    }
+}
+
+/// Runs an app's start or action like an async tool (time limit, panic
+/// caught).
+async fn run_app(
+    future: crate::apps::AppFuture,
+    limit: Duration,
+    permit: OwnedSemaphorePermit,
+) -> Result<crate::apps::AppOutcome, CallError> {
+    use futures_util::FutureExt;
+    let _permit = permit;
+    match tokio::time::timeout(limit, std::panic::AssertUnwindSafe(future).catch_unwind()).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(payload)) => Err(CallError::Panicked(panic_message(payload))),
+        Err(_) => Err(CallError::TimedOut(limit)),
     }
 }
 
@@ -469,6 +624,10 @@ mod tests {
             max_in_flight: 1,
             max_queued: 0,
             call_timeout: Duration::from_secs(5),
+            sessions: SessionLimits {
+                max_sessions: 10,
+                idle_ttl: Duration::from_secs(60),
+            },
         };
         let dispatcher = Dispatcher::new(Arc::new(registry), limits);
         let request = ToolRequest {
@@ -545,6 +704,10 @@ mod hostile {
                 max_in_flight: 4,
                 max_queued: 4,
                 call_timeout: Duration::from_secs(5),
+                sessions: crate::apps::SessionLimits {
+                    max_sessions: 10,
+                    idle_ttl: Duration::from_secs(60),
+                },
             },
         )
     }
@@ -663,7 +826,7 @@ mod hostile {
         let frame: Value = serde_json::from_slice(bytes).ok()?;
         let app = match frame.get("message_type")?.as_str()? {
             "atp_tool_request" => false,
-            "atp_app_request" | "atp_app_action" => true,
+            "atp_app_request" | "atp_app_action" | "atp_app_terminate" => true,
             _ => return None,
         };
         let id = frame.get("payload")?.as_object()?.get("request_id")?;

@@ -59,6 +59,8 @@ pub struct DynamicTool {
     auth: Option<(String, String, Option<String>)>,
     timeout: Option<Duration>,
     handler: Arc<dyn Fn(CallArgs) -> CallFuture + Send + Sync>,
+    /// Marks an app's announcement (`"app": true` in its metadata).
+    app: bool,
 }
 
 impl fmt::Debug for DynamicTool {
@@ -82,6 +84,7 @@ pub(crate) struct DynamicParts {
     pub(crate) auth: Option<(String, String, Option<String>)>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) handler: Arc<dyn Fn(CallArgs) -> CallFuture + Send + Sync>,
+    pub(crate) app: bool,
 }
 
 impl DynamicTool {
@@ -98,7 +101,27 @@ impl DynamicTool {
             auth: None,
             timeout: None,
             handler: Arc::new(move |args| Box::pin(handler(args))),
+            app: false,
         }
+    }
+
+    /// The announcement of an app: a tool of the app's name and
+    /// parameters, marked as an app, whose tool calls are answered with
+    /// an error (an app is started with `atp_app_request`).
+    pub(crate) fn for_app(def: &crate::apps::AppDef) -> Self {
+        let name = def.name.clone();
+        let message =
+            format!("`{name}` is an interactive app: start a session with atp_app_request");
+        let mut tool = Self::new(def.name.clone(), move |_args| {
+            let message = message.clone();
+            async move { Err(crate::tool::CallError::Tool(message)) }
+        });
+        tool.description.clone_from(&def.description);
+        tool.params.clone_from(&def.params);
+        tool.auth.clone_from(&def.auth);
+        tool.timeout = def.timeout;
+        tool.app = true;
+        tool
     }
 
     /// What the tool does, for the agent.
@@ -227,6 +250,7 @@ impl DynamicTool {
             auth: self.auth,
             timeout: self.timeout,
             handler: self.handler,
+            app: self.app,
         }
     }
 }

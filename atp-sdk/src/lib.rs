@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 mod announce;
+mod apps;
 mod client;
 mod connection;
 mod dispatch;
@@ -16,6 +17,7 @@ mod secret;
 mod tls;
 mod tool;
 
+pub use apps::{App, AppDef, AppStep};
 pub use client::{
     ENV_API_KEY, ENV_APP_NAME, ENV_BASE_URL, ENV_TRANSPORT, StopHandle, ToolKitClient,
     ToolKitClientBuilder, Transport, run,

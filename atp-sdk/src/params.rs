@@ -48,6 +48,11 @@ impl CallArgs {
     /// Checks what can be checked before the call: every required
     /// parameter present and not null (in declaration order), and a token
     /// for a tool with an auth provider.
+    /// The params and the token, taken apart.
+    pub(crate) fn into_parts(self) -> (Map<String, Value>, Option<AuthToken>) {
+        (self.params, self.token)
+    }
+
     pub(crate) fn validate(&self, required: &[String], needs_token: bool) -> Result<(), CallError> {
         if let Some(missing) = required.iter().find(|name| self.is_absent(name)) {
             return Err(CallError::MissingParameter(missing.clone()));

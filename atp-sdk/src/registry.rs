@@ -231,18 +231,28 @@ impl Tool {
         );
         // A run-time tool has no source text: its definition is what the
         // platform is told, so that is what the hashes cover.
+        let mut metadata = metadata;
+        if parts.app {
+            metadata.extra.insert("app".to_owned(), Value::Bool(true));
+        }
         let source = serde_json::to_string(&json!({
             "name": parts.name,
             "metadata": metadata,
         }))
         .expect("JSON always serializes");
-        let mut metadata = metadata;
         metadata.source_code = source;
         Self {
-            location: format!(
-                "a DynamicTool added with ToolKitClientBuilder::tool (`{}`)",
-                parts.name
-            ),
+            location: if parts.app {
+                format!(
+                    "an app added with ToolKitClientBuilder::app (`{}`)",
+                    parts.name
+                )
+            } else {
+                format!(
+                    "a DynamicTool added with ToolKitClientBuilder::tool (`{}`)",
+                    parts.name
+                )
+            },
             required: parts
                 .params
                 .iter()
@@ -264,6 +274,7 @@ impl Tool {
 pub(crate) struct Registry {
     tools: Vec<Tool>,
     toolkit_hash: String,
+    apps: std::collections::HashMap<String, crate::apps::AppEntry>,
 }
 
 impl Registry {
@@ -292,12 +303,55 @@ impl Registry {
         Ok(Self {
             tools,
             toolkit_hash,
+            apps: std::collections::HashMap::new(),
         })
     }
 
     /// Every `#[atp_tool]` (or only those named in `only`) plus the
     /// run-time tools.
+    #[cfg(test)]
     pub(crate) fn build(only: Option<&[String]>, dynamic: Vec<DynamicTool>) -> Result<Self, Error> {
+        Self::build_with_apps(only, dynamic, Vec::new())
+    }
+
+    /// Like [`build`](Self::build), plus apps (announced like tools).
+    pub(crate) fn build_with_apps(
+        only: Option<&[String]>,
+        dynamic: Vec<DynamicTool>,
+        apps: Vec<crate::apps::AppDef>,
+    ) -> Result<Self, Error> {
+        let mut dynamic = dynamic;
+        let mut entries = std::collections::HashMap::with_capacity(apps.len());
+        for def in apps {
+            dynamic.push(DynamicTool::for_app(&def));
+            entries.insert(
+                def.name.clone(),
+                crate::apps::AppEntry {
+                    app: def.app.clone(),
+                    required: def
+                        .params
+                        .iter()
+                        .filter(|p| p.kind.is_required())
+                        .map(|p| p.name.clone())
+                        .collect(),
+                    needs_token: def.auth.is_some(),
+                    timeout: def.timeout,
+                },
+            );
+        }
+        // With apps only, `only = None` would add every #[atp_tool] of the
+        // program, which is what an app-only toolkit wants too.
+        let mut registry = Self::build_tools(only, dynamic)?;
+        registry.apps = entries;
+        Ok(registry)
+    }
+
+    /// An app by name.
+    pub(crate) fn app(&self, name: &str) -> Option<&crate::apps::AppEntry> {
+        self.apps.get(name)
+    }
+
+    fn build_tools(only: Option<&[String]>, dynamic: Vec<DynamicTool>) -> Result<Self, Error> {
         let all: Vec<&'static ToolDef> = registered_tools().collect();
         let mut tools: Vec<Tool> = match only {
             None => all.into_iter().map(Tool::from_def).collect(),

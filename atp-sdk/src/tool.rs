@@ -165,9 +165,14 @@ pub enum CallError {
     /// As many calls as the toolkit allows are running or waiting (the
     /// number is that limit); the request was refused at once.
     Overloaded(usize),
-    /// An app session request (`atp_app_request`, `atp_app_action`): this
-    /// toolkit serves tools only.
-    AppsUnsupported,
+    /// No app of that name in this toolkit (`atp_app_request`).
+    UnknownApp(String),
+    /// No open app session with that id (`atp_app_action`,
+    /// `atp_app_terminate`): never started, ended, or dropped for its age
+    /// or to make room.
+    UnknownSession(String),
+    /// An app action's `action_data` does not fit the app's action type.
+    InvalidAction(String),
 }
 
 impl CallError {
@@ -182,6 +187,9 @@ impl CallError {
         matches!(
             self,
             Self::UnknownTool(_)
+                | Self::UnknownApp(_)
+                | Self::UnknownSession(_)
+                | Self::InvalidAction(_)
                 | Self::InvalidParams(_)
                 | Self::MissingParameter(_)
                 | Self::MissingAuthToken
@@ -218,7 +226,9 @@ impl fmt::Display for CallError {
                 f,
                 "Toolkit overloaded: {limit} calls are already running or waiting; try again later"
             ),
-            Self::AppsUnsupported => f.write_str("App sessions are not supported by this toolkit"),
+            Self::UnknownApp(name) => write!(f, "Unknown app: {name}"),
+            Self::UnknownSession(id) => write!(f, "Unknown app session: {id}"),
+            Self::InvalidAction(reason) => write!(f, "Invalid app action: {reason}"),
         }
     }
 }

@@ -234,6 +234,115 @@ pub async fn gate_entered(name: &str, n: u32) {
 }
 
 // ---------------------------------------------------------------------------
+// An app (section 5): a two-step sign-up form
+// ---------------------------------------------------------------------------
+
+/// A sign-up form: name, then e-mail, then done.
+#[derive(Debug, Clone, Copy)]
+pub struct SignupForm;
+
+/// How a sign-up session starts.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SignupStart {
+    /// The form's title.
+    pub title: String,
+    /// Refuse to start (to test a failing start).
+    pub fail: Option<bool>,
+}
+
+/// What the form keeps between steps.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SignupState {
+    /// The form's title.
+    pub title: String,
+    /// The name, once given.
+    pub name: Option<String>,
+    /// Actions so far.
+    pub steps: u32,
+}
+
+/// What the user can do.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum SignupAction {
+    /// Gives the name.
+    Name {
+        /// The name.
+        name: String,
+    },
+    /// Gives the e-mail address and finishes.
+    Email {
+        /// The address.
+        email: String,
+    },
+    /// Panics (to test that a panic is answered).
+    Panic,
+}
+
+impl atp_sdk::App for SignupForm {
+    type Params = SignupStart;
+    type State = SignupState;
+    type Action = SignupAction;
+
+    async fn start(
+        &self,
+        params: SignupStart,
+        _token: Option<AuthToken>,
+    ) -> Result<atp_sdk::AppStep<SignupState>, String> {
+        if params.fail == Some(true) {
+            return Err("the form is closed".to_owned());
+        }
+        Ok(atp_sdk::AppStep::show(
+            json!({"screen": "name", "title": params.title}),
+            SignupState {
+                title: params.title,
+                name: None,
+                steps: 0,
+            },
+        ))
+    }
+
+    async fn action(
+        &self,
+        action: SignupAction,
+        mut state: SignupState,
+    ) -> Result<atp_sdk::AppStep<SignupState>, String> {
+        state.steps += 1;
+        match action {
+            SignupAction::Name { name } => {
+                let ui = json!({"screen": "email", "hello": name, "steps": state.steps});
+                state.name = Some(name);
+                Ok(atp_sdk::AppStep::show(ui, state))
+            }
+            SignupAction::Email { email } => {
+                if !email.contains('@') {
+                    return Err(format!("{email:?} is not an e-mail address"));
+                }
+                let Some(name) = state.name else {
+                    return Err("give your name first".to_owned());
+                };
+                Ok(atp_sdk::AppStep::finish(json!({
+                    "screen": "done", "title": state.title, "name": name,
+                    "email": email, "steps": state.steps,
+                })))
+            }
+            SignupAction::Panic => panic!("the form broke"),
+        }
+    }
+}
+
+/// The sign-up form as `signup`; with `auth`, sessions need a token.
+pub fn signup_app(auth: bool) -> atp_sdk::AppDef {
+    let def = atp_sdk::AppDef::new(if auth { "signup_auth" } else { "signup" }, SignupForm)
+        .description("Signs a user up in two steps.");
+    if auth {
+        def.auth("crm", "OAuth2", Some("access_token"))
+    } else {
+        def
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Harness
 // ---------------------------------------------------------------------------
 
