@@ -128,8 +128,6 @@ enum Command {
     App {
         #[command(subcommand)]
         step: AppStep,
-        #[command(flatten)]
-        server: ServerArg,
     },
     /// Any other word starts a command beside the server, as after `--`.
     #[command(external_subcommand)]
@@ -151,6 +149,8 @@ enum AppStep {
         /// The toolkit to use, when several offer the app.
         #[arg(long = "app")]
         app_name: Option<String>,
+        #[command(flatten)]
+        server: ServerArg,
     },
     /// Send a user action; prints the next UI. The action data is the
     /// key=value pairs as an object, or `--json` as it is.
@@ -163,11 +163,15 @@ enum AppStep {
         /// The action data as JSON, instead of key=value pairs.
         #[arg(long, conflicts_with = "data")]
         json: Option<String>,
+        #[command(flatten)]
+        server: ServerArg,
     },
     /// End a session.
     End {
         /// The session's id.
         session: String,
+        #[command(flatten)]
+        server: ServerArg,
     },
 }
 
@@ -212,7 +216,7 @@ async fn run(cli: Cli, command: Vec<OsString>) -> ExitCode {
     }
     match cli.command {
         Some(Command::Tools { server, json }) => tools(&server.url, json).await,
-        Some(Command::App { step, server }) => app(&server.url, step).await,
+        Some(Command::App { step }) => app(step).await,
         Some(Command::Call {
             tool,
             params,
@@ -596,15 +600,16 @@ async fn call(
     }
 }
 
-async fn app(server: &str, step: AppStep) -> ExitCode {
-    let client = DevClient::new(server);
+async fn app(step: AppStep) -> ExitCode {
     let reply = match step {
         AppStep::Start {
             app,
             params,
             token,
             app_name,
+            server,
         } => {
+            let client = DevClient::new(&server.url);
             let params = match parse_params(&params) {
                 Ok(params) => params,
                 Err(err) => {
@@ -625,7 +630,9 @@ async fn app(server: &str, step: AppStep) -> ExitCode {
             session,
             data,
             json,
+            server,
         } => {
+            let client = DevClient::new(&server.url);
             let action = match json {
                 Some(text) => match serde_json::from_str(&text) {
                     Ok(value) => value,
@@ -644,7 +651,7 @@ async fn app(server: &str, step: AppStep) -> ExitCode {
             };
             client.app_action(&session, action).await
         }
-        AppStep::End { session } => client.app_end(&session).await,
+        AppStep::End { session, server } => DevClient::new(&server.url).app_end(&session).await,
     };
     match reply {
         Ok(reply) => {

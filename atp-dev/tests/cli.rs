@@ -315,3 +315,89 @@ async fn bench_drives_a_tool_and_reports_json() {
     assert!(!output.status.success());
     assert!(text(&output.stderr).contains("unknown tool: nope"));
 }
+
+#[tokio::test]
+async fn app_starts_acts_and_ends_a_session() {
+    let server = DevServer::start().await.unwrap();
+    register(&server, "k", "demo", "ticket").await;
+    let mut toolkit = RawToolkit::connect(&server, "k").await;
+    server.wait_for_tools(&["ticket"], WAIT).await.unwrap();
+    let url = server.base_url();
+
+    // start: the toolkit gets atp_app_request; the CLI prints the UI and
+    // names the session.
+    let mut start = atp_dev();
+    start.args([
+        "app",
+        "start",
+        "ticket",
+        "product=sdk",
+        "--token",
+        "t1",
+        "--server",
+        &url,
+    ]);
+    let toolkit_side = async {
+        let frame = toolkit.next_json().await;
+        assert_eq!(frame["message_type"], "atp_app_request");
+        assert_eq!(frame["payload"]["tool_name"], "ticket");
+        assert_eq!(frame["payload"]["params"], json!({"product": "sdk"}));
+        assert_eq!(frame["payload"]["auth_token"], "t1");
+        let id = frame["payload"]["request_id"].clone();
+        toolkit
+            .send_json(json!({"type": "app_response", "request_id": id, "result": {"screen": 1}}))
+            .await;
+        id
+    };
+    let (output, session) = tokio::join!(run(&mut start), toolkit_side);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&output.stdout).unwrap(),
+        json!({"screen": 1})
+    );
+    let session = session.as_str().unwrap().to_owned();
+    assert!(text(&output.stderr).contains(&format!("session {session} answered")));
+
+    // action: key=value pairs are the action data.
+    let mut action = atp_dev();
+    action.args(["app", "action", &session, "choice=2", "--server", &url]);
+    let toolkit_side = async {
+        let frame = toolkit.next_json().await;
+        assert_eq!(frame["message_type"], "atp_app_action");
+        assert_eq!(frame["payload"]["request_id"], session.as_str());
+        assert_eq!(frame["payload"]["action_data"], json!({"choice": 2}));
+        toolkit
+            .send_json(
+                json!({"type": "app_response", "request_id": session, "result": {"screen": 2}}),
+            )
+            .await;
+    };
+    let (output, ()) = tokio::join!(run(&mut action), toolkit_side);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&output.stdout).unwrap(),
+        json!({"screen": 2})
+    );
+
+    // end: atp_app_terminate; then the session is gone.
+    let mut end = atp_dev();
+    end.args(["app", "end", &session, "--server", &url]);
+    let toolkit_side = async {
+        let frame = toolkit.next_json().await;
+        assert_eq!(frame["message_type"], "atp_app_terminate");
+        toolkit
+            .send_json(json!({"type": "app_response", "request_id": session, "result": {"terminated": true}}))
+            .await;
+    };
+    let (output, ()) = tokio::join!(run(&mut end), toolkit_side);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let mut again = atp_dev();
+    again.args(["app", "action", &session, "--json", "{}", "--server", &url]);
+    let output = run(&mut again).await;
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains(&format!("unknown app session: {session} (HTTP 404)")),
+        "{}",
+        text(&output.stderr)
+    );
+}

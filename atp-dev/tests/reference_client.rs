@@ -141,3 +141,60 @@ async fn the_reference_python_client_works_with_atp_dev() {
 
     toolkit.kill().await.unwrap();
 }
+
+/// In `protocol="http"` mode the reference client polls atp-dev's inbox
+/// (every 30 s: the call waits for its next poll) and posts the answer.
+#[tokio::test]
+async fn the_reference_client_in_http_mode_polls_the_inbox() {
+    let Some(python) = python() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide the reference client: set ATP_REF_PYTHON or create .venv"
+        );
+        eprintln!("SKIPPED: no Python with AgentToolProtocol 0.2.5");
+        return;
+    };
+    let server = DevServer::start().await.unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference/toolkit.py");
+    let _toolkit = tokio::process::Command::new(&python)
+        .arg(&script)
+        .arg(server.base_url())
+        .arg("py-http-key")
+        .arg("http")
+        .env("PYTHONUNBUFFERED", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python starts");
+    server
+        .wait_for_tools(
+            &["add_numbers", "show_token"],
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .expect("the reference client registers and polls");
+    assert!(
+        server.tools().iter().all(|t| t.transport == "inbox"),
+        "{:?}",
+        server.tools()
+    );
+    // The reference client waits 30 s between polls.
+    let outcome = server
+        .call_with(
+            "add_numbers",
+            json!({"a": 2, "b": 40}),
+            atp_dev::CallOptions {
+                timeout: Some(std::time::Duration::from_secs(75)),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("answered through the inbox");
+    assert_eq!(outcome.result, json!({"sum": 42}));
+    eprintln!(
+        "the reference client answered through the inbox in {:?}",
+        outcome.latency
+    );
+    server.shutdown().await;
+}

@@ -1,18 +1,19 @@
 """A toolkit written with the unmodified reference client (AgentToolProtocol 0.2.5).
 
-Usage: python toolkit.py BASE_URL API_KEY
+Usage: python toolkit.py BASE_URL API_KEY [ws|http]
 """
 import sys
 
 from atp_sdk import ToolKitClient
 
 base_url, api_key = sys.argv[1], sys.argv[2]
+protocol = sys.argv[3] if len(sys.argv) > 3 else "ws"
 
 client = ToolKitClient(
     api_key=api_key,
     app_name="py-reference",
     base_url=base_url,
-    protocol="ws",
+    protocol=protocol,
     auto_restart=False,
 )
 
