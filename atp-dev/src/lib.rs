@@ -15,6 +15,9 @@
 //! | `GET /api/dev/calls` | the last 100 finished calls, as [`CallEvent`]s |
 //! | `GET /api/dev/tools` | the tools of every connected toolkit |
 //! | `GET /api/dev/ping` | `{"pong": true}`: a round trip with no toolkit (the load driver's ceiling) |
+//! | `POST /api/dev/apps/{name}/start` | start an app session → `{"session_id", "result", "latency_ms"}` |
+//! | `POST /api/dev/apps/sessions/{id}/action` | a user action `{"action_data"}` → `{"session_id", "result", "latency_ms"}`; 404 unknown, 409 busy, 410 lost |
+//! | `DELETE /api/dev/apps/sessions/{id}` | end a session → `{"session_id", "result"}` |
 //! | `POST /api/dev/tools/{name}/call` | call a tool: `{"params", "auth_token", "timeout_ms", "app_name"}` → `{"request_id", "result", "latency_ms"}`; 404 unknown tool, 503 not connected, 504 timeout, 400 bad body, 413 too large |
 //!
 //! Use it from tests through [`DevServer`], or from the shell with the
