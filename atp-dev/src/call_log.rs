@@ -16,8 +16,24 @@ pub(crate) const RECENT_KEPT: usize = 100;
 /// How far a watcher may fall behind before it misses events.
 const CHANNEL_CAPACITY: usize = 1024;
 
-/// Parameter names whose values the log never shows.
-const SECRET_PARAMS: [&str; 3] = ["auth_token", "access_token", "api_key"];
+/// Keys whose values the log never shows, at any depth of the params,
+/// compared without case and without `_` or `-`.
+const SECRET_KEYS: [&str; 10] = [
+    "authtoken",
+    "accesstoken",
+    "refreshtoken",
+    "apikey",
+    "token",
+    "password",
+    "secret",
+    "clientsecret",
+    "authorization",
+    "cookie",
+];
+
+/// The largest params or result the log keeps whole (about, in bytes of
+/// JSON); a bigger one is replaced by a note of its size.
+const KEPT_BYTES: usize = 16 * 1024;
 
 /// Where a call stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -38,9 +54,12 @@ pub enum CallStatus {
 /// One step of one call: sent (`running`), then answered or failed. Both
 /// events of a call share its `seq`.
 ///
-/// Never holds a token: the request's token shows only as `with_token`,
-/// and parameters named `auth_token`, `access_token` or `api_key` are
-/// replaced by `"<redacted>"`.
+/// The request's token is never in it (it shows only as `with_token`);
+/// in the params, the values of keys that look secret (`token`,
+/// `password`, `secret`, `api_key`, `authorization`, ... at any depth,
+/// whatever their case) are replaced by `"<redacted>"`. Results are kept
+/// as the toolkit sent them. Params or a result bigger than about 16 KiB
+/// of JSON are replaced by `{"truncated": true, "bytes": N}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct CallEvent {
@@ -75,7 +94,7 @@ impl CallEvent {
             request_id: String::new(),
             tool: tool.to_owned(),
             app_name: None,
-            params: redact(params),
+            params: bounded(redact(params)),
             with_token,
             status: CallStatus::Running,
             result: None,
@@ -94,7 +113,7 @@ impl CallEvent {
         } else {
             CallStatus::Ok
         };
-        self.result = Some(result);
+        self.result = Some(bounded(result));
         self.latency_ms = Some(latency.as_secs_f64() * 1000.0);
         self
     }
@@ -112,21 +131,63 @@ fn is_error(result: &Value) -> bool {
     result.as_object().is_some_and(|o| o.contains_key("error"))
 }
 
+fn is_secret(key: &str) -> bool {
+    let key: String = key
+        .chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    SECRET_KEYS.contains(&key.as_str())
+}
+
+/// The params with every secret-looking key's value replaced, at any
+/// depth.
 fn redact(params: &Value) -> Value {
     match params {
-        Value::Object(map) if SECRET_PARAMS.iter().any(|k| map.contains_key(*k)) => Value::Object(
+        Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| {
-                    let v = if SECRET_PARAMS.contains(&k.as_str()) {
+                    let v = if is_secret(k) {
                         Value::String("<redacted>".into())
                     } else {
-                        v.clone()
+                        redact(v)
                     };
                     (k.clone(), v)
                 })
                 .collect::<Map<_, _>>(),
         ),
+        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
         other => other.clone(),
+    }
+}
+
+/// Whether a value's JSON is longer than `budget` bytes (roughly), found
+/// without writing it out and stopping as soon as it is.
+fn exceeds(value: &Value, budget: &mut isize) -> bool {
+    *budget -= match value {
+        Value::String(s) => s.len() as isize + 2,
+        Value::Object(map) => 2 + map.keys().map(|k| k.len() as isize + 4).sum::<isize>(),
+        Value::Array(items) => 2 + items.len() as isize,
+        _ => 8,
+    };
+    if *budget < 0 {
+        return true;
+    }
+    match value {
+        Value::Object(map) => map.values().any(|v| exceeds(v, budget)),
+        Value::Array(items) => items.iter().any(|v| exceeds(v, budget)),
+        _ => false,
+    }
+}
+
+/// The value, or a note in its place when it is too big to keep.
+fn bounded(value: Value) -> Value {
+    let mut budget = KEPT_BYTES as isize;
+    if exceeds(&value, &mut budget) {
+        let bytes = serde_json::to_vec(&value).map_or(0, |v| v.len());
+        serde_json::json!({ "truncated": true, "bytes": bytes })
+    } else {
+        value
     }
 }
 
@@ -159,6 +220,12 @@ impl CallLog {
         }
         // No watcher is fine: the event is in `recent`.
         let _ = self.tx.send(event);
+    }
+
+    /// Whether anyone watches live (a `running` event is only worth
+    /// making then).
+    pub(crate) fn watched(&self) -> bool {
+        self.tx.receiver_count() > 0
     }
 
     /// The live events from now on, and the finished calls before.

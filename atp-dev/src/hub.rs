@@ -219,7 +219,6 @@ pub(crate) struct HubConfig {
 }
 
 /// The shared state.
-#[derive(Debug)]
 pub(crate) struct Hub {
     config: HubConfig,
     inner: Mutex<Inner>,
@@ -227,6 +226,38 @@ pub(crate) struct Hub {
     changed: watch::Sender<u64>,
     log: CallLog,
     next_seq: AtomicU64,
+    /// Mirrors `Inner::closed`, for watchers that check it often.
+    closed: std::sync::atomic::AtomicBool,
+}
+
+// Not derived: the state holds API keys (map keys) and queued requests
+// with their tokens.
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.lock();
+        f.debug_struct("Hub")
+            .field("toolkits", &inner.toolkits.len())
+            .field("connections", &inner.connections.len())
+            .field("pending_calls", &inner.pending.len())
+            .field("app_sessions", &inner.app_sessions.len())
+            .field("closed", &inner.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Publishes a call as cancelled if its future is dropped while it waits.
+struct CancelGuard<'a> {
+    hub: &'a Hub,
+    request_id: String,
+    event: Option<CallEvent>,
+}
+
+impl Drop for CancelGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(event) = self.event.take() {
+            self.hub.cancelled(&self.request_id, event);
+        }
+    }
 }
 
 /// Where a call goes.
@@ -244,6 +275,7 @@ impl Hub {
             changed: watch::channel(0).0,
             log: CallLog::default(),
             next_seq: AtomicU64::new(1),
+            closed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -474,13 +506,14 @@ impl Hub {
         }
         inner.pending.clear();
         drop(inner);
+        self.closed.store(true, Ordering::SeqCst);
         // Wakes the watchers (the playground's event streams), which end.
         self.notify();
     }
 
     /// Whether [`close`](Self::close) was called.
     pub(crate) fn is_closed(&self) -> bool {
-        self.lock().closed
+        self.closed.load(Ordering::SeqCst)
     }
 
     /// The call log.
@@ -593,6 +626,21 @@ impl Hub {
         answer
     }
 
+    /// Forgets a call whose caller went away (its future was dropped):
+    /// the waiting entry goes, and the log shows the call as cancelled.
+    fn cancelled(&self, request_id: &str, event: CallEvent) {
+        {
+            let mut inner = self.lock();
+            if let Some(pending) = inner.pending.remove(request_id)
+                && let Some(inbox) = inner.inboxes.get_mut(&pending.key)
+            {
+                inbox.queue.retain(|(id, _)| id != request_id);
+            }
+        }
+        self.log
+            .publish(event.failed("cancelled: the caller went away".to_owned()));
+    }
+
     async fn send_and_wait(
         &self,
         tool: &str,
@@ -651,10 +699,19 @@ impl Hub {
             }
             key
         };
-        self.log.publish(event.clone());
+        if self.log.watched() {
+            self.log.publish(event.clone());
+        }
+        let mut guard = CancelGuard {
+            hub: self,
+            request_id: request_id.clone(),
+            event: Some(event),
+        };
         let started = Instant::now();
         let outcome = tokio::time::timeout(timeout, answer_rx).await;
         let latency = started.elapsed();
+        let event = guard.event.take().expect("taken once");
+        drop(guard);
         match outcome {
             Ok(Ok(result)) => {
                 tracing::debug!(tool = %tool, %request_id, ?latency, "call answered");

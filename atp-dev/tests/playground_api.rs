@@ -197,3 +197,28 @@ async fn shutdown_ends_open_event_streams() {
         .await
         .expect("the stream ends");
 }
+
+#[tokio::test]
+async fn a_call_whose_caller_goes_away_is_logged_as_cancelled() {
+    let server = DevServer::start().await.unwrap();
+    register(&server, "k", "demo", "echo").await;
+    let mut toolkit = RawToolkit::connect(&server, "k").await;
+    server.wait_for_tools(&["echo"], WAIT).await.unwrap();
+    let mut events = Events::open(&server).await;
+
+    // The caller gives up (its future is dropped) before any answer.
+    let call = server.call("echo", json!({"n": 1}), None);
+    let gave_up = tokio::time::timeout(Duration::from_millis(1), async {
+        let request = async { toolkit.next_request().await };
+        tokio::join!(call, request).0
+    })
+    .await;
+    assert!(gave_up.is_err(), "nobody answered");
+    let running = events.next_call().await;
+    assert_eq!(running["status"], "running");
+    let ended = events.next_call().await;
+    assert_eq!(ended["seq"], running["seq"]);
+    assert_eq!(ended["status"], "failed");
+    assert_eq!(ended["error"], "cancelled: the caller went away");
+    server.shutdown().await;
+}

@@ -473,7 +473,7 @@ impl Dispatcher {
             Ended::Done(result) => result,
             Ended::Panicked(message) => Err(CallError::Panicked(message)),
             Ended::TimedOut => {
-                tracing::warn!(tool = tool_name, ?limit, "call timed out");
+                tracing::warn!(tool = %tool_name, ?limit, "call timed out");
                 Err(CallError::TimedOut(limit))
             }
         }

@@ -116,7 +116,13 @@ async fn run_page_checks(
         "latency and request id: {meta}"
     );
     let cli = b.text(&b.wait_for("#cli", PAGE_WAIT).await?).await?;
-    assert_eq!(cli, "$ atp-dev call echo 'text=hello from a browser'");
+    assert_eq!(
+        cli,
+        format!(
+            "$ atp-dev call echo --server {} 'text=hello from a browser'",
+            server.base_url()
+        )
+    );
 
     // A missing required field reaches the toolkit, whose error shows as one.
     b.fill(&input, "").await?;

@@ -127,9 +127,13 @@ async fn log_of_one_call(bin: &str, rust_log: Option<&str>) -> String {
     );
     signal(&child, "TERM");
     let mut stderr = String::new();
-    tokio::io::AsyncReadExt::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr)
-        .await
-        .unwrap();
+    tokio::time::timeout(
+        WAIT,
+        tokio::io::AsyncReadExt::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr),
+    )
+    .await
+    .expect("the toolkit exits and closes its stderr")
+    .unwrap();
     let status = tokio::time::timeout(WAIT, child.wait())
         .await
         .unwrap()
