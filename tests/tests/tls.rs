@@ -125,6 +125,47 @@ async fn a_toolkit_serves_over_https_and_wss_with_verified_certificates() {
     toolkit.shutdown().await.unwrap();
 }
 
+#[tokio::test]
+async fn a_toolkit_polls_the_inbox_over_https_with_verified_certificates() {
+    let server = start_server().await;
+    let pki = pki();
+    let front = tls_front(pki.server, server.local_addr()).await;
+    let base_url = format!("https://{}", front.addr);
+
+    // Without the CA: refused, so nothing is registered or polled.
+    let untrusted = atp_sdk::ToolKitClient::builder("key-tls-inbox", "tls-inbox")
+        .base_url(&base_url)
+        .transport(atp_sdk::Transport::Http)
+        .tools(["echo"])
+        .build()
+        .unwrap();
+    let refused = front.failure.notified();
+    let toolkit = spawn(untrusted);
+    tokio::time::timeout(WAIT, refused)
+        .await
+        .expect("the client refuses the certificate");
+    toolkit.shutdown().await.unwrap();
+    assert!(server.registrations().is_empty());
+    assert_eq!(server.inbox_polls(), 0);
+
+    // With the CA: announce, poll and answer over https.
+    let trusted = atp_sdk::ToolKitClient::builder("key-tls-inbox", "tls-inbox")
+        .base_url(&base_url)
+        .transport(atp_sdk::Transport::Http)
+        .add_root_certificate_pem(&pki.ca_pem)
+        .tools(["echo"])
+        .build()
+        .unwrap();
+    let toolkit = spawn(trusted);
+    server.wait_for_tools(&["echo"], WAIT).await.unwrap();
+    assert!(server.tools().iter().all(|t| t.transport == "inbox"));
+    assert_eq!(
+        call(&server, "echo", json!({"text": "polled over tls"})).await,
+        json!({"echo": "polled over tls"})
+    );
+    toolkit.shutdown().await.unwrap();
+}
+
 #[test]
 fn a_bad_root_certificate_is_a_configuration_error() {
     let err = atp_sdk::ToolKitClient::builder("k", "a")
