@@ -114,7 +114,7 @@ async fn hostile_frames_are_answered_or_ignored_and_the_connection_holds() {
     );
     assert_eq!(
         by_id("h7"),
-        json!({"error": "App sessions are not supported by this toolkit"})
+        json!({"error": "Unknown app: <missing tool_name>"})
     );
 
     // Still the same connection, still serving.
