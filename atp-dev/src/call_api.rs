@@ -9,14 +9,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::http::{ApiError, AppState, JsonBody};
-use crate::hub::{CallError, CallOptions};
+use crate::hub::{CallError, CallOptions, CallOutcome};
 
 /// `GET /api/dev/tools`.
 pub(crate) async fn tools(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "tools": state.hub.tools() }))
 }
 
-/// Body of `POST /api/dev/tools/{name}/call`.
+/// Body of `POST /api/dev/tools/{name}/call` and of
+/// `POST /api/dev/apps/{name}/start`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CallBody {
@@ -32,6 +33,17 @@ pub(crate) struct CallBody {
     app_name: Option<String>,
 }
 
+impl CallBody {
+    fn into_parts(self) -> (Value, CallOptions) {
+        let options = CallOptions {
+            auth_token: self.auth_token.map(atp_sdk::AuthToken::into_string),
+            timeout: self.timeout_ms.map(Duration::from_millis),
+            app_name: self.app_name,
+        };
+        (self.params, options)
+    }
+}
+
 fn empty_object() -> Value {
     json!({})
 }
@@ -42,12 +54,8 @@ pub(crate) async fn call(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<CallBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let options = CallOptions {
-        auth_token: body.auth_token.map(atp_sdk::AuthToken::into_string),
-        timeout: body.timeout_ms.map(Duration::from_millis),
-        app_name: body.app_name,
-    };
-    match state.hub.call(&name, body.params, options).await {
+    let (params, options) = body.into_parts();
+    match state.hub.call(&name, params, options).await {
         Ok(outcome) => Ok(Json(json!({
             "request_id": outcome.request_id,
             "result": outcome.result,
@@ -69,42 +77,29 @@ pub(crate) fn error_response(err: &CallError) -> ApiError {
     ApiError::new(status, err.to_string())
 }
 
-/// Body of `POST /api/dev/apps/{name}/start`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AppStartBody {
-    #[serde(default = "empty_object")]
-    params: Value,
-    #[serde(default)]
-    auth_token: Option<atp_sdk::AuthToken>,
-    #[serde(default)]
-    timeout_ms: Option<u64>,
-    #[serde(default)]
-    app_name: Option<String>,
-}
-
 /// `POST /api/dev/apps/{name}/start`: starts a session →
 /// `{"session_id", "result", "latency_ms"}`.
 pub(crate) async fn app_start(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    JsonBody(body): JsonBody<AppStartBody>,
+    JsonBody(body): JsonBody<CallBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let options = CallOptions {
-        auth_token: body.auth_token.map(atp_sdk::AuthToken::into_string),
-        timeout: body.timeout_ms.map(Duration::from_millis),
-        app_name: body.app_name,
-    };
+    let (params, options) = body.into_parts();
     let outcome = state
         .hub
-        .app_start(&name, body.params, options)
+        .app_start(&name, params, options)
         .await
         .map_err(|err| error_response(&err))?;
-    Ok(Json(json!({
+    Ok(session_reply(&outcome))
+}
+
+/// `{"session_id", "result", "latency_ms"}` for a session's answer.
+fn session_reply(outcome: &CallOutcome) -> Json<Value> {
+    Json(json!({
         "session_id": outcome.request_id,
         "result": outcome.result,
         "latency_ms": outcome.latency.as_secs_f64() * 1000.0,
-    })))
+    }))
 }
 
 /// Body of `POST /api/dev/apps/sessions/{id}/action`.
@@ -133,11 +128,7 @@ pub(crate) async fn app_action(
         )
         .await
         .map_err(|err| error_response(&err))?;
-    Ok(Json(json!({
-        "session_id": outcome.request_id,
-        "result": outcome.result,
-        "latency_ms": outcome.latency.as_secs_f64() * 1000.0,
-    })))
+    Ok(session_reply(&outcome))
 }
 
 /// `DELETE /api/dev/apps/sessions/{id}`: ends a session →

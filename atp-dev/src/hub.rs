@@ -626,6 +626,61 @@ impl Hub {
         answer
     }
 
+    /// Routes a tool request (or, with `app`, an `atp_app_request`) to a
+    /// toolkit, registers the wait for its answer and sends it: over the
+    /// toolkit's socket, or into its inbox. Returns the toolkit's key, the
+    /// connection used (none for the inbox or a parked frame) and the
+    /// answer to come; fills in the event's id and toolkit.
+    fn send_request(
+        &self,
+        request: ToolRequest,
+        app_name: Option<&str>,
+        app: bool,
+        event: &mut CallEvent,
+    ) -> Result<(String, Option<u64>, oneshot::Receiver<Value>), CallError> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(CallError::ShuttingDown);
+        }
+        let (key, route) = self.route(&inner, &request.tool_name, app_name)?;
+        let request_id = request.request_id.to_string();
+        event.request_id.clone_from(&request_id);
+        event.app_name = inner.toolkits.get(&key).map(|t| t.app_name.clone());
+        let (answer_tx, answer_rx) = oneshot::channel();
+        inner.pending.insert(
+            request_id.clone(),
+            Pending {
+                key: key.clone(),
+                answer: answer_tx,
+            },
+        );
+        let connection = match route {
+            Route::Socket => {
+                let message = if app {
+                    ServerMessage::AppRequest(request)
+                } else {
+                    ServerMessage::ToolRequest(request)
+                };
+                let text = serde_json::to_string(&message).expect("a request always serializes");
+                Self::deliver(&mut inner, &key, request_id, text)
+            }
+            Route::Inbox => {
+                let mut item = serde_json::to_value(&request).expect("a request always serializes");
+                if app {
+                    item["message_type"] = Value::from("atp_app_request");
+                }
+                inner
+                    .inboxes
+                    .entry(key.clone())
+                    .or_default()
+                    .queue
+                    .push_back((request_id, item));
+                None
+            }
+        };
+        Ok((key, connection, answer_rx))
+    }
+
     /// Forgets a call whose caller went away (its future was dropped):
     /// the waiting entry goes, and the log shows the call as cancelled.
     fn cancelled(&self, request_id: &str, event: CallEvent) {
@@ -656,49 +711,14 @@ impl Hub {
             params,
             auth_token: options.auth_token.map(atp_sdk::AuthToken::new),
         };
-        let (answer_tx, answer_rx) = oneshot::channel();
-        let key = {
-            let mut inner = self.lock();
-            let routed = if inner.closed {
-                Err(CallError::ShuttingDown)
-            } else {
-                self.route(&inner, tool, options.app_name.as_deref())
-            };
-            let (key, route) = match routed {
-                Ok(routed) => routed,
+        let (key, _, answer_rx) =
+            match self.send_request(request, options.app_name.as_deref(), false, &mut event) {
+                Ok(sent) => sent,
                 Err(err) => {
-                    drop(inner);
                     self.log.publish(event.failed(err.to_string()));
                     return Err(err);
                 }
             };
-            event.request_id.clone_from(&request_id);
-            event.app_name = inner.toolkits.get(&key).map(|t| t.app_name.clone());
-            inner.pending.insert(
-                request_id.clone(),
-                Pending {
-                    key: key.clone(),
-                    answer: answer_tx,
-                },
-            );
-            match route {
-                Route::Socket => {
-                    let text = serde_json::to_string(&ServerMessage::ToolRequest(request))
-                        .expect("a request always serializes");
-                    Self::deliver(&mut inner, &key, request_id.clone(), text);
-                }
-                Route::Inbox => {
-                    let item = serde_json::to_value(&request).expect("a request always serializes");
-                    inner
-                        .inboxes
-                        .entry(key.clone())
-                        .or_default()
-                        .queue
-                        .push_back((request_id.clone(), item));
-                }
-            }
-            key
-        };
         if self.log.watched() {
             self.log.publish(event.clone());
         }
@@ -774,60 +794,23 @@ impl Hub {
             params,
             auth_token: options.auth_token.map(atp_sdk::AuthToken::new),
         };
-        let (answer_tx, answer_rx) = oneshot::channel();
         let mut event = event;
-        {
-            let mut inner = self.lock();
-            let routed = if inner.closed {
-                Err(CallError::ShuttingDown)
-            } else {
-                self.route(&inner, app, options.app_name.as_deref())
-            };
-            let (key, route) = match routed {
-                Ok(routed) => routed,
+        let (key, connection, answer_rx) =
+            match self.send_request(request, options.app_name.as_deref(), true, &mut event) {
+                Ok(sent) => sent,
                 Err(err) => {
-                    drop(inner);
                     self.log.publish(event.failed(err.to_string()));
                     return Err(err);
                 }
             };
-            event.request_id.clone_from(&request_id);
-            event.app_name = inner.toolkits.get(&key).map(|t| t.app_name.clone());
-            inner.pending.insert(
-                request_id.clone(),
-                Pending {
-                    key: key.clone(),
-                    answer: answer_tx,
-                },
-            );
-            let connection = match route {
-                Route::Socket => {
-                    let text = serde_json::to_string(&ServerMessage::AppRequest(request))
-                        .expect("a request always serializes");
-                    Self::deliver(&mut inner, &key, request_id.clone(), text)
-                }
-                Route::Inbox => {
-                    let mut item =
-                        serde_json::to_value(&request).expect("a request always serializes");
-                    item["message_type"] = Value::from("atp_app_request");
-                    inner
-                        .inboxes
-                        .entry(key.clone())
-                        .or_default()
-                        .queue
-                        .push_back((request_id.clone(), item));
-                    None
-                }
-            };
-            inner.app_sessions.insert(
-                request_id.clone(),
-                AppSession {
-                    key,
-                    app: app.to_owned(),
-                    connection,
-                },
-            );
-        }
+        self.lock().app_sessions.insert(
+            request_id.clone(),
+            AppSession {
+                key,
+                app: app.to_owned(),
+                connection,
+            },
+        );
         self.log.publish(event.clone());
         let answer = self.wait_app(&request_id, answer_rx, timeout, app).await;
         match &answer {
