@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use crate::dynamic::DynamicTool;
 use crate::params::CallArgs;
 use crate::registry::{ParamSpec, SchemaSource};
 use crate::secret::AuthToken;
@@ -182,19 +183,15 @@ impl<A: App> ErasedApp for Typed<A> {
 /// [`App::Params`]) with `"app": true` in its metadata.
 #[must_use = "add the app with ToolKitClientBuilder::app"]
 pub struct AppDef {
-    pub(crate) name: String,
-    pub(crate) description: String,
-    pub(crate) auth: Option<(String, String, Option<String>)>,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) params: Vec<ParamSpec>,
+    /// What is announced: a tool of the app's name, parameters and auth.
+    pub(crate) spec: DynamicTool,
     pub(crate) app: Arc<dyn ErasedApp>,
 }
 
 impl fmt::Debug for AppDef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AppDef")
-            .field("name", &self.name)
-            .field("description", &self.description)
+            .field("spec", &self.spec)
             .finish_non_exhaustive()
     }
 }
@@ -203,49 +200,40 @@ impl AppDef {
     /// The app `app`, announced as `name`.
     pub fn new<A: App>(name: impl Into<String>, app: A) -> Self {
         Self {
-            name: name.into(),
-            description: String::new(),
-            auth: None,
-            timeout: None,
-            params: params_of::<A::Params>(),
+            spec: DynamicTool::app_announcement(name.into(), params_of::<A::Params>()),
             app: Arc::new(Typed(Arc::new(app))),
         }
     }
 
     /// What the app does, for the agent.
     pub fn description(mut self, description: impl Into<String>) -> Self {
-        self.description = description.into();
+        self.spec = self.spec.description(description);
         self
     }
 
-    /// Sessions need a token from `provider` (see
-    /// [`DynamicTool::auth`](crate::DynamicTool::auth)); starting one
-    /// without a token is answered `Missing auth_token for authenticated
-    /// tool`.
+    /// Sessions need a token from `provider` (as
+    /// [`DynamicTool::auth`]); starting one without a token is answered
+    /// `Missing auth_token for authenticated tool`.
     pub fn auth(
         mut self,
         provider: impl Into<String>,
         auth_type: impl Into<String>,
         auth_with: Option<&str>,
     ) -> Self {
-        self.auth = Some((
-            provider.into(),
-            auth_type.into(),
-            auth_with.map(str::to_owned),
-        ));
+        self.spec = self.spec.auth(provider, auth_type, auth_with);
         self
     }
 
     /// The time limit of each start and action, instead of the client's
     /// [`call_timeout`](crate::ToolKitClientBuilder::call_timeout).
     pub fn timeout(mut self, limit: Duration) -> Self {
-        self.timeout = Some(limit);
+        self.spec = self.spec.timeout(limit);
         self
     }
 
     /// The app's name.
     pub fn name(&self) -> &str {
-        &self.name
+        self.spec.name()
     }
 }
 

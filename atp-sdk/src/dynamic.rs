@@ -108,20 +108,35 @@ impl DynamicTool {
     /// The announcement of an app: a tool of the app's name and
     /// parameters, marked as an app, whose tool calls are answered with
     /// an error (an app is started with `atp_app_request`).
-    pub(crate) fn for_app(def: &crate::apps::AppDef) -> Self {
-        let name = def.name.clone();
+    pub(crate) fn app_announcement(name: String, params: Vec<ParamSpec>) -> Self {
         let message =
             format!("`{name}` is an interactive app: start a session with atp_app_request");
-        let mut tool = Self::new(def.name.clone(), move |_args| {
+        let mut tool = Self::new(name, move |_args| {
             let message = message.clone();
             async move { Err(crate::tool::CallError::Tool(message)) }
         });
-        tool.description.clone_from(&def.description);
-        tool.params.clone_from(&def.params);
-        tool.auth.clone_from(&def.auth);
-        tool.timeout = def.timeout;
+        tool.params = params;
         tool.app = true;
         tool
+    }
+
+    /// The names of the required parameters.
+    pub(crate) fn required_names(&self) -> Vec<String> {
+        self.params
+            .iter()
+            .filter(|p| p.kind.is_required())
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
+    /// Whether calls need a token.
+    pub(crate) fn needs_token(&self) -> bool {
+        self.auth.is_some()
+    }
+
+    /// The tool's own time limit, if set.
+    pub(crate) fn own_timeout(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// What the tool does, for the agent.

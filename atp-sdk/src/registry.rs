@@ -323,21 +323,16 @@ impl Registry {
         let mut dynamic = dynamic;
         let mut entries = std::collections::HashMap::with_capacity(apps.len());
         for def in apps {
-            dynamic.push(DynamicTool::for_app(&def));
             entries.insert(
-                def.name.clone(),
+                def.spec.name().to_owned(),
                 crate::apps::AppEntry {
-                    app: def.app.clone(),
-                    required: def
-                        .params
-                        .iter()
-                        .filter(|p| p.kind.is_required())
-                        .map(|p| p.name.clone())
-                        .collect(),
-                    needs_token: def.auth.is_some(),
-                    timeout: def.timeout,
+                    app: def.app,
+                    required: def.spec.required_names(),
+                    needs_token: def.spec.needs_token(),
+                    timeout: def.spec.own_timeout(),
                 },
             );
+            dynamic.push(def.spec);
         }
         // With apps only, `only = None` would add every #[atp_tool] of the
         // program, which is what an app-only toolkit wants too.
