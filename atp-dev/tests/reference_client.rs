@@ -24,9 +24,11 @@ fn python() -> Option<PathBuf> {
     venv.exists().then_some(venv)
 }
 
-#[tokio::test]
-async fn the_reference_python_client_works_with_atp_dev() {
-    let Some(python) = python() else {
+/// The Python to run the reference client with; `None` (after saying so)
+/// when there is none outside CI.
+fn python_or_skip() -> Option<PathBuf> {
+    let python = python();
+    if python.is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must provide the reference client: set ATP_REF_PYTHON or create .venv"
@@ -35,20 +37,39 @@ async fn the_reference_python_client_works_with_atp_dev() {
             "SKIPPED: no Python with AgentToolProtocol 0.2.5 \
              (set ATP_REF_PYTHON or run: python3 -m venv .venv && .venv/bin/pip install AgentToolProtocol==0.2.5)"
         );
-        return;
-    };
-    let server = DevServer::start().await.unwrap();
+    }
+    python
+}
+
+/// Starts `tests/reference/toolkit.py` against `server` with `key`, in
+/// `protocol` mode (`ws` or `http`).
+fn start_reference(
+    python: &std::path::Path,
+    server: &DevServer,
+    key: &str,
+    protocol: &str,
+) -> tokio::process::Child {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference/toolkit.py");
-    let mut toolkit = tokio::process::Command::new(&python)
+    tokio::process::Command::new(python)
         .arg(&script)
         .arg(server.base_url())
-        .arg("py-key")
+        .arg(key)
+        .arg(protocol)
         .env("PYTHONUNBUFFERED", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .expect("python starts");
+        .expect("python starts")
+}
+
+#[tokio::test]
+async fn the_reference_python_client_works_with_atp_dev() {
+    let Some(python) = python_or_skip() else {
+        return;
+    };
+    let server = DevServer::start().await.unwrap();
+    let mut toolkit = start_reference(&python, &server, "py-key", "ws");
     server
         .wait_for_tools(
             &["add_numbers", "show_token"],
@@ -146,27 +167,11 @@ async fn the_reference_python_client_works_with_atp_dev() {
 /// (every 30 s: the call waits for its next poll) and posts the answer.
 #[tokio::test]
 async fn the_reference_client_in_http_mode_polls_the_inbox() {
-    let Some(python) = python() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must provide the reference client: set ATP_REF_PYTHON or create .venv"
-        );
-        eprintln!("SKIPPED: no Python with AgentToolProtocol 0.2.5");
+    let Some(python) = python_or_skip() else {
         return;
     };
     let server = DevServer::start().await.unwrap();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference/toolkit.py");
-    let _toolkit = tokio::process::Command::new(&python)
-        .arg(&script)
-        .arg(server.base_url())
-        .arg("py-http-key")
-        .arg("http")
-        .env("PYTHONUNBUFFERED", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python starts");
+    let _toolkit = start_reference(&python, &server, "py-http-key", "http");
     server
         .wait_for_tools(
             &["add_numbers", "show_token"],

@@ -27,6 +27,25 @@ async fn start_polling(
     toolkit
 }
 
+/// Calls `wait_gate` with `gate` closed, and returns once the toolkit
+/// runs it: the call stays in flight until the test opens the gate.
+async fn call_held_at_gate(
+    server: &DevServer,
+    gate: &'static str,
+) -> tokio::task::JoinHandle<Result<atp_dev::CallOutcome, atp_dev::CallError>> {
+    set_gate(gate, false);
+    let pending = tokio::spawn({
+        let server = server.clone();
+        async move {
+            server
+                .call_with("wait_gate", json!({"gate": gate}), CallOptions::default())
+                .await
+        }
+    });
+    gate_entered(gate, 1).await;
+    pending
+}
+
 #[tokio::test]
 async fn tools_over_the_inbox_follow_the_same_contract() {
     let server = start_server().await;
@@ -171,16 +190,7 @@ async fn an_answer_is_retried_through_an_outage_and_delivered() {
     let toolkit = start_polling(&server, Some(&front.url()), "retrying", &["wait_gate"]).await;
 
     let gate = "inbox-outage";
-    set_gate(gate, false);
-    let pending = tokio::spawn({
-        let server = server.clone();
-        async move {
-            server
-                .call_with("wait_gate", json!({"gate": gate}), CallOptions::default())
-                .await
-        }
-    });
-    gate_entered(gate, 1).await;
+    let pending = call_held_at_gate(&server, gate).await;
 
     // The server becomes unreachable; then the tool finishes. Its answer
     // can't be posted until the server is back.
@@ -214,16 +224,7 @@ async fn a_stop_lets_the_call_in_flight_finish_and_posts_its_answer() {
     let server = start_server().await;
     let toolkit = start_polling(&server, None, "stopping", &["wait_gate"]).await;
     let gate = "inbox-stop";
-    set_gate(gate, false);
-    let pending = tokio::spawn({
-        let server = server.clone();
-        async move {
-            server
-                .call_with("wait_gate", json!({"gate": gate}), CallOptions::default())
-                .await
-        }
-    });
-    gate_entered(gate, 1).await;
+    let pending = call_held_at_gate(&server, gate).await;
     toolkit.stop.stop();
     set_gate(gate, true);
     let stopped = tokio::time::timeout(WAIT, toolkit.task)
