@@ -125,7 +125,9 @@ impl Browser {
     ) -> Result<Value, Error> {
         let url = format!("{}{path}", self.session);
         let mut req = self.http.request(method.clone(), &url);
-        if method != reqwest::Method::GET {
+        // Only POST carries a body: chromedriver refuses a DELETE with one
+        // (and the session, with its browser, would outlive the test).
+        if method == reqwest::Method::POST {
             req = req.json(&body);
         }
         let res = req.send().await?;
@@ -261,9 +263,20 @@ impl Browser {
 
     /// Ends the session and stops the driver.
     pub async fn close(mut self) -> Result<(), Error> {
-        let _ = self.command(reqwest::Method::DELETE, "", Value::Null).await;
+        let ended = self.command(reqwest::Method::DELETE, "", Value::Null).await;
         let _ = self.driver.kill().await;
-        Ok(())
+        // Chromium's helpers may still be writing to the profile for a
+        // moment after the session ends: remove it until it stays gone
+        // (bounded), so no run leaves a profile behind in the temp dir.
+        let profile = self._profile.0.clone();
+        for _ in 0..40 {
+            let _ = std::fs::remove_dir_all(&profile);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if !profile.exists() {
+                break;
+            }
+        }
+        ended.map(drop)
     }
 }
 
