@@ -460,6 +460,7 @@ pub fn sha256_hex(text: &str) -> String {
 // ---------------------------------------------------------------------------
 
 pub mod front;
+pub mod raw;
 pub mod webdriver;
 
 /// Ids each `slow_echo` group has received, and how many `busy` calls of

@@ -132,3 +132,38 @@ impl RawToolkit {
         }
     }
 }
+
+impl RawToolkit {
+    /// Like [`connect`](Self::connect), with no limit on the size of what
+    /// it reads (for tests that jam a connection with a huge frame).
+    pub async fn connect_unlimited(server: &DevServer, key: &str) -> Self {
+        use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+        let url = format!(
+            "ws://{}/ws/v1/atp/toolkit-client/{key}/",
+            server.local_addr()
+        );
+        let config = WebSocketConfig::default()
+            .max_message_size(None)
+            .max_frame_size(None);
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+            .await
+            .unwrap();
+        let mut toolkit = Self { ws };
+        let hello = toolkit.next_json().await;
+        assert_eq!(hello["message_type"], "atp_client_connected", "{hello}");
+        toolkit
+    }
+
+    /// The next text frame within `wait`, as it came; `None` if none came
+    /// in that time or the connection ended.
+    pub async fn next_text_within(&mut self, wait: Duration) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => return Some(text.as_str().to_owned()),
+                Ok(Some(Ok(_))) => {}
+                Ok(None | Some(Err(_))) | Err(_) => return None,
+            }
+        }
+    }
+}
