@@ -41,14 +41,10 @@ pub(crate) enum Arg {
     Param(usize),
     /// The `AuthToken`.
     Token(Span),
-}
-
-/// The return type's shape.
-pub(crate) enum Returns {
-    /// `T: Serialize` (including `()`).
-    Plain(Span),
-    /// `Result<T, E>`.
-    Result(Span),
+    /// The call's `Context`.
+    Context(Span),
+    /// A `State<T>`: `T`.
+    State(Type),
 }
 
 pub(crate) struct Auth {
@@ -65,7 +61,8 @@ pub(crate) struct Tool {
     pub(crate) args: Vec<Arg>,
     pub(crate) auth: Option<Auth>,
     pub(crate) is_async: bool,
-    pub(crate) returns: Returns,
+    /// Where the return type is written (for errors about it).
+    pub(crate) returns: Span,
     /// `timeout = "..."` in milliseconds.
     pub(crate) timeout_ms: Option<u64>,
 }
@@ -129,6 +126,10 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
     let mut params = Vec::new();
     let mut fn_args = Vec::new();
     let mut token_seen = false;
+    let mut context_seen = false;
+    // Arguments the toolkit fills in (`AuthToken`, `Context`, `State`),
+    // by name: not tool parameters, so not in `required`.
+    let mut injected: Vec<(String, &'static str)> = Vec::new();
     for input in sig.inputs.iter_mut() {
         let pat_type = match input {
             FnArg::Receiver(receiver) => {
@@ -173,7 +174,42 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
             });
             continue;
         }
+        match injected_kind(ty) {
+            Some(Injected::Context) => {
+                if context_seen {
+                    push(
+                        errors,
+                        syn::Error::new_spanned(
+                            ty,
+                            "only one `Context` parameter is allowed: it describes the call",
+                        ),
+                    );
+                }
+                context_seen = true;
+                injected.push((name, "a `Context`"));
+                fn_args.push(Arg::Context(ty.span()));
+                continue;
+            }
+            Some(Injected::State(Some(inner))) => {
+                injected.push((name, "a `State`"));
+                fn_args.push(Arg::State(inner.clone()));
+                continue;
+            }
+            Some(Injected::State(None)) => {
+                push(
+                    errors,
+                    syn::Error::new_spanned(
+                        ty,
+                        "`State` needs the type of the shared value: `State<MyType>`",
+                    ),
+                );
+                injected.push((name, "a `State`"));
+                continue;
+            }
+            None => {}
+        }
         if is_auth_token(ty) {
+            injected.push((name.clone(), "an `AuthToken`"));
             if token_seen {
                 push(
                     errors,
@@ -222,7 +258,7 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
     }
 
     if let Some((_, names)) = &args.required {
-        apply_required(names, &mut params, errors);
+        apply_required(names, &mut params, &injected, errors);
     }
 
     let auth = match &args.auth_provider {
@@ -256,9 +292,8 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
     };
 
     let returns = match &sig.output {
-        ReturnType::Default => Returns::Plain(sig.paren_token.span.close()),
-        ReturnType::Type(_, ty) if is_result(ty) => Returns::Result(ty.span()),
-        ReturnType::Type(_, ty) => Returns::Plain(ty.span()),
+        ReturnType::Default => sig.paren_token.span.close(),
+        ReturnType::Type(_, ty) => ty.span(),
     };
 
     Tool {
@@ -275,7 +310,12 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
 
 /// `required = [...]` given: listed names are required, the others
 /// (non-`Option`) take their default.
-fn apply_required(names: &[LitStr], params: &mut [Param], errors: &mut Option<syn::Error>) {
+fn apply_required(
+    names: &[LitStr],
+    params: &mut [Param],
+    injected: &[(String, &'static str)],
+    errors: &mut Option<syn::Error>,
+) {
     let mut listed: Vec<String> = Vec::new();
     for lit in names {
         let name = lit.value();
@@ -287,6 +327,18 @@ fn apply_required(names: &[LitStr], params: &mut [Param], errors: &mut Option<sy
             continue;
         }
         listed.push(name.clone());
+        if let Some((_, what)) = injected.iter().find(|(n, _)| *n == name) {
+            push(
+                errors,
+                syn::Error::new_spanned(
+                    lit,
+                    format!(
+                        "`{name}` is {what}, filled in by the toolkit, not a tool parameter: leave it out of `required`"
+                    ),
+                ),
+            );
+            continue;
+        }
         match params.iter().find(|p| p.name == name) {
             None => {
                 let known = params
@@ -355,8 +407,29 @@ fn is_auth_token(ty: &Type) -> bool {
     last_segment(ty).is_some_and(|seg| seg.ident == "AuthToken" && seg.arguments.is_none())
 }
 
-fn is_result(ty: &Type) -> bool {
-    last_segment(ty).is_some_and(|seg| seg.ident == "Result")
+/// An argument the toolkit fills in, by its spelling.
+enum Injected<'a> {
+    /// `Context`.
+    Context,
+    /// `State<T>` (`None`: no type argument).
+    State(Option<&'a Type>),
+}
+
+fn injected_kind(ty: &Type) -> Option<Injected<'_>> {
+    let seg = last_segment(ty)?;
+    if seg.ident == "Context" && seg.arguments.is_none() {
+        return Some(Injected::Context);
+    }
+    if seg.ident != "State" {
+        return None;
+    }
+    Some(Injected::State(match &seg.arguments {
+        PathArguments::AngleBracketed(args) if args.args.len() == 1 => match &args.args[0] {
+            GenericArgument::Type(inner) => Some(inner),
+            _ => None,
+        },
+        _ => None,
+    }))
 }
 
 /// `T` when `ty` is `Option<T>` (or `std::option::Option<T>`).

@@ -9,7 +9,7 @@ use syn::ItemFn;
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
-use crate::analyse::{self, Arg, ParamKind, Returns, Tool};
+use crate::analyse::{self, Arg, ParamKind, Tool};
 use crate::args::{ToolArgs, push};
 use crate::source;
 
@@ -101,13 +101,13 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
         let name = &param.name;
         match param.kind {
             ParamKind::Required => {
-                quote_spanned!(ty.span()=> __atp_args.required::<#ty>(#name)?)
+                quote_spanned!(ty.span()=> #p::required::<#ty>(__atp_args, #name)?)
             }
             ParamKind::Optional => {
-                quote_spanned!(ty.span()=> __atp_args.optional::<#schema_ty>(#name)?)
+                quote_spanned!(ty.span()=> #p::optional::<#schema_ty>(__atp_args, #name)?)
             }
             ParamKind::Defaulted => {
-                quote_spanned!(ty.span()=> __atp_args.or_default::<#ty>(#name)?)
+                quote_spanned!(ty.span()=> #p::or_default::<#ty>(__atp_args, #name)?)
             }
         }
     });
@@ -117,13 +117,31 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
             quote!(#b)
         }
         Arg::Token(span) => quote_spanned!(*span=> __atp_args.take_token()?),
+        Arg::Context(span) => quote_spanned!(*span=> __atp_args.context()),
+        Arg::State(ty) => quote_spanned!(ty.span()=> __atp_args.state::<#ty>()?),
     });
-    // The conversion of the return value, every token spanned on the
+    // The conversion of the return value, decided by its type (a `Result`
+    // under any name answers `{"error": ...}`), every token spanned on the
     // return type, so a type that can't be returned is reported there.
-    let output = match tool.returns {
-        Returns::Plain(span) => respan(quote!(#p::output(__atp_value)), span),
-        Returns::Result(span) => respan(quote!(#p::output_result(__atp_value)), span),
-    };
+    let output = respan(
+        quote!({
+            let __atp_out = #p::Out(__atp_value);
+            (&__atp_out).__atp_kind().output(__atp_out)
+        }),
+        tool.returns,
+    );
+    // `State<T>` needs `T: Send + Sync + 'static`: checked on `T`.
+    let state_types: Vec<&syn::Type> = tool
+        .args
+        .iter()
+        .filter_map(|arg| match arg {
+            Arg::State(ty) => Some(ty),
+            _ => None,
+        })
+        .collect();
+    let state_checks = state_types
+        .iter()
+        .map(|ty| quote_spanned!(ty.span()=> #p::state_bound::<#ty>();));
     let bindings_types = tool.params.iter().map(|param| &param.ty);
 
     let call = if tool.is_async {
@@ -216,6 +234,13 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
         const _: () = {
             let () = self::#marker;
 
+            #[allow(unused_imports)]
+            use #p::{PlainTag as _, ResultTag as _};
+
+            fn __atp_checks() {
+                #(#state_checks)*
+            }
+
             fn __atp_extract(
                 __atp_args: &mut #p::CallArgs,
             ) -> ::core::result::Result<(#(#bindings_types,)*), #p::CallError> {
@@ -235,8 +260,14 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
                     file: ::core::file!(),
                     line: ::core::line!(),
                     module_path: ::core::module_path!(),
-                    timeout: #timeout,
+                        timeout: #timeout,
                     handler: #handler,
+                    states: &[#(
+                        #p::StateDef {
+                            type_id: ::core::any::TypeId::of::<#state_types>,
+                            type_name: ::core::any::type_name::<#state_types>,
+                        }
+                    ),*],
                 }
             }
         };

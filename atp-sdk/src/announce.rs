@@ -1,18 +1,22 @@
 //! Announcing the tools (protocol section 1): `verify_hash`, then for each
 //! tool `verify_tool_hash` and, when the server does not have it,
-//! `register_tool`. The per-tool requests go out concurrently.
+//! `register_tool`. The per-tool requests go out concurrently, a bounded
+//! number at a time.
 
-use futures_util::future::join_all;
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::protocol::{
-    REGISTER_TOOL_PATH, RegisterToolRequest, RegisterToolResponse, UpToDate, VERIFY_HASH_PATH,
-    VERIFY_TOOL_HASH_PATH, VerifyHashRequest, VerifyToolHashRequest,
+    REGISTER_TOOL_PATH, RegisterToolRequest, RegisterToolResponse, ToolMetadata, UpToDate,
+    VERIFY_HASH_PATH, VERIFY_TOOL_HASH_PATH, VerifyHashRequest, VerifyToolHashRequest,
 };
-use crate::registry::{Registry, Tool};
+use crate::registry::{Announced, Registry};
 use crate::secret::ApiKey;
+
+/// Tools announced at once (each a request or two).
+const CONCURRENT: usize = 32;
 
 /// Why an announce did not complete.
 #[derive(Debug)]
@@ -42,6 +46,8 @@ pub(crate) struct Announcer {
     pub(crate) base_url: String,
     pub(crate) api_key: ApiKey,
     pub(crate) app_name: String,
+    /// Whether `register_tool` carries each tool's source text.
+    pub(crate) send_source: bool,
 }
 
 enum Outcome {
@@ -64,17 +70,26 @@ impl Announcer {
         if self.post_verify(VERIFY_HASH_PATH, &verify).await? {
             return Ok(AnnounceReport {
                 up_to_date: true,
-                unchanged: registry.tools().len(),
+                unchanged: registry.announced().len(),
                 ..AnnounceReport::default()
             });
         }
-        let outcomes = join_all(
-            registry
-                .tools()
-                .iter()
-                .map(|tool| self.announce_tool(registry, tool)),
-        )
-        .await;
+        // A bounded number at a time (written without a closure over the
+        // tools, which would make this future's `Send` depend on a
+        // higher-ranked lifetime).
+        let mut tools = registry.announced().iter();
+        let mut pending = futures_util::stream::FuturesUnordered::new();
+        let mut outcomes = Vec::with_capacity(registry.announced().len());
+        loop {
+            while pending.len() < CONCURRENT {
+                let Some(tool) = tools.next() else { break };
+                pending.push(self.announce_tool(registry, tool));
+            }
+            match pending.next().await {
+                Some(outcome) => outcomes.push(outcome),
+                None => break,
+            }
+        }
         let mut report = AnnounceReport::default();
         for outcome in outcomes {
             match outcome? {
@@ -89,7 +104,7 @@ impl Announcer {
     async fn announce_tool(
         &self,
         registry: &Registry,
-        tool: &Tool,
+        tool: &Announced,
     ) -> Result<Outcome, AnnounceError> {
         let verify = VerifyToolHashRequest {
             api_key: self.api_key.clone(),
@@ -106,7 +121,14 @@ impl Announcer {
             programming_language: "Rust".to_owned(),
             code_hash: tool.code_hash.clone(),
             toolkit_hash: Some(registry.toolkit_hash().to_owned()),
-            metadata: tool.metadata.clone(),
+            metadata: if self.send_source {
+                tool.metadata.clone()
+            } else {
+                ToolMetadata {
+                    source_code: String::new(),
+                    ..tool.metadata.clone()
+                }
+            },
         };
         match self
             .post::<_, RegisterToolResponse>(REGISTER_TOOL_PATH, &body)

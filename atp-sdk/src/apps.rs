@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,13 +17,15 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use tokio::sync::OwnedMutexGuard;
 use tokio::time::Instant;
 
-use crate::dynamic::DynamicTool;
+use crate::error::CallError;
 use crate::params::CallArgs;
-use crate::registry::{ParamSpec, SchemaSource};
+use crate::protocol::RequestId;
+use crate::registry::{Announced, announce_run_time};
 use crate::secret::AuthToken;
-use crate::tool::{CallError, ParamKind};
+use crate::tool::{OwnedAuth, ParamSpec, metadata, params_of};
 
 /// An interactive app, served next to the tools with
 /// [`ToolKitClientBuilder::app`](crate::ToolKitClientBuilder::app).
@@ -183,15 +186,19 @@ impl<A: App> ErasedApp for Typed<A> {
 /// [`App::Params`]) with `"app": true` in its metadata.
 #[must_use = "add the app with ToolKitClientBuilder::app"]
 pub struct AppDef {
-    /// What is announced: a tool of the app's name, parameters and auth.
-    pub(crate) spec: DynamicTool,
-    pub(crate) app: Arc<dyn ErasedApp>,
+    name: String,
+    description: String,
+    params: Vec<ParamSpec>,
+    auth: Option<OwnedAuth>,
+    timeout: Option<Duration>,
+    app: Arc<dyn ErasedApp>,
 }
 
 impl fmt::Debug for AppDef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AppDef")
-            .field("spec", &self.spec)
+            .field("name", &self.name)
+            .field("description", &self.description)
             .finish_non_exhaustive()
     }
 }
@@ -200,81 +207,114 @@ impl AppDef {
     /// The app `app`, announced as `name`.
     pub fn new<A: App>(name: impl Into<String>, app: A) -> Self {
         Self {
-            spec: DynamicTool::app_announcement(name.into(), params_of::<A::Params>()),
+            name: name.into(),
+            description: String::new(),
+            params: params_of::<A::Params>(),
+            auth: None,
+            timeout: None,
             app: Arc::new(Typed(Arc::new(app))),
         }
     }
 
     /// What the app does, for the agent.
     pub fn description(mut self, description: impl Into<String>) -> Self {
-        self.spec = self.spec.description(description);
+        self.description = description.into();
         self
     }
 
     /// Sessions need a token from `provider` (as
-    /// [`DynamicTool::auth`]); starting one without a token is answered
-    /// `Missing auth_token for authenticated tool`.
+    /// [`DynamicTool::auth`](crate::DynamicTool::auth)); starting one
+    /// without a token is answered `Missing auth_token for authenticated
+    /// tool`.
     pub fn auth(
         mut self,
         provider: impl Into<String>,
         auth_type: impl Into<String>,
         auth_with: Option<&str>,
     ) -> Self {
-        self.spec = self.spec.auth(provider, auth_type, auth_with);
+        self.auth = Some((
+            provider.into(),
+            auth_type.into(),
+            auth_with.map(str::to_owned),
+        ));
         self
     }
 
     /// The time limit of each start and action, instead of the client's
     /// [`call_timeout`](crate::ToolKitClientBuilder::call_timeout).
     pub fn timeout(mut self, limit: Duration) -> Self {
-        self.spec = self.spec.timeout(limit);
+        self.timeout = Some(limit);
         self
     }
 
     /// The app's name.
     pub fn name(&self) -> &str {
-        self.spec.name()
+        &self.name
+    }
+
+    /// What the platform is told about the app.
+    pub(crate) fn announced(&self) -> Announced {
+        let meta = metadata(
+            &self.params,
+            &self.description,
+            self.auth
+                .as_ref()
+                .map(|(p, k, w)| (p.as_str(), k.as_str(), w.as_deref())),
+            "",
+        );
+        let location = format!(
+            "an app added with ToolKitClientBuilder::app (`{}`)",
+            self.name
+        );
+        announce_run_time(&self.name, location, meta, true)
     }
 }
 
-/// The parameters of an app: the properties of `P`'s JSON Schema.
-fn params_of<P: JsonSchema>() -> Vec<ParamSpec> {
-    let schema = schemars::generate::SchemaSettings::draft2020_12()
-        .with(|s| {
-            s.inline_subschemas = true;
-            s.meta_schema = None;
-        })
-        .for_deserialize()
-        .into_generator()
-        .into_root_schema_for::<P>()
-        .to_value();
-    let required: Vec<&str> = schema["required"]
-        .as_array()
-        .map(|r| r.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let Some(properties) = schema["properties"].as_object() else {
-        return Vec::new();
-    };
-    properties
-        .iter()
-        .map(|(name, property)| {
-            let mut property = property.clone();
-            let description = property
-                .as_object_mut()
-                .and_then(|p| p.remove("description"))
-                .and_then(|d| d.as_str().map(str::to_owned));
-            ParamSpec {
-                name: name.clone(),
-                kind: if required.contains(&name.as_str()) {
-                    ParamKind::Required
-                } else {
-                    ParamKind::Optional
-                },
-                description,
-                schema: SchemaSource::Json(property),
-            }
-        })
-        .collect()
+/// The apps of a toolkit, by name, and their open sessions: owned by the
+/// dispatcher.
+pub(crate) struct Apps {
+    table: HashMap<String, AppEntry>,
+    pub(crate) sessions: Sessions,
+}
+
+impl fmt::Debug for Apps {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Apps")
+            .field("apps", &self.table.keys().collect::<Vec<_>>())
+            .field("sessions", &self.sessions)
+            .finish()
+    }
+}
+
+impl Apps {
+    pub(crate) fn new(defs: Vec<AppDef>, limits: SessionLimits) -> Self {
+        let table = defs
+            .into_iter()
+            .map(|def| {
+                let entry = AppEntry {
+                    required: def
+                        .params
+                        .iter()
+                        .filter(|p| p.kind.is_required())
+                        .map(|p| p.name.clone())
+                        .collect(),
+                    needs_token: def.auth.is_some(),
+                    timeout: def.timeout,
+                    app: def.app,
+                };
+                (def.name, entry)
+            })
+            .collect();
+        Self {
+            table,
+            sessions: Sessions::new(limits),
+        }
+    }
+
+    /// An app by name.
+    pub(crate) fn get(&self, name: &str) -> Option<&AppEntry> {
+        self.table.get(name)
+    }
 }
 
 /// An app ready to start sessions.
@@ -283,15 +323,6 @@ pub(crate) struct AppEntry {
     pub(crate) required: Vec<String>,
     pub(crate) needs_token: bool,
     pub(crate) timeout: Option<Duration>,
-}
-
-impl fmt::Debug for AppEntry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AppEntry")
-            .field("required", &self.required)
-            .field("needs_token", &self.needs_token)
-            .finish_non_exhaustive()
-    }
 }
 
 impl AppEntry {
@@ -317,20 +348,52 @@ pub(crate) struct SessionLimits {
     pub(crate) idle_ttl: Duration,
 }
 
-/// One session's kept state. `None` once the session ended while an
-/// action waited for it.
-type Slot = Arc<tokio::sync::Mutex<Option<Value>>>;
+impl Default for SessionLimits {
+    fn default() -> Self {
+        Self {
+            max_sessions: 1000,
+            idle_ttl: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// One session's kept state, and whether the session ended. Its lock is
+/// held by whatever runs in the session (its start, then one action at a
+/// time), so actions queue in order behind it.
+#[derive(Debug, Default)]
+pub(crate) struct Slot {
+    ended: AtomicBool,
+    state: Arc<tokio::sync::Mutex<Option<Value>>>,
+}
+
+impl Slot {
+    /// Whether the session was ended (terminated, finished, dropped to make
+    /// room, expired, or its start failed).
+    pub(crate) fn is_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
+    fn end(&self) {
+        self.ended.store(true, Ordering::Release);
+    }
+
+    /// Waits for the session's turn: its start and earlier actions first.
+    pub(crate) async fn turn(self: &Arc<Self>) -> OwnedMutexGuard<Option<Value>> {
+        Arc::clone(&self.state).lock_owned().await
+    }
+}
 
 struct Session {
     app: String,
-    state: Slot,
+    slot: Arc<Slot>,
     last_used: Instant,
 }
 
-/// The sessions of a toolkit, by session id.
+/// The sessions of a toolkit, by session id (the id of the request that
+/// started each: a string and a number are different ids).
 pub(crate) struct Sessions {
     limits: SessionLimits,
-    map: Mutex<HashMap<String, Session>>,
+    map: Mutex<HashMap<RequestId, Session>>,
 }
 
 impl fmt::Debug for Sessions {
@@ -350,21 +413,37 @@ impl Sessions {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RequestId, Session>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Sessions kept now.
+    /// Sessions kept now (those starting included).
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }
 
-    /// Keeps a new session: drops the expired ones, then the least
-    /// recently used one if the toolkit is at its limit.
-    pub(crate) fn open(&self, id: String, app: &str, state: Value) {
+    /// Opens a session whose start is about to run: drops the expired
+    /// sessions, then the least recently used one if the toolkit is at
+    /// its limit. The start holds the returned turn until it is done, so
+    /// an action or a terminate that comes meanwhile sees it.
+    pub(crate) fn begin(
+        &self,
+        id: RequestId,
+        app: &str,
+    ) -> (Arc<Slot>, OwnedMutexGuard<Option<Value>>) {
+        let slot = Arc::new(Slot::default());
+        let turn = Arc::clone(&slot.state)
+            .try_lock_owned()
+            .expect("a new slot is free");
         let mut map = self.lock();
         let ttl = self.limits.idle_ttl;
-        map.retain(|_, s| s.last_used.elapsed() < ttl);
+        map.retain(|_, s| {
+            let keep = s.last_used.elapsed() < ttl;
+            if !keep {
+                s.slot.end();
+            }
+            keep
+        });
         while map.len() >= self.limits.max_sessions.max(1) {
             let Some(oldest) = map
                 .iter()
@@ -374,37 +453,61 @@ impl Sessions {
                 break;
             };
             tracing::debug!(session = %oldest, "app session dropped: too many open");
-            map.remove(&oldest);
+            if let Some(dropped) = map.remove(&oldest) {
+                dropped.slot.end();
+            }
         }
-        map.insert(
+        let previous = map.insert(
             id,
             Session {
                 app: app.to_owned(),
-                state: Arc::new(tokio::sync::Mutex::new(Some(state))),
+                slot: Arc::clone(&slot),
                 last_used: Instant::now(),
             },
         );
+        if let Some(previous) = previous {
+            previous.slot.end();
+        }
+        (slot, turn)
     }
 
-    /// The app and state of a live session (and marks it used).
-    pub(crate) fn get(&self, id: &str) -> Option<(String, Slot)> {
+    /// The app and slot of a live session (and marks it used).
+    pub(crate) fn get(&self, id: &RequestId) -> Option<(String, Arc<Slot>)> {
         let mut map = self.lock();
         let expired = map
             .get(id)
             .is_some_and(|s| s.last_used.elapsed() >= self.limits.idle_ttl);
         if expired {
             tracing::debug!(session = %id, "app session expired");
-            map.remove(id);
+            if let Some(session) = map.remove(id) {
+                session.slot.end();
+            }
             return None;
         }
         let session = map.get_mut(id)?;
         session.last_used = Instant::now();
-        Some((session.app.clone(), session.state.clone()))
+        Some((session.app.clone(), Arc::clone(&session.slot)))
     }
 
     /// Ends a session; `false` if there was none.
-    pub(crate) fn close(&self, id: &str) -> bool {
-        self.lock().remove(id).is_some()
+    pub(crate) fn close(&self, id: &RequestId) -> bool {
+        match self.lock().remove(id) {
+            Some(session) => {
+                session.slot.end();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ends the session `slot` belongs to, if it is still the one under
+    /// `id` (a session started again under the same id is left alone).
+    pub(crate) fn end(&self, id: &RequestId, slot: &Arc<Slot>) {
+        slot.end();
+        let mut map = self.lock();
+        if map.get(id).is_some_and(|s| Arc::ptr_eq(&s.slot, slot)) {
+            map.remove(id);
+        }
     }
 }
 
@@ -424,34 +527,72 @@ mod tests {
         })
     }
 
+    fn open(store: &Sessions, id: &str, state: Value) -> Arc<Slot> {
+        let (slot, mut turn) = store.begin(id.into(), "app");
+        *turn = Some(state);
+        slot
+    }
+
     #[tokio::test(start_paused = true)]
     async fn sessions_expire_after_their_idle_time() {
         let store = sessions(10, Duration::from_secs(60));
-        store.open("a".into(), "app", json!(1));
+        let slot = open(&store, "a", json!(1));
         tokio::time::advance(Duration::from_secs(59)).await;
-        assert!(store.get("a").is_some(), "used at 59 s: kept");
+        assert!(store.get(&"a".into()).is_some(), "used at 59 s: kept");
         tokio::time::advance(Duration::from_secs(59)).await;
-        assert!(store.get("a").is_some(), "59 s after its last use: kept");
+        assert!(
+            store.get(&"a".into()).is_some(),
+            "59 s after its last use: kept"
+        );
         tokio::time::advance(Duration::from_secs(60)).await;
-        assert!(store.get("a").is_none(), "60 s idle: gone");
+        assert!(store.get(&"a".into()).is_none(), "60 s idle: gone");
+        assert!(slot.is_ended(), "and ended for whoever holds it");
         assert_eq!(store.len(), 0);
     }
 
     #[tokio::test(start_paused = true)]
     async fn the_least_recently_used_session_makes_room() {
         let store = sessions(2, Duration::from_secs(3600));
-        store.open("a".into(), "app", json!(1));
+        let a = open(&store, "a", json!(1));
         tokio::time::advance(Duration::from_millis(1)).await;
-        store.open("b".into(), "app", json!(2));
+        let b = open(&store, "b", json!(2));
         tokio::time::advance(Duration::from_millis(1)).await;
-        assert!(store.get("a").is_some(), "a is now more recent than b");
+        assert!(
+            store.get(&"a".into()).is_some(),
+            "a is now more recent than b"
+        );
         tokio::time::advance(Duration::from_millis(1)).await;
-        store.open("c".into(), "app", json!(3));
+        open(&store, "c", json!(3));
         assert_eq!(store.len(), 2);
-        assert!(store.get("b").is_none(), "b, the least recently used, went");
-        assert!(store.get("a").is_some() && store.get("c").is_some());
-        assert!(store.close("a"));
-        assert!(!store.close("a"), "closed once");
+        assert!(
+            store.get(&"b".into()).is_none(),
+            "b, the least recently used, went"
+        );
+        assert!(b.is_ended(), "an action waiting on b sees it ended");
+        assert!(store.get(&"a".into()).is_some() && store.get(&"c".into()).is_some());
+        assert!(store.close(&"a".into()));
+        assert!(a.is_ended());
+        assert!(!store.close(&"a".into()), "closed once");
+    }
+
+    #[tokio::test]
+    async fn a_session_ended_during_its_start_is_seen_ended() {
+        let store = sessions(10, Duration::from_secs(60));
+        let id = RequestId::from("s");
+        let (slot, turn) = store.begin(id.clone(), "app");
+        assert!(store.close(&id), "a terminate finds the starting session");
+        drop(turn);
+        assert!(slot.is_ended(), "the start must not keep it");
+        assert!(store.get(&id).is_none());
+    }
+
+    #[test]
+    fn a_number_id_and_a_string_id_are_two_sessions() {
+        let store = sessions(10, Duration::from_secs(60));
+        let number: RequestId = serde_json::from_str("7").unwrap();
+        let (_slot, _turn) = store.begin(number.clone(), "app");
+        assert!(store.get(&RequestId::from("7")).is_none());
+        assert!(store.get(&number).is_some());
     }
 
     #[derive(serde::Deserialize, JsonSchema)]

@@ -1,5 +1,5 @@
-//! `ToolKitClient`, its builder, configuration from the environment, and
-//! `run()`.
+//! [`ToolKitClient`] and its builder: collect the tools, apps, state and
+//! settings, then serve them over the chosen link until stopped.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,98 +7,33 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::announce::Announcer;
-use crate::apps::{AppDef, SessionLimits};
-use crate::connection::Session;
-use crate::dispatch::Limits;
+use crate::apps::{AppDef, Apps, SessionLimits};
+use crate::config::{
+    Config, ENV_API_KEY, ENV_APP_NAME, ENV_BASE_URL, ENV_TRANSPORT, Limits, Transport, clamp,
+};
+use crate::dispatch::Dispatcher;
 use crate::dynamic::DynamicTool;
 use crate::error::Error;
-use crate::inbox::InboxSession;
+use crate::inbox::InboxLink;
 use crate::protocol::{DEFAULT_BASE_URL, websocket_base};
 use crate::registry::Registry;
 use crate::secret::ApiKey;
+use crate::session::{Session, Stop};
+use crate::state::States;
+use crate::status::{Status, StatusTx};
+use crate::ws::WsLink;
 
-/// Environment variable holding the API key (required by [`run`]).
-pub const ENV_API_KEY: &str = "ATP_API_KEY";
-/// Environment variable holding the toolkit's name (default: the executable's name).
-pub const ENV_APP_NAME: &str = "ATP_APP_NAME";
-/// Environment variable holding the server's base URL (default `https://api.chat-atp.com`).
-pub const ENV_BASE_URL: &str = "ATP_BASE_URL";
-/// Environment variable choosing the [`Transport`]: `ws` (default) or `http`.
-pub const ENV_TRANSPORT: &str = "ATP_TRANSPORT";
-
-/// How a toolkit receives its calls.
-///
-/// ```
-/// use atp_sdk::Transport;
-/// assert_eq!("http".parse::<Transport>(), Ok(Transport::Http));
-/// assert_eq!("ws".parse::<Transport>(), Ok(Transport::WebSocket));
-/// assert!("carrier-pigeon".parse::<Transport>().is_err());
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Transport {
-    /// A WebSocket held open to the server (`ws://` or `wss://`): calls
-    /// arrive as they are made. The default.
-    #[default]
-    WebSocket,
-    /// Polling the server's HTTP(S) inbox, for hosts that can't hold a
-    /// WebSocket open (serverless platforms, strict proxies). Polls again
-    /// at once after a call and backs off while idle (see
-    /// [`ToolKitClientBuilder::poll_interval`]).
-    Http,
-}
-
-impl std::str::FromStr for Transport {
-    type Err = String;
-
-    /// `ws`/`websocket` or `http`/`https`/`inbox`, in any case.
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "ws" | "wss" | "websocket" => Ok(Transport::WebSocket),
-            "http" | "https" | "inbox" => Ok(Transport::Http),
-            other => Err(format!(
-                "unknown transport {other:?}: use \"ws\" (WebSocket) or \"http\" (inbox polling)"
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for Transport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Transport::WebSocket => "websocket",
-            Transport::Http => "http",
-        })
-    }
-}
-
-/// Resolved settings of a client.
-#[derive(Debug)]
-pub(crate) struct Config {
-    pub(crate) api_key: ApiKey,
-    pub(crate) app_name: String,
-    pub(crate) base_url: String,
-    pub(crate) ws_base: String,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) request_timeout: Duration,
-    pub(crate) ping_interval: Duration,
-    pub(crate) ping_timeout: Duration,
-    pub(crate) shutdown_timeout: Duration,
-    pub(crate) backoff_base: Duration,
-    pub(crate) backoff_cap: Duration,
-    pub(crate) max_frame_bytes: usize,
-    pub(crate) limits: Limits,
-    pub(crate) tls: Arc<rustls::ClientConfig>,
-    pub(crate) transport: Transport,
-    pub(crate) poll_min: Duration,
-    pub(crate) poll_max: Duration,
-}
+/// Environment variable: `0`/`false` to announce tools without their
+/// source text (see [`ToolKitClientBuilder::send_source`]).
+pub const ENV_SEND_SOURCE: &str = "ATP_SEND_SOURCE";
 
 /// A toolkit: the tools of this program, served to an ATP server.
 ///
-/// [`run`] covers the usual case (configuration from the environment, a
-/// runtime of its own, Ctrl-C to stop). Build a client yourself to
-/// configure it in code or to serve from a tokio runtime you already run:
+/// [`run`](crate::run) covers the usual case (configuration from the
+/// environment, a runtime of its own, Ctrl-C to stop);
+/// [`ToolKitClientBuilder::run`] does the same with a builder you
+/// configured (shared [`State`](crate::State), limits, ...). Build a client
+/// yourself to serve from a tokio runtime you already run:
 ///
 /// ```no_run
 /// use atp_sdk::ToolKitClient;
@@ -122,14 +57,19 @@ pub(crate) struct Config {
 /// ```
 #[derive(Debug)]
 pub struct ToolKitClient {
-    config: Arc<Config>,
-    registry: Arc<Registry>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) dispatcher: Dispatcher,
     stop: Arc<watch::Sender<bool>>,
+    status: StatusTx,
 }
 
 /// Builds a [`ToolKitClient`]; see [`ToolKitClient::builder`].
+///
+/// Every duration is taken within 1 ms ..= 365 days (a zero interval
+/// would spin, a huge one overflow), except
+/// [`shutdown_timeout`](Self::shutdown_timeout), which may be zero.
 #[derive(Debug)]
-#[must_use = "call .build() to get a client"]
+#[must_use = "call .build() to get a client, or .run() to serve"]
 pub struct ToolKitClientBuilder {
     api_key: ApiKey,
     app_name: String,
@@ -137,6 +77,9 @@ pub struct ToolKitClientBuilder {
     tools: Option<Vec<String>>,
     dynamic: Vec<DynamicTool>,
     apps: Vec<AppDef>,
+    states: States,
+    /// Errors found while configuring, reported by `build()`.
+    errors: Vec<Error>,
     connect_timeout: Duration,
     request_timeout: Duration,
     ping_interval: Duration,
@@ -150,6 +93,7 @@ pub struct ToolKitClientBuilder {
     transport: Transport,
     poll_min: Duration,
     poll_max: Duration,
+    send_source: bool,
 }
 
 impl ToolKitClientBuilder {
@@ -180,6 +124,38 @@ impl ToolKitClientBuilder {
         self
     }
 
+    /// Gives the tools a shared value, which they take as a
+    /// [`State<T>`](crate::State) parameter (one value per type; several
+    /// types may be given).
+    ///
+    /// ```
+    /// use atp_sdk::{atp_tool, State};
+    ///
+    /// struct Greeting(String);
+    ///
+    /// /// Greets someone.
+    /// #[atp_tool]
+    /// fn greet(name: String, greeting: State<Greeting>) -> String {
+    ///     format!("{}, {name}!", greeting.0)
+    /// }
+    ///
+    /// let client = atp_sdk::ToolKitClient::builder("key", "greeter")
+    ///     .tools(["greet"])
+    ///     .state(Greeting("Hello".to_owned()))
+    ///     .build();
+    /// assert!(client.is_ok());
+    ///
+    /// // Without it, build() names the tool and the type:
+    /// let err = atp_sdk::ToolKitClient::builder("key", "greeter").tools(["greet"]).build().unwrap_err();
+    /// assert!(err.to_string().starts_with("tool 'greet' needs State<"));
+    /// ```
+    pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        if let Err(err) = self.states.insert(value) {
+            self.errors.push(err);
+        }
+        self
+    }
+
     /// Adds an interactive app (see [`App`](crate::App)): announced like
     /// a tool, its sessions started with `atp_app_request` and driven with
     /// `atp_app_action`.
@@ -195,13 +171,14 @@ impl ToolKitClientBuilder {
     pub fn app_sessions(mut self, max_sessions: usize, idle_ttl: Duration) -> Self {
         self.limits.sessions = SessionLimits {
             max_sessions: max_sessions.max(1),
-            idle_ttl,
+            idle_ttl: clamp(idle_ttl),
         };
         self
     }
 
     /// How calls arrive: over a WebSocket (the default) or by polling the
-    /// HTTP inbox. [`run`] reads it from `ATP_TRANSPORT` (`ws` or `http`).
+    /// HTTP inbox. [`run`](crate::run) reads it from `ATP_TRANSPORT` (`ws`
+    /// or `http`).
     pub fn transport(mut self, transport: Transport) -> Self {
         self.transport = transport;
         self
@@ -212,8 +189,8 @@ impl ToolKitClientBuilder {
     /// inbox is polled again at once; while it stays empty the wait
     /// doubles from `min` up to `max`.
     pub fn poll_interval(mut self, min: Duration, max: Duration) -> Self {
-        self.poll_min = min;
-        self.poll_max = max.max(min);
+        self.poll_min = clamp(min);
+        self.poll_max = clamp(max).max(self.poll_min);
         self
     }
 
@@ -225,42 +202,58 @@ impl ToolKitClientBuilder {
         self
     }
 
-    /// How long a WebSocket handshake may take; default 10 s.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+    /// Whether `register_tool` carries each tool's source text (the
+    /// platform's `source_code`, as the reference client sends it);
+    /// default `true`. With `false` the hashes are sent as always (they
+    /// tell the server when a tool changed) but `source_code` is empty.
+    /// [`run`](crate::run) reads `ATP_SEND_SOURCE=0`.
+    pub fn send_source(mut self, send: bool) -> Self {
+        self.send_source = send;
         self
     }
 
-    /// How long an announce HTTP request may take; default 15 s.
+    /// How long a WebSocket handshake may take; default 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = clamp(timeout);
+        self
+    }
+
+    /// How long an HTTP request (announce, inbox) may take; default 15 s.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
+        self.request_timeout = clamp(timeout);
         self
     }
 
     /// How often to ping the server; default 30 s.
     pub fn ping_interval(mut self, interval: Duration) -> Self {
-        self.ping_interval = interval;
+        self.ping_interval = clamp(interval);
         self
     }
 
     /// How long past a ping the server may stay silent before the
-    /// connection counts as dead; default 10 s.
+    /// connection counts as dead; default 10 s. A write that makes no
+    /// progress for `ping_interval + ping_timeout` (a server that stopped
+    /// reading) abandons the connection too.
     pub fn ping_timeout(mut self, timeout: Duration) -> Self {
-        self.ping_timeout = timeout;
+        self.ping_timeout = clamp(timeout);
         self
     }
 
-    /// How long a stop waits for calls in flight; default 30 s.
+    /// How long a stop may take in all; default 30 s. Within it the calls
+    /// in flight finish and their replies are delivered (over a new
+    /// connection if the old one is gone); past it the rest is logged and
+    /// the still running calls see their [`Context`](crate::Context)
+    /// cancelled.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.shutdown_timeout = timeout;
+        self.shutdown_timeout = timeout.min(crate::config::MAX_DURATION);
         self
     }
 
     /// Reconnection backoff: the first delay (jittered down to half) and
     /// the cap; defaults 500 ms and 30 s.
     pub fn backoff(mut self, first: Duration, cap: Duration) -> Self {
-        self.backoff_base = first;
-        self.backoff_cap = cap;
+        self.backoff_base = clamp(first);
+        self.backoff_cap = clamp(cap).max(self.backoff_base);
         self
     }
 
@@ -291,10 +284,13 @@ impl ToolKitClientBuilder {
     }
 
     /// The time limit of a call, for tools that set none with
-    /// `#[atp_tool(timeout = "...")]`; default 5 minutes. A call that runs
-    /// longer is answered `{"error": "Tool timed out after ..."}`: an
-    /// `async fn` tool's future is dropped; a plain `fn` can't be stopped,
-    /// so its thread runs on and keeps its running slot until it returns.
+    /// `#[atp_tool(timeout = "...")]`; default 5 minutes. It counts from
+    /// the moment the call is admitted, waiting for a free slot included.
+    /// A call that runs longer is answered `{"error": "Tool timed out
+    /// after ..."}`: an `async fn` tool's future is dropped; a plain `fn`
+    /// can't be stopped, so its thread runs on (its
+    /// [`Context`](crate::Context) says it is cancelled) and keeps its
+    /// running slot until it returns.
     ///
     /// ```
     /// use std::time::Duration;
@@ -306,16 +302,20 @@ impl ToolKitClientBuilder {
     /// # let _ = client;
     /// ```
     pub fn call_timeout(mut self, limit: Duration) -> Self {
-        self.limits.call_timeout = limit;
+        self.limits.call_timeout = clamp(limit);
         self
     }
 
     /// Checks the configuration and collects the tools.
     ///
     /// Fails when the base URL is not `http(s)://`, when the program has
-    /// no tools, when two tools share a name, or when a tool picked with
-    /// [`tools`](Self::tools) does not exist.
+    /// no tools, when two tools share a name, when a tool picked with
+    /// [`tools`](Self::tools) does not exist, or when a tool takes a
+    /// [`State<T>`](crate::State) that was not given.
     pub fn build(self) -> Result<ToolKitClient, Error> {
+        if let Some(err) = self.errors.into_iter().next() {
+            return Err(err);
+        }
         if self.api_key.expose().is_empty() {
             return Err(Error::Config("the API key is empty".to_owned()));
         }
@@ -334,7 +334,19 @@ impl ToolKitClientBuilder {
             roots.extend(crate::tls::parse_pem(pem)?);
         }
         let tls = crate::tls::client_config(&roots)?;
-        let registry = Registry::build_with_apps(self.tools.as_deref(), self.dynamic, self.apps)?;
+        let registry = Registry::build(
+            self.tools.as_deref(),
+            self.dynamic,
+            &self.apps,
+            &self.states,
+        )?;
+        let dispatcher = Dispatcher::new(
+            Arc::new(registry),
+            Apps::new(self.apps, self.limits.sessions),
+            Arc::new(self.states),
+            self.limits,
+            &self.app_name,
+        );
         let config = Config {
             api_key: self.api_key,
             app_name: self.app_name,
@@ -353,13 +365,43 @@ impl ToolKitClientBuilder {
             transport: self.transport,
             poll_min: self.poll_min,
             poll_max: self.poll_max,
+            send_source: self.send_source,
         };
         let (stop, _) = watch::channel(false);
         Ok(ToolKitClient {
             config: Arc::new(config),
-            registry: Arc::new(registry),
+            dispatcher,
             stop: Arc::new(stop),
+            status: StatusTx::new(),
         })
+    }
+
+    /// Builds the client and serves it the way [`run`](crate::run) does:
+    /// on a runtime of its own, until Ctrl-C or SIGTERM, then a graceful
+    /// stop. For a `fn main` that adds [`State`](crate::State) or other
+    /// settings without writing async code.
+    ///
+    /// A configuration error (a missing state, say) is returned before
+    /// anything connects.
+    ///
+    /// ```no_run
+    /// use atp_sdk::{atp_tool, State, ToolKitClient};
+    ///
+    /// struct Db { url: String }
+    ///
+    /// /// Where the data lives.
+    /// #[atp_tool]
+    /// fn where_is(db: State<Db>) -> String { db.url.clone() }
+    ///
+    /// fn main() -> Result<(), atp_sdk::Error> {
+    ///     ToolKitClient::builder_from_env()?
+    ///         .state(Db { url: "postgres://localhost/app".to_owned() })
+    ///         .run()
+    /// }
+    /// ```
+    pub fn run(self) -> Result<(), Error> {
+        crate::run::init_tracing();
+        crate::run::serve_on_own_runtime(self.build()?)
     }
 }
 
@@ -377,6 +419,8 @@ impl ToolKitClient {
             tools: None,
             dynamic: Vec::new(),
             apps: Vec::new(),
+            states: States::default(),
+            errors: Vec::new(),
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(15),
             ping_interval: Duration::from_secs(30),
@@ -385,27 +429,21 @@ impl ToolKitClient {
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(30),
             max_frame_bytes: 16 << 20,
-            limits: Limits {
-                max_in_flight: 256,
-                max_queued: 1024,
-                call_timeout: Duration::from_secs(300),
-                sessions: SessionLimits {
-                    max_sessions: 1000,
-                    idle_ttl: Duration::from_secs(30 * 60),
-                },
-            },
+            limits: Limits::default(),
             root_certificates: Vec::new(),
             transport: Transport::WebSocket,
             poll_min: Duration::from_millis(50),
             poll_max: Duration::from_secs(2),
+            send_source: true,
         }
     }
 
     /// A builder configured from the environment: `ATP_API_KEY`
     /// (required), `ATP_APP_NAME` (default: the executable's name),
-    /// `ATP_BASE_URL` (default `https://api.chat-atp.com`) and
+    /// `ATP_BASE_URL` (default `https://api.chat-atp.com`),
     /// `ATP_TRANSPORT` (`ws`, the default, or `http`; anything else is an
-    /// [`Error::Config`]).
+    /// [`Error::Config`]) and `ATP_SEND_SOURCE` (`0` or `false` to send no
+    /// source text).
     pub fn builder_from_env() -> Result<ToolKitClientBuilder, Error> {
         let api_key = std::env::var(ENV_API_KEY)
             .ok()
@@ -416,18 +454,26 @@ impl ToolKitClient {
             .filter(|n| !n.is_empty())
             .unwrap_or_else(executable_name);
         let mut builder = Self::builder(api_key, app_name);
-        if let Ok(url) = std::env::var(ENV_BASE_URL)
-            && !url.is_empty()
-        {
+        if let Some(url) = env(ENV_BASE_URL) {
             builder = builder.base_url(url);
         }
-        if let Ok(transport) = std::env::var(ENV_TRANSPORT)
-            && !transport.is_empty()
-        {
+        if let Some(transport) = env(ENV_TRANSPORT) {
             let transport = transport
                 .parse()
                 .map_err(|why| Error::Config(format!("{ENV_TRANSPORT}: {why}")))?;
             builder = builder.transport(transport);
+        }
+        if let Some(send) = env(ENV_SEND_SOURCE) {
+            let send = match send.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" => false,
+                other => {
+                    return Err(Error::Config(format!(
+                        "{ENV_SEND_SOURCE}: expected 0 or 1, got {other:?}"
+                    )));
+                }
+            };
+            builder = builder.send_source(send);
         }
         Ok(builder)
     }
@@ -438,9 +484,13 @@ impl ToolKitClient {
         Self::builder_from_env()?.build()
     }
 
-    /// The names of the tools this client serves, sorted.
+    /// The names of the tools (and apps) this client serves, sorted.
     pub fn tool_names(&self) -> impl Iterator<Item = &str> + '_ {
-        self.registry.tools().iter().map(|tool| tool.name.as_str())
+        self.dispatcher
+            .registry()
+            .announced()
+            .iter()
+            .map(|tool| tool.name.as_str())
     }
 
     /// The toolkit's name.
@@ -455,9 +505,22 @@ impl ToolKitClient {
         }
     }
 
+    /// Where the toolkit stands with its server, now and as it changes:
+    /// for a readiness probe, `status().borrow().is_connected()`.
+    ///
+    /// ```
+    /// # #[atp_sdk::atp_tool] fn echo(text: String) -> String { text }
+    /// let client = atp_sdk::ToolKitClient::builder("key", "app").build().unwrap();
+    /// let status = client.status();
+    /// assert_eq!(*status.borrow(), atp_sdk::Status::Idle);
+    /// ```
+    pub fn status(&self) -> watch::Receiver<Status> {
+        self.status.subscribe()
+    }
+
     /// Announces the tools and serves calls until stopped: reconnects
-    /// after a drop, and on stop lets the calls in flight finish and
-    /// closes the connection properly.
+    /// after a drop, and on stop lets the calls in flight finish, delivers
+    /// their replies and closes the connection properly.
     ///
     /// Returns `Ok(())` after a stop, or the fatal error that ended it (a
     /// rejected API key).
@@ -466,38 +529,45 @@ impl ToolKitClient {
             .tls_backend_preconfigured((*self.config.tls).clone())
             .timeout(self.config.request_timeout)
             .connect_timeout(self.config.connect_timeout)
+            .tcp_nodelay(true)
             .build()
             .map_err(|err| Error::Config(format!("could not build the HTTP client: {err}")))?;
         let announcer = Announcer {
-            http,
+            http: http.clone(),
             base_url: self.config.base_url.clone(),
             api_key: self.config.api_key.clone(),
             app_name: self.config.app_name.clone(),
+            send_source: self.config.send_source,
         };
         tracing::info!(
             app = %self.config.app_name,
             server = %self.config.base_url,
-            tools = self.registry.tools().len(),
+            tools = self.dispatcher.registry().announced().len(),
             transport = %self.config.transport,
             "starting toolkit"
         );
+        let stop = Stop::new(self.stop.subscribe(), self.config.shutdown_timeout);
         let result = match self.config.transport {
             Transport::WebSocket => {
                 Session {
-                    config: self.config.clone(),
-                    registry: self.registry.clone(),
+                    link: WsLink::new(&self.config),
+                    config: self.config,
                     announcer,
-                    stop: self.stop.subscribe(),
+                    dispatcher: self.dispatcher,
+                    stop,
+                    status: self.status,
                 }
                 .run()
                 .await
             }
             Transport::Http => {
-                InboxSession {
-                    config: self.config.clone(),
-                    registry: self.registry.clone(),
+                Session {
+                    link: InboxLink::new(&self.config, http),
+                    config: self.config,
                     announcer,
-                    stop: self.stop.subscribe(),
+                    dispatcher: self.dispatcher,
+                    stop,
+                    status: self.status,
                 }
                 .run()
                 .await
@@ -514,8 +584,8 @@ impl ToolKitClient {
     pub async fn serve_until_signal(self) -> Result<(), Error> {
         let stop = self.stop_handle();
         tokio::spawn(async move {
-            shutdown_signal().await;
-            tracing::info!("signal received; stopping");
+            let signal = crate::run::shutdown_signal().await;
+            tracing::info!(?signal, "signal received; stopping");
             stop.stop();
         });
         self.serve().await
@@ -530,95 +600,15 @@ pub struct StopHandle {
 
 impl StopHandle {
     /// Asks the client to stop: no new calls, the calls in flight finish
-    /// (up to the shutdown timeout), then the connection is closed.
+    /// and their replies are delivered (up to the shutdown timeout), then
+    /// the connection is closed.
     pub fn stop(&self) {
         self.stop.send_replace(true);
     }
 }
 
-/// Serves every `#[atp_tool]` of the program until Ctrl-C or SIGTERM.
-///
-/// Reads `ATP_API_KEY` (required), `ATP_APP_NAME` (default: the
-/// executable's name), `ATP_BASE_URL` (default
-/// `https://api.chat-atp.com`) and `ATP_TRANSPORT` (`ws`, the default, or
-/// `http` to poll the inbox), starts a tokio runtime, announces the
-/// tools, serves calls (reconnecting after drops), and returns after a
-/// signal once the calls in flight have finished. Installs a `tracing`
-/// subscriber (honouring `RUST_LOG`, default `info`) unless the program
-/// already set one.
-///
-/// # Runtime
-///
-/// The connection and `async fn` tools run on a single-threaded tokio
-/// runtime; plain `fn` tools run on its blocking thread pool, in parallel.
-/// A toolkit spends its time waiting on sockets, and one thread does that
-/// with the least latency (no hand-offs between worker threads: see
-/// BENCHMARKS.md). So keep CPU-heavy work out of `async fn` tools — make
-/// such a tool a plain `fn`, or call `tokio::task::spawn_blocking` in it.
-/// To serve from a multi-threaded runtime instead, start one yourself:
-///
-/// ```no_run
-/// #[tokio::main]
-/// async fn main() -> Result<(), atp_sdk::Error> {
-///     atp_sdk::ToolKitClient::from_env()?.serve_until_signal().await
-/// }
-/// # #[atp_sdk::atp_tool] fn echo(text: String) -> String { text }
-/// ```
-///
-/// ```no_run
-/// /// Echoes the input text.
-/// #[atp_sdk::atp_tool]
-/// fn echo(text: String) -> String { text }
-///
-/// fn main() -> Result<(), atp_sdk::Error> {
-///     atp_sdk::run()
-/// }
-/// ```
-pub fn run() -> Result<(), Error> {
-    init_tracing();
-    let client = ToolKitClient::from_env()?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
-    runtime.block_on(client.serve_until_signal())
-}
-
-/// Installs a default `tracing` subscriber unless one is already set.
-fn init_tracing() {
-    if tracing::dispatcher::has_been_set() {
-        return;
-    }
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
 }
 
 fn executable_name() -> String {

@@ -1,155 +1,33 @@
-//! Running one request: decode the frame, look the tool up, validate the
-//! params and token, call the tool on the right executor, catch a panic,
-//! encode the response.
-//!
-//! Everything here is free of sockets: a frame's text goes in, and the
-//! response's text comes out on a channel, so both transports share it.
+//! Admitting and running one request, whatever link brought it: the
+//! dispatcher takes a typed [`Inbound`], admits it within the limits, runs
+//! the tool (or the app step) on the right executor with its time limit,
+//! [`Context`] and `tracing` span, catches a panic, and hands back a typed
+//! [`Reply`]. Nothing here knows about sockets or framing.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, timeout_at};
+use tracing::Instrument;
 
-use crate::apps::{SessionLimits, Sessions};
+use crate::apps::{AppFuture, AppOutcome, Apps};
+use crate::cancel::Cancel;
+use crate::codec::{Inbound, Reply, ReplyKind};
+use crate::config::Limits;
+use crate::context::Context;
+use crate::error::CallError;
 use crate::params::CallArgs;
-use crate::protocol::{RequestId, ToolRequest, ToolkitMessage};
+use crate::protocol::{RequestId, ToolRequest};
 use crate::registry::{Invoke, Registry};
-use crate::secret::AuthToken;
-use crate::tool::{CallError, CallResult};
-
-/// What an inbound frame asks for.
-#[derive(Debug)]
-pub(crate) enum Inbound {
-    /// `atp_client_connected`.
-    Connected(String),
-    /// A tool call to run.
-    Call(ToolRequest),
-    /// `atp_app_request`: start an app session (the request's id is the
-    /// session's).
-    AppStart(ToolRequest),
-    /// `atp_app_action`: a user action in a session.
-    AppAction(RequestId, Value),
-    /// `atp_app_terminate`: end a session.
-    AppTerminate(RequestId),
-    /// A frame with a request id that can't be served: answer with this
-    /// error, as a `tool_response` or an `app_response`.
-    Reject(RequestId, CallError, Reply),
-    /// Anything else: nothing to answer.
-    Ignore(&'static str),
-}
-
-/// Which kind of response answers a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reply {
-    /// `tool_response`.
-    Tool,
-    /// `app_response`.
-    App,
-}
-
-/// Decodes a server frame leniently: every frame that carries a usable
-/// `request_id` yields something to answer, whatever else is wrong with it.
-/// Bytes that are not UTF-8 JSON (a binary frame, say) are ignored.
-pub(crate) fn decode(frame: &[u8]) -> Inbound {
-    let Ok(Value::Object(mut frame)) = serde_json::from_slice::<Value>(frame) else {
-        return Inbound::Ignore("not a JSON object");
-    };
-    let message_type = match frame.get("message_type") {
-        Some(Value::String(t)) => t.as_str(),
-        _ => return Inbound::Ignore("no message_type"),
-    };
-    match message_type {
-        "atp_client_connected" => {
-            let message = frame
-                .get("payload")
-                .and_then(|p| p.get("message"))
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            Inbound::Connected(message.to_owned())
-        }
-        "atp_tool_request" => match request(frame.remove("payload"), Reply::Tool) {
-            Ok(request) => Inbound::Call(request),
-            Err(inbound) => inbound,
-        },
-        "atp_app_request" => match request(frame.remove("payload"), Reply::App) {
-            Ok(request) => Inbound::AppStart(request),
-            Err(inbound) => inbound,
-        },
-        "atp_app_action" => {
-            let Some(Value::Object(mut payload)) = frame.remove("payload") else {
-                return Inbound::Ignore("app action without a payload object");
-            };
-            let Some(request_id) = payload.get("request_id").and_then(RequestId::from_value) else {
-                return Inbound::Ignore("app action without a request_id");
-            };
-            let action = payload.remove("action_data").unwrap_or(Value::Null);
-            Inbound::AppAction(request_id, action)
-        }
-        "atp_app_terminate" => match frame
-            .get("payload")
-            .and_then(|p| p.get("request_id"))
-            .and_then(RequestId::from_value)
-        {
-            Some(id) => Inbound::AppTerminate(id),
-            None => Inbound::Ignore("app terminate without a request_id"),
-        },
-        _ => Inbound::Ignore("unhandled message_type"),
-    }
-}
-
-/// The request in a tool or app request's payload; what to answer
-/// instead when it can't be one.
-fn request(payload: Option<Value>, reply: Reply) -> Result<ToolRequest, Inbound> {
-    let Some(Value::Object(mut payload)) = payload else {
-        return Err(Inbound::Ignore("request without a payload object"));
-    };
-    let Some(request_id) = payload.get("request_id").and_then(RequestId::from_value) else {
-        return Err(Inbound::Ignore("request without a request_id"));
-    };
-    let tool_name = match payload.remove("tool_name") {
-        Some(Value::String(name)) => name,
-        _ => {
-            let missing = String::from("<missing tool_name>");
-            let err = match reply {
-                Reply::Tool => CallError::UnknownTool(missing),
-                Reply::App => CallError::UnknownApp(missing),
-            };
-            return Err(Inbound::Reject(request_id, err, reply));
-        }
-    };
-    let auth_token = match payload.remove("auth_token") {
-        Some(Value::String(token)) => Some(AuthToken::new(token)),
-        _ => None,
-    };
-    let params = payload.remove("params").unwrap_or(Value::Null);
-    Ok(ToolRequest {
-        request_id,
-        tool_name,
-        params,
-        auth_token,
-    })
-}
-
-/// Encodes a `tool_response` frame.
-pub(crate) fn encode_response(request_id: RequestId, result: CallResult) -> String {
-    encode(Reply::Tool, request_id, result)
-}
-
-/// Encodes a `tool_response` or `app_response` frame.
-pub(crate) fn encode(reply: Reply, request_id: RequestId, result: CallResult) -> String {
-    let result = result.unwrap_or_else(|err| err.to_result());
-    let message = match reply {
-        Reply::Tool => ToolkitMessage::ToolResponse { request_id, result },
-        Reply::App => ToolkitMessage::AppResponse { request_id, result },
-    };
-    serde_json::to_string(&message).expect("a JSON value always serializes")
-}
+use crate::state::States;
+use crate::tool::{CallFuture, CallResult};
 
 /// Counts the calls in flight, so a stop can wait for them.
 #[derive(Debug, Default)]
-pub(crate) struct InFlight {
+struct InFlight {
     count: AtomicUsize,
     idle: Notify,
 }
@@ -160,15 +38,15 @@ impl InFlight {
         InFlightGuard(self.clone())
     }
 
-    /// Calls currently running or waiting to run.
-    pub(crate) fn count(&self) -> usize {
+    fn count(&self) -> usize {
         self.count.load(Ordering::SeqCst)
     }
 
-    /// Waits until no call is running.
-    pub(crate) async fn wait_idle(&self) {
+    async fn wait_idle(&self) {
         loop {
             let idle = self.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
             if self.count() == 0 {
                 return;
             }
@@ -187,52 +65,54 @@ impl Drop for InFlightGuard {
     }
 }
 
-/// How many calls may run and wait, and for how long one may run.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    /// Calls running at once.
-    pub(crate) max_in_flight: usize,
-    /// Calls waiting for a free slot; past it, a request is answered
-    /// [`CallError::Overloaded`] at once.
-    pub(crate) max_queued: usize,
-    /// A tool's time limit unless its attribute sets one.
-    pub(crate) call_timeout: Duration,
-    /// How many app sessions are kept, and for how long.
-    pub(crate) sessions: SessionLimits,
-}
-
-/// A response on its way to the socket.
+/// A reply on its way to the server.
 ///
-/// It holds its call's admission slot until it is written (or dropped),
+/// It holds its call's admission slot until it is delivered (or dropped),
 /// so a server that reads slowly makes the toolkit take fewer calls
-/// instead of piling up responses: everything a call holds, from its
-/// request to its unsent response, is bounded by
+/// instead of piling up replies: everything a call holds, from its
+/// request to its undelivered reply, is bounded by
 /// `max_in_flight + max_queued`.
 #[derive(Debug)]
 pub(crate) struct Outgoing {
-    /// Cheap to clone: it is kept for a resend if the write fails.
-    pub(crate) text: tokio_tungstenite::tungstenite::Utf8Bytes,
-    _slot: OwnedSemaphorePermit,
+    pub(crate) reply: Reply,
+    /// None for a reply due at once (a refusal): it holds no call.
+    _slot: Option<OwnedSemaphorePermit>,
 }
 
-/// Runs requests against a registry and sends the encoded responses.
+impl Outgoing {
+    /// A reply due at once, holding no call's slot.
+    pub(crate) fn now(reply: Reply) -> Self {
+        Self { reply, _slot: None }
+    }
+}
+
+/// Runs requests against the tools and apps and hands back their replies.
+/// Cheap to clone.
 #[derive(Debug, Clone)]
-pub(crate) struct Dispatcher {
+pub(crate) struct Dispatcher(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
     registry: Arc<Registry>,
+    apps: Apps,
+    states: Arc<States>,
+    limits: Limits,
+    app_name: Arc<str>,
     inflight: Arc<InFlight>,
-    /// Slots for calls running or waiting (and their unsent responses).
+    /// Slots for calls running or waiting (and their undelivered replies).
     admitted: Arc<Semaphore>,
     /// Slots for calls running.
     running: Arc<Semaphore>,
-    limits: Limits,
-    /// The open app sessions.
-    sessions: Arc<Sessions>,
+    /// A stop began: new requests are refused.
+    refusing: AtomicBool,
+    /// The shutdown deadline passed: every call's context is cancelled.
+    shutdown: Cancel,
 }
 
 /// Work for a call task.
-#[derive(Debug)]
-pub(crate) enum Job {
-    Tool(ToolRequest),
+enum Job {
+    /// A tool call; its cancellation, when the link can cancel it.
+    Tool(ToolRequest, Option<Cancel>),
     AppStart(ToolRequest),
     AppAction(RequestId, Value),
 }
@@ -240,243 +120,370 @@ pub(crate) enum Job {
 impl Job {
     fn request_id(&self) -> &RequestId {
         match self {
-            Job::Tool(r) | Job::AppStart(r) => &r.request_id,
+            Job::Tool(r, _) | Job::AppStart(r) => &r.request_id,
             Job::AppAction(id, _) => id,
         }
     }
 
-    fn reply(&self) -> Reply {
+    fn kind(&self) -> ReplyKind {
         match self {
-            Job::Tool(_) => Reply::Tool,
-            Job::AppStart(_) | Job::AppAction(..) => Reply::App,
+            Job::Tool(..) => ReplyKind::Tool,
+            Job::AppStart(_) | Job::AppAction(..) => ReplyKind::App,
         }
     }
 
     fn name(&self) -> &str {
         match self {
-            Job::Tool(r) | Job::AppStart(r) => &r.tool_name,
+            Job::Tool(r, _) | Job::AppStart(r) => &r.tool_name,
             Job::AppAction(..) => "<app action>",
         }
     }
 }
 
 impl Dispatcher {
-    pub(crate) fn new(registry: Arc<Registry>, limits: Limits) -> Self {
+    pub(crate) fn new(
+        registry: Arc<Registry>,
+        apps: Apps,
+        states: Arc<States>,
+        limits: Limits,
+        app_name: &str,
+    ) -> Self {
         let max_in_flight = limits.max_in_flight.max(1);
-        Self {
+        Self(Arc::new(Shared {
             registry,
-            inflight: Arc::default(),
+            apps,
+            states,
             admitted: Arc::new(Semaphore::new(max_in_flight + limits.max_queued)),
             running: Arc::new(Semaphore::new(max_in_flight)),
             limits,
-            sessions: Arc::new(Sessions::new(limits.sessions)),
-        }
+            app_name: Arc::from(app_name),
+            inflight: Arc::default(),
+            refusing: AtomicBool::new(false),
+            shutdown: Cancel::new(),
+        }))
     }
 
-    pub(crate) fn inflight(&self) -> &Arc<InFlight> {
-        &self.inflight
+    /// The tools served.
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.0.registry
     }
 
-    /// Handles one inbound frame. A call is started and its response
-    /// comes later on `out`; an answer that is due at once (a rejected
-    /// request, an overload) is returned, to be written by the caller
-    /// before it reads on, which keeps a flood of them bounded too.
-    pub(crate) fn handle(
-        &self,
-        frame: &[u8],
-        out: &mpsc::UnboundedSender<Outgoing>,
-    ) -> Option<String> {
-        match decode(frame) {
-            Inbound::Call(request) => self.start(Job::Tool(request), out).err(),
-            Inbound::AppStart(request) => self.start(Job::AppStart(request), out).err(),
-            Inbound::AppAction(id, action) => self.start(Job::AppAction(id, action), out).err(),
-            Inbound::AppTerminate(id) => Some(self.terminate(id)),
-            Inbound::Reject(id, err, reply) => Some(encode(reply, id, Err(err))),
+    /// Handles one inbound message. A call is started and its reply is
+    /// handed to `deliver` when done; a reply due at once (a rejected
+    /// request, an overload, a refusal while stopping, a terminate) is
+    /// returned, to be sent by the link before it reads on, which keeps a
+    /// flood of them bounded too.
+    pub(crate) fn handle<F>(&self, inbound: Inbound, deliver: F) -> Option<Reply>
+    where
+        F: FnOnce(Outgoing) + Send + 'static,
+    {
+        let job = match inbound {
+            Inbound::Call(request) => Job::Tool(request, None),
+            Inbound::AppStart(request) => Job::AppStart(request),
+            Inbound::AppAction(id, action) => Job::AppAction(id, action),
+            Inbound::AppTerminate(id) => return Some(self.terminate(id)),
+            Inbound::Reject(id, err, kind) => return Some(Reply::new(kind, id, Err(err))),
             Inbound::Connected(message) => {
                 tracing::info!(%message, "server accepted the toolkit");
-                None
+                return None;
             }
             Inbound::Ignore(why) => {
-                tracing::debug!(why, "frame ignored");
-                None
+                tracing::debug!(why, "message ignored");
+                return None;
             }
-        }
+        };
+        self.start(job, deliver)
     }
 
-    /// Starts a call if there is room, or returns the overload answer.
-    pub(crate) fn start(
-        &self,
-        job: Job,
-        out: &mpsc::UnboundedSender<Outgoing>,
-    ) -> Result<(), String> {
-        let Ok(slot) = self.admitted.clone().try_acquire_owned() else {
+    /// Starts one tool call that the link can cancel with `cancel` (an MCP
+    /// `notifications/cancelled`): the call's [`Context`] sees it, an
+    /// async tool is dropped, and the reply is [`CallError::Cancelled`].
+    pub(crate) fn call<F>(&self, request: ToolRequest, cancel: Cancel, deliver: F) -> Option<Reply>
+    where
+        F: FnOnce(Outgoing) + Send + 'static,
+    {
+        self.start(Job::Tool(request, Some(cancel)), deliver)
+    }
+
+    /// A stop began: requests from now on are answered
+    /// `Toolkit is shutting down`; the calls in flight go on.
+    pub(crate) fn refuse_new(&self) {
+        self.0.refusing.store(true, Ordering::SeqCst);
+    }
+
+    /// The shutdown deadline passed: every call still running sees its
+    /// context cancelled.
+    pub(crate) fn abandon(&self) {
+        self.0.shutdown.fire();
+    }
+
+    /// Calls admitted and not yet replied to.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.0.inflight.count()
+    }
+
+    /// Resolves when no call is in flight.
+    pub(crate) async fn idle(&self) {
+        self.0.inflight.wait_idle().await;
+    }
+
+    /// Plain-`fn` tools whose threads still run (answered or not), with
+    /// how many each.
+    pub(crate) fn blocking_still_running(&self) -> Vec<(String, usize)> {
+        self.0
+            .registry
+            .tools()
+            .iter()
+            .filter_map(|tool| {
+                let n = tool.blocking_running.load(Ordering::SeqCst);
+                (n > 0).then(|| (tool.name.clone(), n))
+            })
+            .collect()
+    }
+
+    fn start<F>(&self, job: Job, deliver: F) -> Option<Reply>
+    where
+        F: FnOnce(Outgoing) + Send + 'static,
+    {
+        if self.0.refusing.load(Ordering::SeqCst) {
+            let id = job.request_id().clone();
+            return Some(Reply::new(job.kind(), id, Err(CallError::ShuttingDown)));
+        }
+        let Ok(slot) = self.0.admitted.clone().try_acquire_owned() else {
             tracing::warn!(
                 tool = %job.name(),
                 request_id = %job.request_id(),
                 "overloaded: call refused"
             );
-            let limit = self.limits.max_in_flight + self.limits.max_queued;
-            let reply = job.reply();
+            let limit = self.0.limits.max_in_flight + self.0.limits.max_queued;
             let id = job.request_id().clone();
-            return Err(encode(reply, id, Err(CallError::Overloaded(limit))));
+            return Some(Reply::new(
+                job.kind(),
+                id,
+                Err(CallError::Overloaded(limit)),
+            ));
         };
-        let guard = self.inflight.enter();
+        let guard = self.0.inflight.enter();
         let this = self.clone();
-        let out = out.clone();
         tokio::spawn(async move {
+            let kind = job.kind();
             let request_id = job.request_id().clone();
-            let reply = job.reply();
             let result = match job {
-                Job::Tool(request) => this.call(request).await,
+                Job::Tool(request, cancel) => this.run_tool(request, cancel).await,
                 Job::AppStart(request) => this.app_start(request).await,
                 Job::AppAction(id, action) => this.app_action(id, action).await,
             };
-            let _ = out.send(Outgoing {
-                text: encode(reply, request_id, result).into(),
-                _slot: slot,
+            deliver(Outgoing {
+                reply: Reply::new(kind, request_id, result),
+                _slot: Some(slot),
             });
             drop(guard);
         });
-        Ok(())
+        None
     }
 
-    /// Ends an app session at the server's request.
-    pub(crate) fn terminate(&self, id: RequestId) -> String {
-        let result = if self.sessions.close(&id.to_string()) {
+    /// Waits for a running slot, within the call's time limit.
+    async fn running_slot(&self, deadline: Instant) -> Option<OwnedSemaphorePermit> {
+        timeout_at(deadline, self.0.running.clone().acquire_owned())
+            .await
+            .ok()
+            .map(|permit| permit.expect("the running semaphore is never closed"))
+    }
+
+    /// Runs one tool call to its reply. The time limit counts from
+    /// admission: waiting for a running slot is part of it.
+    async fn run_tool(&self, request: ToolRequest, external: Option<Cancel>) -> CallResult {
+        let admitted = Instant::now();
+        let shared = &*self.0;
+        let ToolRequest {
+            request_id,
+            tool_name,
+            params,
+            auth_token,
+        } = request;
+        let Some(tool) = shared.registry.get(&tool_name) else {
+            if shared.apps.get(&tool_name).is_some() {
+                return Err(CallError::Tool(format!(
+                    "`{tool_name}` is an interactive app: start a session with atp_app_request"
+                )));
+            }
+            return Err(CallError::UnknownTool(tool_name));
+        };
+        let mut args = CallArgs::from_request(params, auth_token)?;
+        args.validate(&tool.required, tool.needs_token)?;
+        let limit = tool.timeout.unwrap_or(shared.limits.call_timeout);
+        let deadline = admitted + limit;
+        let cancel = external.clone().unwrap_or_default();
+        args.attach(
+            Context::new(
+                request_id.clone(),
+                &tool.name,
+                shared.app_name.clone(),
+                deadline.into_std(),
+                cancel.clone(),
+                shared.shutdown.clone(),
+            ),
+            shared.states.clone(),
+        );
+        let span = tracing::info_span!("call", tool = %tool.name, %request_id);
+        let work = async {
+            let Some(permit) = self.running_slot(deadline).await else {
+                return Ended::TimedOut;
+            };
+            tracing::debug!("call started");
+            match &tool.invoke {
+                Invoke::Blocking(call) => {
+                    let call = *call;
+                    let running = tool.blocking_running.clone();
+                    let span = tracing::Span::current();
+                    // The running slot goes with the thread: a plain fn
+                    // past its limit can't be stopped and keeps it until
+                    // it returns (its context says it was cancelled).
+                    let task = tokio::task::spawn_blocking(move || {
+                        let _permit = permit;
+                        running.fetch_add(1, Ordering::SeqCst);
+                        let result = span.in_scope(|| call(args));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        result
+                    });
+                    match timeout_at(deadline, task).await {
+                        Ok(Ok(result)) => Ended::Done(result),
+                        Ok(Err(err)) if err.is_panic() => {
+                            Ended::Panicked(panic_message(err.into_panic()))
+                        }
+                        Ok(Err(_)) => Ended::Done(Err(CallError::ShuttingDown)),
+                        Err(_) => Ended::TimedOut,
+                    }
+                }
+                // An async tool runs right here, in the call's own task: no
+                // second task to hop to. Past its limit its future is dropped.
+                Invoke::Async(call) => {
+                    let call = *call;
+                    run_async(move || call(args), deadline, permit).await
+                }
+                Invoke::Dynamic(call) => {
+                    let call = call.clone();
+                    run_async(move || call(args), deadline, permit).await
+                }
+            }
+        };
+        let ended = match &external {
+            None => work.instrument(span.clone()).await,
+            Some(external) => {
+                tokio::select! {
+                    biased;
+                    () = external.fired() => Ended::Cancelled,
+                    ended = work.instrument(span.clone()) => ended,
+                }
+            }
+        };
+        let result = match ended {
+            Ended::Done(result) => result,
+            Ended::Panicked(message) => Err(CallError::Panicked(message)),
+            Ended::TimedOut => {
+                cancel.fire();
+                span.in_scope(|| tracing::warn!(?limit, "call timed out"));
+                Err(CallError::TimedOut(limit))
+            }
+            Ended::Cancelled => Err(CallError::Cancelled),
+        };
+        span.in_scope(|| log_call(&result, admitted.elapsed()));
+        result
+    }
+
+    /// Ends an app session at the server's request (a session still
+    /// starting included: its start then keeps nothing).
+    fn terminate(&self, id: RequestId) -> Reply {
+        let result = if self.0.apps.sessions.close(&id) {
             tracing::debug!(session = %id, "app session ended by the server");
             Ok(crate::apps::terminated())
         } else {
             Err(CallError::UnknownSession(id.to_string()))
         };
-        encode(Reply::App, id, result)
+        Reply::new(ReplyKind::App, id, result)
     }
 
     /// Starts an app session: validates like a tool call, runs the app's
-    /// start, keeps the state unless the app finished at once.
+    /// start, keeps the state unless the app finished at once or the
+    /// session was ended meanwhile.
     async fn app_start(&self, request: ToolRequest) -> CallResult {
+        let admitted = Instant::now();
         let ToolRequest {
             request_id,
             tool_name,
             params,
             auth_token,
         } = request;
-        let Some(entry) = self.registry.app(&tool_name) else {
+        let apps = &self.0.apps;
+        let Some(entry) = apps.get(&tool_name) else {
             return Err(CallError::UnknownApp(tool_name));
         };
-        let Ok(permit) = self.running.clone().acquire_owned().await else {
-            return Err(CallError::ShuttingDown);
-        };
         let future = entry.start(params, auth_token)?;
-        let limit = entry.timeout.unwrap_or(self.limits.call_timeout);
-        let outcome = run_app(future, limit, permit).await?;
-        if let Some(state) = outcome.state {
-            self.sessions
-                .open(request_id.to_string(), &tool_name, state);
-            tracing::debug!(app = %tool_name, session = %request_id, "app session started");
+        let limit = entry.timeout.unwrap_or(self.0.limits.call_timeout);
+        let deadline = admitted + limit;
+        let (slot, mut turn) = apps.sessions.begin(request_id.clone(), &tool_name);
+        let outcome = match self.running_slot(deadline).await {
+            Some(permit) => run_app(future, deadline, limit, permit).await,
+            None => Err(CallError::TimedOut(limit)),
+        };
+        match outcome {
+            Ok(AppOutcome {
+                ui,
+                state: Some(state),
+            }) if !slot.is_ended() => {
+                *turn = Some(state);
+                tracing::debug!(app = %tool_name, session = %request_id, "app session started");
+                Ok(ui)
+            }
+            Ok(AppOutcome { ui, .. }) => {
+                apps.sessions.end(&request_id, &slot);
+                Ok(ui)
+            }
+            Err(err) => {
+                apps.sessions.end(&request_id, &slot);
+                Err(err)
+            }
         }
-        Ok(outcome.ui)
     }
 
-    /// One user action in a session: the app gets the kept state; the new
-    /// state is kept, or the session ends.
+    /// One user action in a session, in its turn: the app gets the kept
+    /// state; the new state is kept, or the session ends.
     async fn app_action(&self, id: RequestId, action: Value) -> CallResult {
-        let key = id.to_string();
-        let Some((app, slot)) = self.sessions.get(&key) else {
-            return Err(CallError::UnknownSession(key));
+        let admitted = Instant::now();
+        let apps = &self.0.apps;
+        let unknown = || CallError::UnknownSession(id.to_string());
+        let Some((app, slot)) = apps.sessions.get(&id) else {
+            return Err(unknown());
         };
-        let Some(entry) = self.registry.app(&app) else {
+        let Some(entry) = apps.get(&app) else {
             return Err(CallError::UnknownApp(app));
         };
-        // Actions of one session run one after the other, in order.
-        let mut state = slot.lock().await;
-        let Some(current) = state.clone() else {
-            return Err(CallError::UnknownSession(key));
+        let limit = entry.timeout.unwrap_or(self.0.limits.call_timeout);
+        let deadline = admitted + limit;
+        // The start and earlier actions first, in order.
+        let Ok(mut turn) = timeout_at(deadline, slot.turn()).await else {
+            return Err(CallError::TimedOut(limit));
         };
-        let Ok(permit) = self.running.clone().acquire_owned().await else {
-            return Err(CallError::ShuttingDown);
+        if slot.is_ended() {
+            return Err(unknown());
+        }
+        let Some(current) = turn.clone() else {
+            return Err(unknown());
         };
-        let limit = entry.timeout.unwrap_or(self.limits.call_timeout);
-        let outcome = run_app(entry.app.action(action, current), limit, permit).await?;
+        let Some(permit) = self.running_slot(deadline).await else {
+            return Err(CallError::TimedOut(limit));
+        };
+        let outcome = run_app(entry.app.action(action, current), deadline, limit, permit).await?;
         match outcome.state {
-            Some(next) => *state = Some(next),
+            Some(next) if !slot.is_ended() => *turn = Some(next),
+            // Ended while it ran: nothing to keep.
+            Some(_) => {}
             None => {
-                *state = None;
-                self.sessions.close(&key);
-                tracing::debug!(%app, session = %key, "app session finished");
+                apps.sessions.end(&id, &slot);
+                tracing::debug!(%app, session = %id, "app session finished");
             }
         }
         Ok(outcome.ui)
-    }
-
-    /// Runs one request to completion (waiting for a running slot first).
-    pub(crate) async fn call(&self, request: ToolRequest) -> CallResult {
-        let ToolRequest {
-            request_id,
-            tool_name,
-            params,
-            auth_token,
-        } = request;
-        let Ok(permit) = self.running.clone().acquire_owned().await else {
-            return Err(CallError::ShuttingDown);
-        };
-        let started = Instant::now();
-        tracing::debug!(tool = %tool_name, %request_id, "call started");
-        let result = self.run(&tool_name, params, auth_token, permit).await;
-        log_call(&tool_name, &request_id, &result, started.elapsed());
-        result
-    }
-
-    async fn run(
-        &self,
-        tool_name: &str,
-        params: Value,
-        token: Option<AuthToken>,
-        permit: OwnedSemaphorePermit,
-    ) -> CallResult {
-        let Some(tool) = self.registry.get(tool_name) else {
-            return Err(CallError::UnknownTool(tool_name.to_owned()));
-        };
-        let args = CallArgs::from_request(params, token)?;
-        args.validate(&tool.required, tool.needs_token)?;
-        let limit = tool.timeout.unwrap_or(self.limits.call_timeout);
-        let ended = match &tool.invoke {
-            Invoke::Blocking(call) => {
-                let call = *call;
-                // The running slot goes with the thread: a blocking tool
-                // past its limit can't be stopped and keeps it until it
-                // returns.
-                let mut task = tokio::task::spawn_blocking(move || {
-                    let _permit = permit;
-                    call(args)
-                });
-                match tokio::time::timeout(limit, &mut task).await {
-                    Ok(Ok(result)) => Ended::Done(result),
-                    Ok(Err(err)) if err.is_panic() => {
-                        Ended::Panicked(panic_message(err.into_panic()))
-                    }
-                    Ok(Err(_)) => Ended::Done(Err(CallError::ShuttingDown)),
-                    Err(_) => Ended::TimedOut,
-                }
-            }
-            // An async tool runs right here, in the call's own task: no
-            // second task to hop to. Past its limit its future is dropped.
-            Invoke::Async(call) => {
-                let call = *call;
-                run_async(move || call(args), limit, permit).await
-            }
-            Invoke::Dynamic(call) => {
-                let call = call.clone();
-                run_async(move || call(args), limit, permit).await
-            }
-        };
-        match ended {
-            Ended::Done(result) => result,
-            Ended::Panicked(message) => Err(CallError::Panicked(message)),
-            Ended::TimedOut => {
-                tracing::warn!(tool = %tool_name, ?limit, "call timed out");
-                Err(CallError::TimedOut(limit))
-            }
-        }
     }
 }
 
@@ -485,14 +492,15 @@ enum Ended {
     Done(CallResult),
     Panicked(String),
     TimedOut,
+    Cancelled,
 }
 
-/// Makes an async tool's future and polls it to completion within
-/// `limit`, catching a panic in either step (a run-time tool's handler
-/// runs code before it returns its future).
+/// Makes an async tool's future and polls it to completion by `deadline`,
+/// catching a panic in either step (a run-time tool's handler runs code
+/// before it returns its future).
 async fn run_async(
-    start: impl FnOnce() -> crate::tool::CallFuture,
-    limit: Duration,
+    start: impl FnOnce() -> CallFuture,
+    deadline: Instant,
     permit: OwnedSemaphorePermit,
 ) -> Ended {
     use futures_util::FutureExt;
@@ -501,7 +509,12 @@ async fn run_async(
         Ok(future) => future,
         Err(payload) => return Ended::Panicked(panic_message(payload)),
     };
-    match tokio::time::timeout(limit, std::panic::AssertUnwindSafe(future).catch_unwind()).await {
+    match timeout_at(
+        deadline,
+        std::panic::AssertUnwindSafe(future).catch_unwind(),
+    )
+    .await
+    {
         Ok(Ok(result)) => Ended::Done(result),
         Ok(Err(payload)) => Ended::Panicked(panic_message(payload)),
         Err(_) => Ended::TimedOut,
@@ -511,13 +524,19 @@ async fn run_async(
 /// Runs an app's start or action like an async tool (time limit, panic
 /// caught).
 async fn run_app(
-    future: crate::apps::AppFuture,
+    future: AppFuture,
+    deadline: Instant,
     limit: Duration,
     permit: OwnedSemaphorePermit,
-) -> Result<crate::apps::AppOutcome, CallError> {
+) -> Result<AppOutcome, CallError> {
     use futures_util::FutureExt;
     let _permit = permit;
-    match tokio::time::timeout(limit, std::panic::AssertUnwindSafe(future).catch_unwind()).await {
+    match timeout_at(
+        deadline,
+        std::panic::AssertUnwindSafe(future).catch_unwind(),
+    )
+    .await
+    {
         Ok(Ok(result)) => result,
         Ok(Err(payload)) => Err(CallError::Panicked(panic_message(payload))),
         Err(_) => Err(CallError::TimedOut(limit)),
@@ -534,131 +553,108 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-fn log_call(tool: &str, request_id: &RequestId, result: &CallResult, elapsed: Duration) {
+/// One debug line per call, inside its span (which names the tool and the
+/// request).
+fn log_call(result: &CallResult, elapsed: Duration) {
     match result {
-        Ok(_) => tracing::debug!(tool = %tool, %request_id, ?elapsed, "call answered"),
+        Ok(_) => tracing::debug!(?elapsed, "call answered"),
         Err(err) if err.is_validation() => {
-            tracing::debug!(tool = %tool, %request_id, ?elapsed, error = %err, "call rejected")
+            tracing::debug!(?elapsed, error = %err, "call rejected")
         }
-        Err(err) => {
-            tracing::debug!(tool = %tool, %request_id, ?elapsed, error = %err, "call failed")
-        }
+        Err(err) => tracing::debug!(?elapsed, error = %err, "call failed"),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
+    use crate::apps::SessionLimits;
+    use crate::dynamic::DynamicTool;
 
-    fn frame(payload: Value) -> Vec<u8> {
-        json!({"message_type": "atp_tool_request", "payload": payload})
-            .to_string()
-            .into_bytes()
+    pub(super) fn dispatcher(tools: Vec<DynamicTool>, max_in_flight: usize) -> Dispatcher {
+        let registry = Registry::build(Some(&[]), tools, &[], &States::default()).unwrap();
+        Dispatcher::new(
+            Arc::new(registry),
+            Apps::new(Vec::new(), SessionLimits::default()),
+            Arc::default(),
+            Limits {
+                max_in_flight,
+                max_queued: max_in_flight,
+                call_timeout: Duration::from_secs(5),
+                sessions: SessionLimits::default(),
+            },
+            "test",
+        )
     }
 
-    #[test]
-    fn decodes_a_tool_request() {
-        let Inbound::Call(req) = decode(&frame(
-            json!({"request_id": "r1", "tool_name": "echo", "params": {"a": 1}, "auth_token": "t"}),
-        )) else {
-            panic!("a call")
+    async fn call(dispatcher: &Dispatcher, tool: &str) -> CallResult {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let request = ToolRequest {
+            request_id: "p".into(),
+            tool_name: tool.to_owned(),
+            params: Value::Null,
+            auth_token: None,
         };
-        assert_eq!(req.request_id, RequestId::from("r1"));
-        assert_eq!(req.tool_name, "echo");
-        assert_eq!(req.params, json!({"a": 1}));
-        assert_eq!(req.auth_token.unwrap().as_str(), "t");
-    }
-
-    #[test]
-    fn numeric_ids_and_odd_fields_are_tolerated() {
-        let Inbound::Call(req) = decode(&frame(
-            json!({"request_id": 7, "tool_name": "x", "auth_token": 5}),
-        )) else {
-            panic!("a call")
-        };
-        assert_eq!(serde_json::to_value(&req.request_id).unwrap(), json!(7));
-        assert!(req.auth_token.is_none());
-        assert_eq!(req.params, Value::Null);
-    }
-
-    #[test]
-    fn a_request_without_a_tool_name_is_rejected_not_dropped() {
-        assert!(matches!(
-            decode(&frame(json!({"request_id": "r", "tool_name": 3}))),
-            Inbound::Reject(_, CallError::UnknownTool(_), Reply::Tool)
-        ));
-    }
-
-    #[test]
-    fn frames_without_an_id_or_type_are_ignored() {
-        for text in [
-            b"not json".to_vec(),
-            b"[]".to_vec(),
-            br#"{"payload": {}}"#.to_vec(),
-            br#"{"message_type": "something_new", "payload": {"request_id": "r"}}"#.to_vec(),
-            frame(json!({"tool_name": "echo"})),
-            frame(json!({"request_id": [1], "tool_name": "echo"})),
-        ] {
-            assert!(
-                matches!(decode(&text), Inbound::Ignore(_)),
-                "{}",
-                String::from_utf8_lossy(&text)
-            );
+        if let Some(now) = dispatcher.handle(Inbound::Call(request), move |out| {
+            let _ = tx.send(out);
+        }) {
+            return now.result;
         }
-        assert!(matches!(
-            decode(br#"{"message_type": "atp_client_connected", "payload": {"message": "hi"}}"#),
-            Inbound::Connected(m) if m == "hi"
-        ));
+        rx.await.unwrap().reply.result
     }
 
     #[tokio::test]
     async fn a_handler_that_panics_before_its_future_is_answered() {
-        let tool =
-            crate::dynamic::DynamicTool::new("early", |_| -> std::future::Ready<CallResult> {
-                panic!("before the future")
-            });
-        let registry = Registry::build(None, vec![tool]).unwrap();
-        let limits = Limits {
-            max_in_flight: 1,
-            max_queued: 0,
-            call_timeout: Duration::from_secs(5),
-            sessions: SessionLimits {
-                max_sessions: 10,
-                idle_ttl: Duration::from_secs(60),
-            },
-        };
-        let dispatcher = Dispatcher::new(Arc::new(registry), limits);
-        let request = ToolRequest {
-            request_id: "p".into(),
-            tool_name: "early".to_owned(),
-            params: Value::Null,
-            auth_token: None,
-        };
+        let tool = DynamicTool::new("early", |_| -> std::future::Ready<CallResult> {
+            panic!("before the future")
+        });
+        let dispatcher = dispatcher(vec![tool], 1);
         assert_eq!(
-            dispatcher.call(request).await,
+            call(&dispatcher, "early").await,
             Err(CallError::Panicked("before the future".to_owned()))
         );
     }
 
-    #[test]
-    fn responses_encode_results_and_errors() {
-        assert_eq!(
-            serde_json::from_str::<Value>(&encode_response("r".into(), Ok(json!([1])))).unwrap(),
-            json!({"type": "tool_response", "request_id": "r", "result": [1]})
+    #[tokio::test]
+    async fn a_stopping_dispatcher_refuses_new_calls() {
+        let tool = DynamicTool::new("ok", |_| async { Ok(Value::Null) });
+        let dispatcher = dispatcher(vec![tool], 1);
+        assert_eq!(call(&dispatcher, "ok").await, Ok(Value::Null));
+        dispatcher.refuse_new();
+        assert_eq!(call(&dispatcher, "ok").await, Err(CallError::ShuttingDown));
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_call_ends_its_async_tool() {
+        let tool = DynamicTool::new("forever", |args| async move {
+            args.context().cancelled().await;
+            Ok(Value::from("saw the cancel"))
+        });
+        let dispatcher = dispatcher(vec![tool], 1);
+        let cancel = Cancel::new();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let request = ToolRequest {
+            request_id: "c".into(),
+            tool_name: "forever".to_owned(),
+            params: Value::Null,
+            auth_token: None,
+        };
+        assert!(
+            dispatcher
+                .call(request, cancel.clone(), move |out| {
+                    let _ = tx.send(out);
+                })
+                .is_none()
         );
-        assert_eq!(
-            serde_json::from_str::<Value>(&encode_response(
-                "r".into(),
-                Err(CallError::MissingAuthToken)
-            ))
-            .unwrap(),
-            json!({"type": "tool_response", "request_id": "r", "result": {"error": "Missing auth_token for authenticated tool"}})
-        );
+        cancel.fire();
+        let reply = tokio::time::timeout(Duration::from_secs(5), rx)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(reply.reply.result, Err(CallError::Cancelled));
+        dispatcher.idle().await;
     }
 }
-
 /// Hostile input: arbitrary bytes and JSON values, and frames that look
 /// almost right, fed to the inbound frame handler the socket uses. Nothing
 /// panics, and every tool or app request with a usable `request_id` is
@@ -674,9 +670,12 @@ mod hostile {
     use tokio::sync::mpsc;
 
     use super::{Dispatcher, Limits};
+    use crate::apps::{Apps, SessionLimits};
+    use crate::codec::decode_frame;
     use crate::dynamic::DynamicTool;
+    use crate::error::CallError;
     use crate::registry::Registry;
-    use crate::tool::CallError;
+    use crate::state::States;
 
     /// How many cases; `PROPTEST_CASES` overrides.
     fn cases() -> u32 {
@@ -697,18 +696,23 @@ mod hostile {
         })
         .auth("hubspot", "OAuth2", Some("access_token"));
         let fails = DynamicTool::new("fails", |_| async { Err(CallError::tool("no")) });
-        let registry = Registry::build(None, vec![echo, token, fails]).unwrap();
+        let registry =
+            Registry::build(Some(&[]), vec![echo, token, fails], &[], &States::default()).unwrap();
+        let sessions = SessionLimits {
+            max_sessions: 10,
+            idle_ttl: Duration::from_secs(60),
+        };
         Dispatcher::new(
             Arc::new(registry),
+            Apps::new(Vec::new(), sessions),
+            Arc::default(),
             Limits {
                 max_in_flight: 4,
                 max_queued: 4,
                 call_timeout: Duration::from_secs(5),
-                sessions: crate::apps::SessionLimits {
-                    max_sessions: 10,
-                    idle_ttl: Duration::from_secs(60),
-                },
+                sessions,
             },
+            "hostile",
         )
     }
 
@@ -821,16 +825,26 @@ mod hostile {
         ]
     }
 
-    /// What must be answered, by the rules alone: (`app_response`?, id).
-    fn expected(bytes: &[u8]) -> Option<(bool, Value)> {
-        let frame: Value = serde_json::from_slice(bytes).ok()?;
-        let app = match frame.get("message_type")?.as_str()? {
+    /// What must be answered, by the rules alone: (`app_response`?, the
+    /// id's JSON text). Any request whose payload has a string or number
+    /// `request_id` is answered, whatever else in it can't be read.
+    fn expected(bytes: &[u8]) -> Option<(bool, String)> {
+        use serde_json::value::RawValue;
+        let frame: std::collections::HashMap<String, &RawValue> =
+            serde_json::from_slice(bytes).ok()?;
+        let message_type: String = serde_json::from_str(frame.get("message_type")?.get()).ok()?;
+        let app = match message_type.as_str() {
             "atp_tool_request" => false,
             "atp_app_request" | "atp_app_action" | "atp_app_terminate" => true,
             _ => return None,
         };
-        let id = frame.get("payload")?.as_object()?.get("request_id")?;
-        (id.is_string() || id.is_number()).then(|| (app, id.clone()))
+        let payload: std::collections::HashMap<String, &RawValue> =
+            serde_json::from_str(frame.get("payload")?.get()).ok()?;
+        let id = payload.get("request_id")?.get();
+        let usable = id.starts_with('"')
+            || id.starts_with('-')
+            || id.starts_with(|c: char| c.is_ascii_digit());
+        usable.then(|| (app, id.to_owned()))
     }
 
     /// Cases that had to be answered, so a run shows it tested something.
@@ -843,12 +857,15 @@ mod hostile {
     ) -> Result<(), TestCaseError> {
         let answer = runtime.block_on(async {
             let (tx, mut rx) = mpsc::unbounded_channel();
-            let now = dispatcher.handle(bytes, &tx);
-            drop(tx);
+            let now = dispatcher
+                .handle(decode_frame(bytes), move |out| {
+                    let _ = tx.send(out);
+                })
+                .map(|reply| reply.to_frame());
             let later = tokio::time::timeout(Duration::from_secs(10), rx.recv())
                 .await
                 .expect("a started call finishes")
-                .map(|out| out.text.as_str().to_owned());
+                .map(|out| out.reply.to_frame());
             match (now, later) {
                 (Some(_), Some(_)) => panic!("answered twice"),
                 (now, later) => now.or(later),
@@ -858,11 +875,23 @@ mod hostile {
             (None, None) => Ok(()),
             (Some((app, id)), Some(answer)) => {
                 ANSWERED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let answer: Value = serde_json::from_str(&answer).expect("answers are JSON");
                 let kind = if app { "app_response" } else { "tool_response" };
-                prop_assert_eq!(&answer["type"], &json!(kind));
-                prop_assert_eq!(&answer["request_id"], &id);
-                prop_assert!(answer.get("result").is_some());
+                // (An id such as 1e999 is echoed as sent: valid JSON that
+                // serde_json reads only as raw text.)
+                let answer: std::collections::HashMap<String, &serde_json::value::RawValue> =
+                    serde_json::from_str(&answer).expect("answers are JSON");
+                prop_assert_eq!(answer["type"].get(), format!("\"{kind}\""));
+                prop_assert!(answer.contains_key("result"));
+                let echoed = answer["request_id"].get();
+                if id.starts_with('"') {
+                    // A string id: the same string (escapes may differ).
+                    let sent: String = serde_json::from_str(&id).unwrap();
+                    let got: String = serde_json::from_str(echoed).unwrap();
+                    prop_assert_eq!(sent, got);
+                } else {
+                    // A number id: byte for byte.
+                    prop_assert_eq!(echoed, id.as_str());
+                }
                 Ok(())
             }
             (Some(id), None) => Err(TestCaseError::fail(format!("{id:?} was not answered"))),

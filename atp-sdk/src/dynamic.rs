@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::params::CallArgs;
-use crate::registry::{ParamSpec, SchemaSource};
-use crate::tool::{CallFuture, CallResult, ParamKind, schema_of};
+use crate::tool::{
+    CallFuture, CallResult, OwnedAuth, ParamKind, ParamSpec, SchemaSource, StateDef, schema_of,
+};
 
 /// Parameter names the platform reserves for the token it injects.
 const RESERVED: &[&str] = &["auth_token", "access_token", "api_key"];
@@ -56,11 +57,10 @@ pub struct DynamicTool {
     name: String,
     description: String,
     params: Vec<ParamSpec>,
-    auth: Option<(String, String, Option<String>)>,
+    auth: Option<OwnedAuth>,
     timeout: Option<Duration>,
     handler: Arc<dyn Fn(CallArgs) -> CallFuture + Send + Sync>,
-    /// Marks an app's announcement (`"app": true` in its metadata).
-    app: bool,
+    states: Vec<StateDef>,
 }
 
 impl fmt::Debug for DynamicTool {
@@ -81,10 +81,10 @@ pub(crate) struct DynamicParts {
     pub(crate) name: String,
     pub(crate) description: String,
     pub(crate) params: Vec<ParamSpec>,
-    pub(crate) auth: Option<(String, String, Option<String>)>,
+    pub(crate) auth: Option<OwnedAuth>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) handler: Arc<dyn Fn(CallArgs) -> CallFuture + Send + Sync>,
-    pub(crate) app: bool,
+    pub(crate) states: Vec<StateDef>,
 }
 
 impl DynamicTool {
@@ -101,42 +101,20 @@ impl DynamicTool {
             auth: None,
             timeout: None,
             handler: Arc::new(move |args| Box::pin(handler(args))),
-            app: false,
+            states: Vec::new(),
         }
     }
 
-    /// The announcement of an app: a tool of the app's name and
-    /// parameters, marked as an app, whose tool calls are answered with
-    /// an error (an app is started with `atp_app_request`).
-    pub(crate) fn app_announcement(name: String, params: Vec<ParamSpec>) -> Self {
-        let message =
-            format!("`{name}` is an interactive app: start a session with atp_app_request");
-        let mut tool = Self::new(name, move |_args| {
-            let message = message.clone();
-            async move { Err(crate::tool::CallError::Tool(message)) }
+    /// Declares that the handler reads [`State<T>`](crate::State) (with
+    /// [`CallArgs::state`]): `build()` then fails, naming the tool and the
+    /// type, unless the builder was given a `T` with
+    /// [`state`](crate::ToolKitClientBuilder::state).
+    pub fn needs_state<T: Send + Sync + 'static>(mut self) -> Self {
+        self.states.push(StateDef {
+            type_id: std::any::TypeId::of::<T>,
+            type_name: std::any::type_name::<T>,
         });
-        tool.params = params;
-        tool.app = true;
-        tool
-    }
-
-    /// The names of the required parameters.
-    pub(crate) fn required_names(&self) -> Vec<String> {
-        self.params
-            .iter()
-            .filter(|p| p.kind.is_required())
-            .map(|p| p.name.clone())
-            .collect()
-    }
-
-    /// Whether calls need a token.
-    pub(crate) fn needs_token(&self) -> bool {
-        self.auth.is_some()
-    }
-
-    /// The tool's own time limit, if set.
-    pub(crate) fn own_timeout(&self) -> Option<Duration> {
-        self.timeout
+        self
     }
 
     /// What the tool does, for the agent.
@@ -265,7 +243,7 @@ impl DynamicTool {
             auth: self.auth,
             timeout: self.timeout,
             handler: self.handler,
-            app: self.app,
+            states: self.states,
         }
     }
 }

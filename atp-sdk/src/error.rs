@@ -1,4 +1,10 @@
-//! The one error type of the SDK.
+//! The SDK's two error types: [`Error`], why a toolkit could not start
+//! or had to stop, and [`CallError`], why one call has no result of the
+//! tool's own.
+
+use std::fmt;
+
+use serde_json::Value;
 
 /// Why a toolkit could not start or had to stop.
 ///
@@ -51,6 +57,14 @@ pub enum Error {
     /// A fatal protocol or connection error.
     #[error("{0}")]
     Connection(String),
+    /// A tool takes a [`State<T>`](crate::State) that was not provided.
+    #[error("tool '{tool}' needs State<{type_name}>: add it with .state(...)")]
+    MissingState {
+        /// The tool.
+        tool: String,
+        /// The state's type, as `std::any::type_name` spells it.
+        type_name: &'static str,
+    },
 }
 
 impl std::fmt::Debug for Error {
@@ -58,3 +72,126 @@ impl std::fmt::Debug for Error {
         std::fmt::Display::fmt(self, f)
     }
 }
+
+/// Why a call produced no result of the tool's own.
+///
+/// Validation errors (the request was wrong) and the tool's own errors are
+/// different variants, so code never has to tell them apart by message
+/// text. `Display` gives the exact text the platform documents; the
+/// toolkit answers with `{"error": "<that text>"}`.
+///
+/// ```
+/// use atp_sdk::CallError;
+/// let err = CallError::MissingParameter("name".into());
+/// assert_eq!(err.to_string(), "Missing required parameter: name");
+/// assert!(err.is_validation());
+/// assert_eq!(err.to_result(), serde_json::json!({"error": "Missing required parameter: name"}));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallError {
+    /// No tool of that name in this toolkit.
+    UnknownTool(String),
+    /// `params` is neither an object nor empty (`null`, `""`).
+    InvalidParams(String),
+    /// A required parameter is absent or null.
+    MissingParameter(String),
+    /// The tool has an `auth_provider` and the token is absent, null or empty.
+    MissingAuthToken,
+    /// A parameter's value does not fit its type.
+    InvalidParameter {
+        /// The parameter.
+        name: String,
+        /// Why, as serde says it.
+        reason: String,
+    },
+    /// The tool returned an error; this is its `Display` text.
+    Tool(String),
+    /// The tool panicked.
+    Panicked(String),
+    /// The tool's result could not be turned into JSON.
+    InvalidOutput(String),
+    /// The tool ran past its time limit.
+    TimedOut(std::time::Duration),
+    /// The toolkit is shutting down and takes no new calls.
+    ShuttingDown,
+    /// As many calls as the toolkit allows are running or waiting (the
+    /// number is that limit); the request was refused at once.
+    Overloaded(usize),
+    /// No app of that name in this toolkit (`atp_app_request`).
+    UnknownApp(String),
+    /// No open app session with that id (`atp_app_action`,
+    /// `atp_app_terminate`): never started, ended, or dropped for its age
+    /// or to make room.
+    UnknownSession(String),
+    /// An app action's `action_data` does not fit the app's action type.
+    InvalidAction(String),
+    /// The request could not be read (a number out of range in its
+    /// params, say), though its id could.
+    MalformedRequest(String),
+    /// The caller cancelled the call (MCP's `notifications/cancelled`).
+    Cancelled,
+}
+
+impl CallError {
+    /// The tool's own error, with `message` as its text.
+    pub fn tool(message: impl fmt::Display) -> Self {
+        Self::Tool(message.to_string())
+    }
+
+    /// Whether the request was at fault (unknown tool, bad or missing
+    /// parameters, missing token) rather than the tool.
+    pub fn is_validation(&self) -> bool {
+        matches!(
+            self,
+            Self::UnknownTool(_)
+                | Self::UnknownApp(_)
+                | Self::UnknownSession(_)
+                | Self::InvalidAction(_)
+                | Self::MalformedRequest(_)
+                | Self::InvalidParams(_)
+                | Self::MissingParameter(_)
+                | Self::MissingAuthToken
+                | Self::InvalidParameter { .. }
+        )
+    }
+
+    /// The `{"error": "..."}` result the toolkit answers with.
+    pub fn to_result(&self) -> Value {
+        crate::protocol::error_result(self.to_string())
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownTool(name) => write!(f, "Unknown tool: {name}"),
+            Self::InvalidParams(kind) => {
+                write!(f, "Invalid params: expected a JSON object, got {kind}")
+            }
+            Self::MissingParameter(name) => write!(f, "Missing required parameter: {name}"),
+            Self::MissingAuthToken => f.write_str("Missing auth_token for authenticated tool"),
+            Self::InvalidParameter { name, reason } => {
+                write!(f, "Invalid parameter '{name}': {reason}")
+            }
+            Self::Tool(message) => f.write_str(message),
+            Self::Panicked(message) => write!(f, "Tool panicked: {message}"),
+            Self::InvalidOutput(reason) => {
+                write!(f, "Tool result could not be serialized: {reason}")
+            }
+            Self::TimedOut(limit) => write!(f, "Tool timed out after {limit:?}"),
+            Self::ShuttingDown => f.write_str("Toolkit is shutting down"),
+            Self::Overloaded(limit) => write!(
+                f,
+                "Toolkit overloaded: {limit} calls are already running or waiting; try again later"
+            ),
+            Self::UnknownApp(name) => write!(f, "Unknown app: {name}"),
+            Self::UnknownSession(id) => write!(f, "Unknown app session: {id}"),
+            Self::InvalidAction(reason) => write!(f, "Invalid app action: {reason}"),
+            Self::MalformedRequest(reason) => write!(f, "Malformed request: {reason}"),
+            Self::Cancelled => f.write_str("Call cancelled by the caller"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}

@@ -1,41 +1,29 @@
-//! The HTTP inbox session (protocol section 4), for hosts that can't hold
-//! a WebSocket open: announce → poll → ... until stopped.
+//! The HTTP inbox link (protocol section 4), for hosts that can't hold a
+//! WebSocket open: polls `GET {base}/api/v1/toolkit/{key}/inbox` for
+//! requests, and posts each answer to `.../inbox/respond` in a task of its
+//! own, retried with backoff while the server can't take it.
 //!
-//! - **Polling adapts**: after a request the inbox is polled again at once;
-//!   while it is empty the wait between polls doubles from
-//!   [`poll_interval`](crate::ToolKitClientBuilder::poll_interval)'s
-//!   minimum (50 ms) to its maximum (2 s). A busy toolkit is as fast as
-//!   the round trip; an idle one polls every 2 s.
-//! - **Calls run as over the WebSocket**: the same dispatcher, so the same
-//!   validation, token, time limits, limits and error texts.
-//! - **Answers are retried**: each is posted in its own task, retried with
-//!   backoff on a network error, a 5xx or a 429 (up to [`POST_ATTEMPTS`]
-//!   attempts over about 6 to 11 s), and logged by request id if it can't
-//!   be delivered. A 4xx means the server will never take it (a call it
-//!   forgot, say): logged, not retried. A
-//!   response holds its call's admission slot until it is delivered, so
-//!   an unreachable server makes the toolkit take fewer calls, not pile up
-//!   answers.
-//! - **A poll is never cancelled**: the server has already handed over a
-//!   request it returns. A stop waits for the poll in progress (what it
-//!   brought is served like any call in flight), lets the calls in flight
-//!   finish, and posts their answers.
+//! Polling is adaptive: again at once after a request, backing off from
+//! `poll_min` to `poll_max` while the inbox stays empty. A poll in
+//! progress is never cut short before the stop's deadline: the server
+//! already handed over what it returns.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
-use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
-use tokio::time::{Instant, sleep};
+use tokio::time::{Instant, sleep, sleep_until, timeout_at};
 
-use crate::announce::{AnnounceError, Announcer};
-use crate::client::Config;
-use crate::connection::{Backoff, stopped};
-use crate::dispatch::{Dispatcher, Outgoing};
+use crate::backoff::Backoff;
+use crate::codec::{Item, decode_item};
+use crate::config::Config;
+use crate::dispatch::Outgoing;
 use crate::error::Error;
-use crate::protocol::{InboxResponse, ToolkitMessage, inbox_path, inbox_respond_path};
-use crate::registry::Registry;
+use crate::protocol::{RequestId, inbox_path, inbox_respond_path};
+use crate::session::{Ended, Failure, Io, Link, until};
+use crate::status::Status;
 
 /// How many times an answer is posted before it is given up (logged).
 pub(crate) const POST_ATTEMPTS: u32 = 8;
@@ -77,238 +65,158 @@ impl PollDelay {
 
 /// What one poll found.
 enum Polled {
-    /// A request (or a frame to answer at once), as a WebSocket-shaped frame.
-    Item(Vec<u8>),
-    Empty,
+    Item(Item),
     /// The server refused the key.
     Refused(String),
     /// Try again later.
     Failed(String),
 }
 
-pub(crate) struct InboxSession {
-    pub(crate) config: Arc<Config>,
-    pub(crate) registry: Arc<Registry>,
-    pub(crate) announcer: Announcer,
-    pub(crate) stop: watch::Receiver<bool>,
-}
+type PollFuture = Pin<Box<dyn Future<Output = Polled> + Send>>;
 
-impl InboxSession {
-    /// Runs until stopped (`Ok`) or a fatal error.
-    pub(crate) async fn run(mut self) -> Result<(), Error> {
-        let dispatcher = Dispatcher::new(self.registry.clone(), self.config.limits);
-        let (out_tx, out_rx) = mpsc::unbounded_channel::<Outgoing>();
-        let poster = Poster {
-            http: self.announcer.http.clone(),
-            url: format!(
-                "{}{}",
-                self.config.base_url,
-                inbox_respond_path(&self.config.api_key)
-            ),
-            backoff: POST_BACKOFF,
-        };
-        let posting = tokio::spawn(poster.clone().run(out_rx));
-        let mut backoff = Backoff::new(self.config.backoff_base, self.config.backoff_cap);
-        let result = loop {
-            match self.announce().await {
-                Ok(true) => {}
-                Ok(false) => break Ok(()),
-                Err(Some(err)) => break Err(err),
-                Err(None) => {
-                    if !self.back_off(&mut backoff, "announce failed").await {
-                        break Ok(());
-                    }
-                    continue;
-                }
-            }
-            tracing::info!(server = %self.config.base_url, "polling the inbox");
-            match self
-                .serve(&dispatcher, &out_tx, &poster, &mut backoff)
-                .await
-            {
-                Served::Stopped => break Ok(()),
-                Served::Fatal(err) => break Err(err),
-                Served::Lost(reason) => {
-                    if !self.back_off(&mut backoff, &reason).await {
-                        break Ok(());
-                    }
-                }
-            }
-        };
-        self.drain(&dispatcher).await;
-        drop(out_tx);
-        // The calls are done (or past the deadline); give their answers
-        // the time that is left to be delivered.
-        let _ = tokio::time::timeout(self.config.shutdown_timeout, posting).await;
-        result
-    }
-
-    /// `Ok(true)`: announced; `Ok(false)`: stopped; `Err(Some)`: fatal;
-    /// `Err(None)`: retry.
-    async fn announce(&mut self) -> Result<bool, Option<Error>> {
-        let announce = self.announcer.announce(&self.registry);
-        let result = tokio::select! {
-            result = announce => result,
-            _ = stopped(&mut self.stop) => return Ok(false),
-        };
-        match result {
-            Ok(report) => {
-                tracing::info!(
-                    tools = self.registry.tools().len(),
-                    registered = report.registered,
-                    unchanged = report.unchanged,
-                    refused = report.refused,
-                    "tools announced"
-                );
-                Ok(true)
-            }
-            Err(AnnounceError::Rejected(why)) => Err(Some(Error::Unauthorized(why))),
-            Err(AnnounceError::Retry(why)) => {
-                tracing::warn!(%why, "announce failed");
-                Err(None)
-            }
-        }
-    }
-
-    /// Waits before the next attempt; `false` if stopped meanwhile.
-    async fn back_off(&mut self, backoff: &mut Backoff, reason: &str) -> bool {
-        let delay = backoff.next_delay();
-        tracing::warn!(%reason, ?delay, "inbox unreachable; retrying");
-        tokio::select! {
-            _ = sleep(delay) => true,
-            _ = stopped(&mut self.stop) => false,
-        }
-    }
-
-    async fn serve(
-        &mut self,
-        dispatcher: &Dispatcher,
-        out: &mpsc::UnboundedSender<Outgoing>,
-        poster: &Poster,
-        backoff: &mut Backoff,
-    ) -> Served {
-        let url = format!(
-            "{}{}",
-            self.config.base_url,
-            inbox_path(&self.config.api_key)
-        );
-        let mut delay = PollDelay::new(self.config.poll_min, self.config.poll_max);
-        loop {
-            if *self.stop.borrow() {
-                return Served::Stopped;
-            }
-            // Not raced against a stop: a request the server handed over
-            // must be answered.
-            let polled = self.poll(&url).await;
-            let hit = match polled {
-                Polled::Item(frame) => {
-                    backoff.reset();
-                    // An answer due at once (a malformed request, an
-                    // overload) is posted before polling on.
-                    if let Some(answer) = dispatcher.handle(&frame, out) {
-                        poster.deliver(answer).await;
-                    }
-                    true
-                }
-                Polled::Empty => {
-                    backoff.reset();
-                    false
-                }
-                Polled::Refused(why) => return Served::Fatal(Error::Unauthorized(why)),
-                Polled::Failed(why) => return Served::Lost(why),
-            };
-            let wait = delay.after(hit);
-            if !wait.is_zero() {
-                tokio::select! {
-                    _ = sleep(wait) => {}
-                    _ = stopped(&mut self.stop) => return Served::Stopped,
-                }
-            }
-        }
-    }
-
-    async fn poll(&self, url: &str) -> Polled {
-        let response = match self.announcer.http.get(url).send().await {
-            Ok(response) => response,
-            Err(err) => return Polled::Failed(format!("poll failed: {}", describe(err))),
-        };
-        let status = response.status();
-        if matches!(status.as_u16(), 401 | 403) {
-            return Polled::Refused(format!("HTTP {status} on the inbox"));
-        }
-        if !status.is_success() {
-            return Polled::Failed(format!("poll answered HTTP {status}"));
-        }
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(err) => return Polled::Failed(format!("poll failed: {}", describe(err))),
-        };
-        match serde_json::from_slice::<Value>(&body) {
-            Ok(Value::Object(item)) if item.is_empty() => Polled::Empty,
-            Ok(Value::Null) => Polled::Empty,
-            Ok(Value::Object(item)) => Polled::Item(as_frame(item)),
-            Ok(_) | Err(_) => {
-                tracing::debug!("inbox answer ignored: not a JSON object");
-                Polled::Empty
-            }
-        }
-    }
-
-    /// After a stop: the calls in flight finish (up to the shutdown
-    /// timeout).
-    async fn drain(&self, dispatcher: &Dispatcher) {
-        let inflight = dispatcher.inflight().clone();
-        tracing::info!(in_flight = inflight.count(), "stopping");
-        if tokio::time::timeout(self.config.shutdown_timeout, inflight.wait_idle())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                in_flight = inflight.count(),
-                "calls still running at the shutdown deadline"
-            );
-        }
-    }
-}
-
-/// How serving ended.
-enum Served {
-    Stopped,
-    Lost(String),
-    Fatal(Error),
-}
-
-/// An inbox item as the WebSocket frame that carries the same request, so
-/// one lenient decoder serves both transports: `{"message_type": <the
-/// item's, or atp_tool_request>, "payload": <the item>}`.
-fn as_frame(mut item: Map<String, Value>) -> Vec<u8> {
-    let message_type = match item.remove("message_type") {
-        Some(Value::String(kind)) => kind,
-        _ => "atp_tool_request".to_owned(),
-    };
-    let frame = serde_json::json!({ "message_type": message_type, "payload": item });
-    serde_json::to_vec(&frame).expect("a JSON value always serializes")
-}
-
-/// The body of an inbox answer, from the response frame the dispatcher
-/// encoded.
-fn respond_body(frame: &str) -> Option<InboxResponse> {
-    match serde_json::from_str::<ToolkitMessage>(frame).ok()? {
-        ToolkitMessage::ToolResponse { request_id, result }
-        | ToolkitMessage::AppResponse { request_id, result } => Some(InboxResponse {
-            request_id,
-            response: result,
-        }),
-    }
-}
-
-/// Posts answers to the inbox, each in its own task, with retries.
-#[derive(Clone)]
-struct Poster {
+/// The inbox link. Answers being posted outlive a lost connection (they
+/// retry on their own) and are settled when the session ends.
+pub(crate) struct InboxLink {
     http: reqwest::Client,
-    url: String,
-    /// First and longest wait between attempts.
-    backoff: (Duration, Duration),
+    poll_url: String,
+    respond_url: String,
+    posts: JoinSet<()>,
+    /// The request id each post task delivers.
+    posting: HashMap<tokio::task::Id, RequestId>,
+}
+
+impl InboxLink {
+    pub(crate) fn new(config: &Config, http: reqwest::Client) -> Self {
+        Self {
+            http,
+            poll_url: format!("{}{}", config.base_url, inbox_path(&config.api_key)),
+            respond_url: format!("{}{}", config.base_url, inbox_respond_path(&config.api_key)),
+            posts: JoinSet::new(),
+            posting: HashMap::new(),
+        }
+    }
+
+    /// Posts one answer in a task of its own; it holds its call's slot
+    /// until delivered or given up.
+    fn post(&mut self, out: Outgoing) {
+        let http = self.http.clone();
+        let url = self.respond_url.clone();
+        let id = out.reply.request_id.clone();
+        let handle = self.posts.spawn(async move {
+            deliver(
+                &http,
+                &url,
+                &out.reply.request_id,
+                out.reply.to_inbox_body(),
+            )
+            .await;
+            drop(out); // frees the call's slot
+        });
+        self.posting.insert(handle.id(), id);
+    }
+
+    fn joined(&mut self, id: tokio::task::Id) {
+        self.posting.remove(&id);
+    }
+}
+
+impl Link for InboxLink {
+    type Conn = ();
+
+    const LOST: &'static str = "inbox unreachable; retrying";
+
+    async fn open(&mut self, _config: &Config) -> Result<(), Failure> {
+        Ok(())
+    }
+
+    async fn serve(&mut self, (): (), io: &mut Io<'_>) -> Ended {
+        tracing::info!(server = %io.config.base_url, "polling the inbox");
+        let mut delay = PollDelay::new(io.config.poll_min, io.config.poll_max);
+        let mut poll: Option<PollFuture> = None;
+        let mut next_poll = Instant::now();
+        loop {
+            while let Some(out) = io.replies.unsent.pop_front() {
+                self.post(out);
+            }
+            if io.drained() && self.posts.is_empty() && poll.is_none() {
+                return Ended::Stopped;
+            }
+            if poll.is_none() && !io.stop.stopping() && Instant::now() >= next_poll {
+                poll = Some(Box::pin(poll_once(
+                    self.http.clone(),
+                    self.poll_url.clone(),
+                )));
+            }
+            let deadline = io.stop.deadline();
+            let waiting = poll.is_none() && !io.stop.stopping();
+            tokio::select! {
+                polled = async { poll.as_mut().expect("polled only when set").await }, if poll.is_some() => {
+                    poll = None;
+                    metrics::counter!("atp_inbox_polls_total").increment(1);
+                    let hit = match polled {
+                        Polled::Item(Item::Message(inbound)) => {
+                            io.status.set(Status::Connected);
+                            if let Some(reply) = io.dispatcher.handle(inbound, io.replies.sink()) {
+                                io.queue_now(reply);
+                            }
+                            true
+                        }
+                        Polled::Item(Item::Empty) => {
+                            io.status.set(Status::Connected);
+                            false
+                        }
+                        Polled::Refused(why) => return Ended::Fatal(Error::Unauthorized(why)),
+                        Polled::Failed(why) => return Ended::Dropped(why),
+                    };
+                    next_poll = Instant::now() + delay.after(hit);
+                }
+                () = sleep_until(next_poll), if waiting => {}
+                Some(out) = io.replies.rx.recv() => self.post(out),
+                Some(joined) = self.posts.join_next_with_id(), if !self.posts.is_empty() => {
+                    match joined {
+                        Ok((id, ())) => self.joined(id),
+                        Err(err) => self.joined(err.id()),
+                    }
+                }
+                () = io.stop.requested() => io.begin_stop(),
+                () = until(deadline) => return Ended::Stopped,
+            }
+        }
+    }
+
+    async fn finish(&mut self, deadline: Instant) -> Vec<String> {
+        let settle = async {
+            while let Some(joined) = self.posts.join_next_with_id().await {
+                match joined {
+                    Ok((id, ())) => self.joined(id),
+                    Err(err) => self.joined(err.id()),
+                }
+            }
+        };
+        let _ = timeout_at(deadline, settle).await;
+        // Past the deadline nothing is left running: the rest is logged.
+        self.posts.shutdown().await;
+        self.posting.drain().map(|(_, id)| id.to_string()).collect()
+    }
+}
+
+/// One poll of the inbox.
+async fn poll_once(http: reqwest::Client, url: String) -> Polled {
+    let response = match http.get(&url).send().await {
+        Ok(response) => response,
+        Err(err) => return Polled::Failed(format!("poll failed: {}", describe(err))),
+    };
+    let status = response.status();
+    if matches!(status.as_u16(), 401 | 403) {
+        return Polled::Refused(format!("HTTP {status} on the inbox"));
+    }
+    if !status.is_success() {
+        return Polled::Failed(format!("poll answered HTTP {status}"));
+    }
+    match response.bytes().await {
+        Ok(body) => Polled::Item(decode_item(&body)),
+        Err(err) => Polled::Failed(format!("poll failed: {}", describe(err))),
+    }
 }
 
 /// What delivering one answer came to.
@@ -320,73 +228,54 @@ enum Delivery {
     GaveUp,
 }
 
-impl Poster {
-    /// Delivers every answer that comes on `rx`, until it closes and the
-    /// deliveries in progress end.
-    async fn run(self, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
-        let mut tasks = JoinSet::new();
-        loop {
-            tokio::select! {
-                next = rx.recv() => match next {
-                    Some(out) => {
-                        let this = self.clone();
-                        tasks.spawn(async move {
-                            this.deliver(out.text.as_str().to_owned()).await;
-                            drop(out); // frees the call's slot
-                        });
-                    }
-                    None => break,
-                },
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-            }
-        }
-        while tasks.join_next().await.is_some() {}
-    }
+/// Whether a status means "try again later": a server error, 408 (request
+/// timeout) or 429 (too many requests).
+fn retryable(status: reqwest::StatusCode) -> bool {
+    status.is_server_error() || matches!(status.as_u16(), 408 | 429)
+}
 
-    /// Posts one answer (a response frame's text), retrying on network
-    /// errors and 5xx.
-    async fn deliver(&self, frame: String) -> Delivery {
-        let Some(body) = respond_body(&frame) else {
-            tracing::error!("an answer could not be turned into an inbox response");
-            return Delivery::GaveUp;
-        };
-        let mut backoff = Backoff::new(self.backoff.0, self.backoff.1);
-        let started = Instant::now();
-        for attempt in 1..=POST_ATTEMPTS {
-            let why = match self.http.post(&self.url).json(&body).send().await {
-                Ok(res) if res.status().is_success() => return Delivery::Delivered,
-                Ok(res) if res.status().is_client_error() && res.status().as_u16() != 429 => {
-                    tracing::warn!(
-                        request_id = %body.request_id,
-                        status = res.status().as_u16(),
-                        "the server refused an answer (late, or for a call it forgot)"
-                    );
-                    return Delivery::Refused(res.status().as_u16());
-                }
-                Ok(res) => format!("HTTP {}", res.status()),
-                Err(err) => describe(err),
-            };
-            if attempt < POST_ATTEMPTS {
-                let delay = backoff.next_delay();
-                tracing::debug!(request_id = %body.request_id, attempt, %why, ?delay, "answer not delivered; retrying");
-                sleep(delay).await;
-            } else {
-                tracing::error!(
-                    request_id = %body.request_id,
-                    attempts = POST_ATTEMPTS,
-                    elapsed = ?started.elapsed(),
-                    %why,
-                    "answer could not be delivered; given up"
+/// Posts one answer, retrying on network errors, 5xx, 408 and 429.
+async fn deliver(http: &reqwest::Client, url: &str, id: &RequestId, body: Vec<u8>) -> Delivery {
+    let mut backoff = Backoff::new(POST_BACKOFF.0, POST_BACKOFF.1);
+    let started = Instant::now();
+    for attempt in 1..=POST_ATTEMPTS {
+        let request = http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.clone());
+        let why = match request.send().await {
+            Ok(res) if res.status().is_success() => return Delivery::Delivered,
+            Ok(res) if !retryable(res.status()) => {
+                tracing::warn!(
+                    request_id = %id,
+                    status = res.status().as_u16(),
+                    "the server refused an answer (late, or for a call it forgot)"
                 );
+                return Delivery::Refused(res.status().as_u16());
             }
+            Ok(res) => format!("HTTP {}", res.status()),
+            Err(err) => describe(err),
+        };
+        if attempt < POST_ATTEMPTS {
+            let delay = backoff.next_delay();
+            tracing::debug!(request_id = %id, attempt, %why, ?delay, "answer not delivered; retrying");
+            sleep(delay).await;
+        } else {
+            tracing::error!(
+                request_id = %id,
+                attempts = POST_ATTEMPTS,
+                elapsed = ?started.elapsed(),
+                %why,
+                "answer could not be delivered; given up"
+            );
         }
-        Delivery::GaveUp
     }
+    Delivery::GaveUp
 }
 
 /// A reqwest error's text, safe to log: the URL (which holds the API key)
 /// is left out.
-fn describe(err: reqwest::Error) -> String {
+pub(crate) fn describe(err: reqwest::Error) -> String {
     let err = err.without_url();
     let mut text = err.to_string();
     let mut source = std::error::Error::source(&err);
@@ -401,8 +290,6 @@ fn describe(err: reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dispatch::{self, Inbound};
-    use crate::protocol::RequestId;
 
     #[test]
     fn polling_is_immediate_after_a_hit_and_backs_off_while_empty() {
@@ -415,24 +302,18 @@ mod tests {
     }
 
     #[test]
-    fn items_become_frames_for_the_shared_decoder() {
-        let item = serde_json::json!({"request_id": "r1", "tool_name": "t", "params": {"a": 1}, "auth_token": "tok"});
-        let Value::Object(item) = item else {
-            unreachable!()
-        };
-        match dispatch::decode(&as_frame(item)) {
-            Inbound::Call(request) => {
-                assert_eq!(request.request_id.to_string(), "r1");
-                assert_eq!(request.tool_name, "t");
-                assert_eq!(request.auth_token.unwrap().as_str(), "tok");
-            }
-            other => panic!("{other:?}"),
+    fn timeouts_and_throttling_are_retried_other_refusals_are_final() {
+        for status in [500, 502, 503, 408, 429] {
+            assert!(
+                retryable(reqwest::StatusCode::from_u16(status).unwrap()),
+                "{status}"
+            );
         }
-        let reply = dispatch::encode_response(RequestId::from("r1"), Ok(serde_json::json!(3)));
-        let body = respond_body(&reply).unwrap();
-        assert_eq!(
-            serde_json::to_value(body).unwrap(),
-            serde_json::json!({"request_id": "r1", "response": 3})
-        );
+        for status in [400, 401, 404, 409, 410, 413] {
+            assert!(
+                !retryable(reqwest::StatusCode::from_u16(status).unwrap()),
+                "{status}"
+            );
+        }
     }
 }

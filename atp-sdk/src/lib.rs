@@ -2,10 +2,21 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// The path of one call, top to bottom: a link (`ws`, `inbox`) reads the
+// server's message, `codec` turns it into a typed `Inbound`, `dispatch`
+// admits and runs it (`registry` finds the tool, `params` fills its
+// arguments, `context`/`state` what else it takes) and hands back a typed
+// `Reply`, which the link frames and sends. `session` drives every link
+// through announce (`announce`) → open → serve → back off (`backoff`) →
+// stop; `client` builds it all from `config`, and `run` owns a process.
 mod announce;
 mod apps;
+mod backoff;
+mod cancel;
 mod client;
-mod connection;
+mod codec;
+mod config;
+mod context;
 mod dispatch;
 mod dynamic;
 mod error;
@@ -13,21 +24,28 @@ mod inbox;
 mod params;
 pub mod protocol;
 mod registry;
+mod run;
 mod secret;
+mod session;
+mod state;
+mod status;
 mod tls;
 mod tool;
+mod ws;
 
 pub use apps::{App, AppDef, AppStep};
-pub use client::{
-    ENV_API_KEY, ENV_APP_NAME, ENV_BASE_URL, ENV_TRANSPORT, StopHandle, ToolKitClient,
-    ToolKitClientBuilder, Transport, run,
-};
+pub use client::{ENV_SEND_SOURCE, StopHandle, ToolKitClient, ToolKitClientBuilder};
+pub use config::{ENV_API_KEY, ENV_APP_NAME, ENV_BASE_URL, ENV_TRANSPORT, Transport};
+pub use context::Context;
 pub use dynamic::DynamicTool;
-pub use error::Error;
+pub use error::{CallError, Error};
 pub use params::CallArgs;
 pub use registry::registered_tools;
+pub use run::run;
 pub use secret::{ApiKey, AuthToken};
-pub use tool::{AuthDef, CallError, CallResult, Handler, ParamDef, ParamKind, ToolDef};
+pub use state::State;
+pub use status::Status;
+pub use tool::{AuthDef, CallResult, Handler, ParamDef, ParamKind, StateDef, ToolDef};
 
 /// Registers a function as an ATP tool.
 ///
@@ -119,10 +137,13 @@ pub use atp_sdk_macros::atp_tool;
 /// What the code `#[atp_tool]` generates refers to. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::context::Context;
+    pub use crate::error::CallError;
     pub use crate::params::CallArgs;
+    pub use crate::state::State;
     pub use crate::tool::{
-        AuthDef, CallError, CallFuture, CallResult, Handler, ParamDef, ParamKind, ToolDef, boxed,
-        output, output_result, ready, schema_of,
+        AuthDef, CallFuture, CallResult, Handler, Out, ParamDef, ParamKind, PlainTag, ResultTag,
+        StateDef, ToolDef, boxed, optional, or_default, ready, required, schema_of, state_bound,
     };
     pub use inventory;
 }

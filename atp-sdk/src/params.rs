@@ -1,12 +1,17 @@
 //! JSON params → typed arguments, with the contract's error texts.
 
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::context::Context;
+use crate::error::CallError;
 use crate::secret::AuthToken;
-use crate::tool::CallError;
+use crate::state::{State, States};
 
-/// The arguments of one call: the request's `params` object and its token.
+/// The arguments of one call: the request's `params` object, its token,
+/// the call's [`Context`] and the toolkit's shared [`State`]s.
 ///
 /// Generated code takes each parameter out of it with the method that fits
 /// the parameter's kind; the runtime has already checked that required
@@ -16,13 +21,26 @@ use crate::tool::CallError;
 pub struct CallArgs {
     params: Map<String, Value>,
     token: Option<AuthToken>,
+    context: Option<Context>,
+    states: Option<Arc<States>>,
 }
 
 impl CallArgs {
     /// Arguments from a params object and an optional token (handy to
     /// test a [`DynamicTool`](crate::DynamicTool)'s handler).
     pub fn new(params: Map<String, Value>, token: Option<AuthToken>) -> Self {
-        Self { params, token }
+        Self {
+            params,
+            token,
+            context: None,
+            states: None,
+        }
+    }
+
+    /// The same, for a call with this context and these states.
+    pub(crate) fn attach(&mut self, context: Context, states: Arc<States>) {
+        self.context = Some(context);
+        self.states = Some(states);
     }
 
     /// Reads the request's `params`: an object, or nothing (absent, `null`
@@ -42,17 +60,17 @@ impl CallArgs {
             Value::Number(_) => return Err(CallError::InvalidParams("a number".to_owned())),
         };
         let token = token.filter(|t| !t.is_empty());
-        Ok(Self { params, token })
+        Ok(Self::new(params, token))
     }
 
-    /// Checks what can be checked before the call: every required
-    /// parameter present and not null (in declaration order), and a token
-    /// for a tool with an auth provider.
     /// The params and the token, taken apart.
     pub(crate) fn into_parts(self) -> (Map<String, Value>, Option<AuthToken>) {
         (self.params, self.token)
     }
 
+    /// Checks what can be checked before the call: every required
+    /// parameter present and not null (in declaration order), and a token
+    /// for a tool with an auth provider.
     pub(crate) fn validate(&self, required: &[String], needs_token: bool) -> Result<(), CallError> {
         if let Some(missing) = required.iter().find(|name| self.is_absent(name)) {
             return Err(CallError::MissingParameter(missing.clone()));
@@ -108,5 +126,33 @@ impl CallArgs {
     /// The request's token (present and not empty).
     pub fn take_token(&mut self) -> Result<AuthToken, CallError> {
         self.token.take().ok_or(CallError::MissingAuthToken)
+    }
+
+    /// The call's [`Context`]; outside a toolkit (arguments made with
+    /// [`CallArgs::new`]), a [detached](Context::detached) one.
+    pub fn context(&self) -> Context {
+        self.context
+            .clone()
+            .unwrap_or_else(|| Context::detached("<detached>"))
+    }
+
+    /// The toolkit's [`State<T>`], given to the builder with
+    /// [`state`](crate::ToolKitClientBuilder::state).
+    ///
+    /// # Errors
+    ///
+    /// When no `T` was given (a [`DynamicTool`](crate::DynamicTool) that
+    /// declares it with [`needs_state`](crate::DynamicTool::needs_state)
+    /// can't get here: `build()` refuses to start without it).
+    pub fn state<T: Send + Sync + 'static>(&self) -> Result<State<T>, CallError> {
+        self.states
+            .as_ref()
+            .and_then(|states| states.get::<T>())
+            .ok_or_else(|| {
+                CallError::Tool(format!(
+                    "State<{}> was not given to the toolkit: add it with .state(...)",
+                    std::any::type_name::<T>()
+                ))
+            })
     }
 }

@@ -189,14 +189,54 @@ pub struct RegisterToolResponse {
 
 /// A request id, echoed back unchanged in the response.
 ///
-/// The platform sends strings; a number is accepted and echoed as a number.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(untagged)]
+/// The platform sends strings; a number is accepted too and echoed byte for
+/// byte, as it was written (`123456789012345678901234567890` stays that,
+/// `1.50` stays `1.50`). A string and a number never equal each other: `7`
+/// and `"7"` are two ids.
+///
+/// ```
+/// use atp_sdk::protocol::RequestId;
+/// let id: RequestId = serde_json::from_str("123456789012345678901234567890").unwrap();
+/// assert_eq!(serde_json::to_string(&id).unwrap(), "123456789012345678901234567890");
+/// assert_ne!(serde_json::from_str::<RequestId>("7").unwrap(), RequestId::from("7"));
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum RequestId {
     /// A string id (what the platform sends).
     Str(String),
-    /// A numeric id.
-    Num(serde_json::Number),
+    /// A numeric id, kept as its JSON text.
+    Num(RawNumber),
+}
+
+/// A JSON number kept as the exact text it was written as.
+#[derive(Clone)]
+pub struct RawNumber(Box<serde_json::value::RawValue>);
+
+impl RawNumber {
+    /// The number's JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for RawNumber {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for RawNumber {}
+
+impl std::hash::Hash for RawNumber {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for RawNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl RequestId {
@@ -204,15 +244,123 @@ impl RequestId {
     pub fn from_value(value: &Value) -> Option<Self> {
         match value {
             Value::String(s) => Some(Self::Str(s.clone())),
-            Value::Number(n) => Some(Self::Num(n.clone())),
+            Value::Number(n) => serde_json::value::RawValue::from_string(n.to_string())
+                .ok()
+                .map(|raw| Self::Num(RawNumber(raw))),
             _ => None,
+        }
+    }
+
+    /// Reads an id from its JSON text: a string or a number, nothing else.
+    /// A number keeps its text exactly.
+    pub fn from_raw(raw: &serde_json::value::RawValue) -> Option<Self> {
+        let text = raw.get();
+        match text.as_bytes().first()? {
+            b'"' => serde_json::from_str(text).ok().map(Self::Str),
+            b'-' | b'0'..=b'9' => Some(Self::Num(RawNumber(raw.to_owned()))),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for RequestId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Str(s) => serializer.serialize_str(s),
+            Self::Num(n) => n.0.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RequestId {
+    /// Straight from JSON text (or a `Value`), a number's text is kept
+    /// exactly, as serde_json's `RawValue` does. Inside a value serde
+    /// buffers first (an internally tagged or untagged enum), the number
+    /// arrives already read, and is kept as serde_json writes it.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // serde_json's marker for a raw value: its deserializers hand the
+        // value's text to a visitor asking for this newtype struct.
+        const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+        deserializer.deserialize_newtype_struct(RAW_VALUE_TOKEN, IdVisitor)
+    }
+}
+
+struct IdVisitor;
+
+impl IdVisitor {
+    fn number<E: serde::de::Error>(text: String) -> Result<RequestId, E> {
+        serde_json::value::RawValue::from_string(text)
+            .map(|raw| RequestId::Num(RawNumber(raw)))
+            .map_err(E::custom)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for IdVisitor {
+    type Value = RequestId;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a request id (a string or a number)")
+    }
+
+    /// serde_json's raw value: `{TOKEN: "<the value's JSON text>"}`.
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RequestId, A::Error> {
+        let Some(_token) = map.next_key::<String>()? else {
+            return Err(serde::de::Error::custom(
+                "a request id is a string or a number",
+            ));
+        };
+        let text: String = map.next_value()?;
+        let raw =
+            serde_json::value::RawValue::from_string(text).map_err(serde::de::Error::custom)?;
+        RequestId::from_raw(&raw)
+            .ok_or_else(|| serde::de::Error::custom("a request id is a string or a number"))
+    }
+
+    fn visit_newtype_struct<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> Result<RequestId, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RequestId, E> {
+        Ok(RequestId::Str(v.to_owned()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<RequestId, E> {
+        Ok(RequestId::Str(v))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RequestId, E> {
+        Self::number(v.to_string())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RequestId, E> {
+        Self::number(v.to_string())
+    }
+
+    fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<RequestId, E> {
+        Self::number(v.to_string())
+    }
+
+    fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<RequestId, E> {
+        Self::number(v.to_string())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RequestId, E> {
+        match serde_json::Number::from_f64(v) {
+            Some(n) => Self::number(n.to_string()),
+            None => Err(E::custom("a request id is a finite number")),
         }
     }
 }
 
 impl fmt::Debug for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
+        match self {
+            Self::Str(s) => fmt::Debug::fmt(s, f),
+            Self::Num(n) => f.write_str(n.as_str()),
+        }
     }
 }
 
@@ -220,7 +368,7 @@ impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Str(s) => f.write_str(s),
-            Self::Num(n) => write!(f, "{n}"),
+            Self::Num(n) => f.write_str(n.as_str()),
         }
     }
 }
@@ -234,6 +382,14 @@ impl From<&str> for RequestId {
 impl From<String> for RequestId {
     fn from(id: String) -> Self {
         Self::Str(id)
+    }
+}
+
+impl From<u64> for RequestId {
+    fn from(id: u64) -> Self {
+        let raw = serde_json::value::RawValue::from_string(id.to_string())
+            .expect("an integer is valid JSON");
+        Self::Num(RawNumber(raw))
     }
 }
 

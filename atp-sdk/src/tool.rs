@@ -1,5 +1,7 @@
-//! The static description of a tool, as `#[atp_tool]` writes it, and the
-//! typed errors of a call.
+//! What a tool is, however it was defined: the static [`ToolDef`] that
+//! `#[atp_tool]` writes, the parameters ([`ParamSpec`]) of every kind of
+//! tool and app, and the one place their JSON Schemas and the platform's
+//! metadata are made.
 //!
 //! The macro emits one const [`ToolDef`] per tool into an `inventory`
 //! collection; everything it points at (`fn` pointers for the JSON Schema of
@@ -9,11 +11,14 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
+use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
+use crate::error::CallError;
 use crate::params::CallArgs;
+use crate::protocol::ToolMetadata;
 
 /// What a call produced: the tool's result as JSON, or why there is none.
 pub type CallResult = Result<Value, CallError>;
@@ -50,13 +55,17 @@ pub struct ToolDef {
     pub timeout: Option<std::time::Duration>,
     /// How to call it.
     pub handler: Handler,
+    /// The [`State`](crate::State) types the tool takes.
+    pub states: &'static [StateDef],
 }
 
-impl ToolDef {
-    /// `file:line` of the definition.
-    pub fn location(&self) -> String {
-        format!("{}:{}", self.file, self.line)
-    }
+/// A [`State<T>`](crate::State) a tool takes, by its type.
+#[derive(Debug, Clone, Copy)]
+pub struct StateDef {
+    /// `TypeId::of::<T>`.
+    pub type_id: fn() -> std::any::TypeId,
+    /// `std::any::type_name::<T>`, for the error when it is missing.
+    pub type_name: fn() -> &'static str,
 }
 
 /// One parameter of a [`ToolDef`].
@@ -120,137 +129,149 @@ impl fmt::Debug for Handler {
     }
 }
 
-/// Why a call produced no result of the tool's own.
-///
-/// Validation errors (the request was wrong) and the tool's own errors are
-/// different variants, so code never has to tell them apart by message
-/// text. `Display` gives the exact text the platform documents; the
-/// toolkit answers with `{"error": "<that text>"}`.
-///
-/// ```
-/// use atp_sdk::CallError;
-/// let err = CallError::MissingParameter("name".into());
-/// assert_eq!(err.to_string(), "Missing required parameter: name");
-/// assert!(err.is_validation());
-/// assert_eq!(err.to_result(), serde_json::json!({"error": "Missing required parameter: name"}));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CallError {
-    /// No tool of that name in this toolkit.
-    UnknownTool(String),
-    /// `params` is neither an object nor empty (`null`, `""`).
-    InvalidParams(String),
-    /// A required parameter is absent or null.
-    MissingParameter(String),
-    /// The tool has an `auth_provider` and the token is absent, null or empty.
-    MissingAuthToken,
-    /// A parameter's value does not fit its type.
-    InvalidParameter {
-        /// The parameter.
-        name: String,
-        /// Why, as serde says it.
-        reason: String,
-    },
-    /// The tool returned an error; this is its `Display` text.
-    Tool(String),
-    /// The tool panicked.
-    Panicked(String),
-    /// The tool's result could not be turned into JSON.
-    InvalidOutput(String),
-    /// The tool ran past its time limit.
-    TimedOut(std::time::Duration),
-    /// The toolkit is shutting down and takes no new calls.
-    ShuttingDown,
-    /// As many calls as the toolkit allows are running or waiting (the
-    /// number is that limit); the request was refused at once.
-    Overloaded(usize),
-    /// No app of that name in this toolkit (`atp_app_request`).
-    UnknownApp(String),
-    /// No open app session with that id (`atp_app_action`,
-    /// `atp_app_terminate`): never started, ended, or dropped for its age
-    /// or to make room.
-    UnknownSession(String),
-    /// An app action's `action_data` does not fit the app's action type.
-    InvalidAction(String),
-}
+// ---------------------------------------------------------------------------
+// What generated code calls: bounds that name the mistake, and the return
+// value's conversion decided by its type
+// ---------------------------------------------------------------------------
 
-impl CallError {
-    /// The tool's own error, with `message` as its text.
-    pub fn tool(message: impl fmt::Display) -> Self {
-        Self::Tool(message.to_string())
-    }
+/// A type a tool parameter can have: one serde can deserialize.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` can't be a tool parameter: derive `serde::Deserialize` and `schemars::JsonSchema` for it",
+    label = "can't be read from the call's JSON",
+    note = "a tool parameter is read from JSON and described by a JSON Schema; `serde_json::Value` takes anything"
+)]
+pub trait ParamValue: serde::de::DeserializeOwned {}
 
-    /// Whether the request was at fault (unknown tool, bad or missing
-    /// parameters, missing token) rather than the tool.
-    pub fn is_validation(&self) -> bool {
-        matches!(
-            self,
-            Self::UnknownTool(_)
-                | Self::UnknownApp(_)
-                | Self::UnknownSession(_)
-                | Self::InvalidAction(_)
-                | Self::InvalidParams(_)
-                | Self::MissingParameter(_)
-                | Self::MissingAuthToken
-                | Self::InvalidParameter { .. }
-        )
-    }
+impl<T: serde::de::DeserializeOwned> ParamValue for T {}
 
-    /// The `{"error": "..."}` result the toolkit answers with.
-    pub fn to_result(&self) -> Value {
-        crate::protocol::error_result(self.to_string())
-    }
-}
+/// A type a tool parameter can have: one with a JSON Schema.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` can't be a tool parameter: derive `serde::Deserialize` and `schemars::JsonSchema` for it",
+    label = "has no JSON Schema to show the agent",
+    note = "a tool parameter is read from JSON and described by a JSON Schema; `serde_json::Value` takes anything"
+)]
+pub trait ParamSchema: JsonSchema {}
 
-impl fmt::Display for CallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::UnknownTool(name) => write!(f, "Unknown tool: {name}"),
-            Self::InvalidParams(kind) => {
-                write!(f, "Invalid params: expected a JSON object, got {kind}")
-            }
-            Self::MissingParameter(name) => write!(f, "Missing required parameter: {name}"),
-            Self::MissingAuthToken => f.write_str("Missing auth_token for authenticated tool"),
-            Self::InvalidParameter { name, reason } => {
-                write!(f, "Invalid parameter '{name}': {reason}")
-            }
-            Self::Tool(message) => f.write_str(message),
-            Self::Panicked(message) => write!(f, "Tool panicked: {message}"),
-            Self::InvalidOutput(reason) => {
-                write!(f, "Tool result could not be serialized: {reason}")
-            }
-            Self::TimedOut(limit) => write!(f, "Tool timed out after {limit:?}"),
-            Self::ShuttingDown => f.write_str("Toolkit is shutting down"),
-            Self::Overloaded(limit) => write!(
-                f,
-                "Toolkit overloaded: {limit} calls are already running or waiting; try again later"
-            ),
-            Self::UnknownApp(name) => write!(f, "Unknown app: {name}"),
-            Self::UnknownSession(id) => write!(f, "Unknown app session: {id}"),
-            Self::InvalidAction(reason) => write!(f, "Invalid app action: {reason}"),
-        }
-    }
-}
+impl<T: JsonSchema> ParamSchema for T {}
 
-impl std::error::Error for CallError {}
+/// A type a tool can return (or return in `Ok`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` can't be a tool's result: derive `serde::Serialize` for it",
+    label = "can't be sent as JSON",
+    note = "a tool returns `T: serde::Serialize`, or `Result<T, E>` with `T: Serialize` and `E: Display` (`anyhow::Result<T>` included)"
+)]
+pub trait ToolOutput: Serialize {}
+
+impl<T: Serialize> ToolOutput for T {}
+
+/// A type a tool's `Err` can have.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` can't be a tool's error: implement `std::fmt::Display` for it",
+    label = "its text is what the caller sees",
+    note = "an `Err` is answered as `{{\"error\": \"<its Display text>\"}}`; `String`, `anyhow::Error` and every `std::error::Error` have one"
+)]
+pub trait ToolError: fmt::Display {}
+
+impl<T: fmt::Display + ?Sized> ToolError for T {}
+
+/// A type a [`State`](crate::State) can hold.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` can't be shared with tools as a `State`",
+    label = "every call may run on another thread",
+    note = "a `State<T>` needs `T: Send + Sync + 'static` (wrap what isn't in an `Arc<Mutex<...>>`)"
+)]
+pub trait SharedState: Send + Sync + 'static {}
+
+impl<T: Send + Sync + 'static> SharedState for T {}
+
+/// Checks, at compile time, that `T` can be a [`State`](crate::State).
+pub fn state_bound<T: SharedState>() {}
 
 /// The JSON Schema of `T`, for a [`ParamDef`].
-pub fn schema_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+pub fn schema_of<T: ParamSchema>(generator: &mut SchemaGenerator) -> Schema {
     generator.subschema_for::<T>()
 }
 
+/// A required parameter.
+pub fn required<T: ParamValue>(args: &mut CallArgs, name: &str) -> Result<T, CallError> {
+    args.required(name)
+}
+
+/// An `Option<T>` parameter.
+pub fn optional<T: ParamValue>(args: &mut CallArgs, name: &str) -> Result<Option<T>, CallError> {
+    args.optional(name)
+}
+
+/// A parameter left out of `required`.
+pub fn or_default<T: ParamValue + Default>(
+    args: &mut CallArgs,
+    name: &str,
+) -> Result<T, CallError> {
+    args.or_default(name)
+}
+
 /// Turns a plain return value into the call's result.
-pub fn output<T: Serialize>(value: T) -> CallResult {
+pub(crate) fn output<T: Serialize>(value: T) -> CallResult {
     serde_json::to_value(value).map_err(|err| CallError::InvalidOutput(err.to_string()))
 }
 
 /// Turns a `Result` return value into the call's result: `Err(e)` becomes
-/// `{"error": e.to_string()}`.
-pub fn output_result<T: Serialize, E: fmt::Display>(value: Result<T, E>) -> CallResult {
+/// `{"error": "<e>"}`, written with `{:#}` so that an `anyhow::Error`
+/// gives its whole chain (`outer: cause: root`).
+pub(crate) fn output_result<T: Serialize, E: fmt::Display>(value: Result<T, E>) -> CallResult {
     match value {
         Ok(value) => output(value),
-        Err(err) => Err(CallError::Tool(err.to_string())),
+        Err(err) => Err(CallError::Tool(format!("{err:#}"))),
+    }
+}
+
+/// A tool's return value, before it is known to be a `Result` or not.
+///
+/// `(&Out(value)).__atp_kind()` picks [`ResultTag`] when the value is a
+/// `Result` (under any name: an alias, `io::Result`, `anyhow::Result`)
+/// and [`PlainTag`] otherwise — the compiler decides, by the type.
+#[derive(Debug)]
+pub struct Out<R>(pub R);
+
+/// A `Result` return value.
+#[derive(Debug)]
+pub struct ResultKind;
+
+/// Any other return value.
+#[derive(Debug)]
+pub struct PlainKind;
+
+/// Picked for `Out<Result<T, E>>`.
+pub trait ResultTag {
+    /// The kind of the value.
+    fn __atp_kind(&self) -> ResultKind {
+        ResultKind
+    }
+}
+
+impl<T, E> ResultTag for Out<Result<T, E>> {}
+
+/// Picked for every other `Out<R>` (one auto-reference further away).
+pub trait PlainTag {
+    /// The kind of the value.
+    fn __atp_kind(&self) -> PlainKind {
+        PlainKind
+    }
+}
+
+impl<R> PlainTag for &Out<R> {}
+
+impl ResultKind {
+    /// `Ok(v)` → `v` as JSON; `Err(e)` → `{"error": "<e:#>"}`.
+    pub fn output<T: ToolOutput, E: ToolError>(self, out: Out<Result<T, E>>) -> CallResult {
+        output_result(out.0)
+    }
+}
+
+impl PlainKind {
+    /// The value as JSON.
+    pub fn output<R: ToolOutput>(self, out: Out<R>) -> CallResult {
+        output(out.0)
     }
 }
 
@@ -265,4 +286,193 @@ where
 /// A future that is already done (an argument failed to extract).
 pub fn ready(result: CallResult) -> CallFuture {
     Box::pin(std::future::ready(result))
+}
+
+// ---------------------------------------------------------------------------
+// Parameters and schemas, for every kind of tool
+// ---------------------------------------------------------------------------
+
+/// Where a parameter's JSON Schema comes from.
+#[derive(Clone)]
+pub(crate) enum SchemaSource {
+    /// Generated from a Rust type.
+    Type(fn(&mut SchemaGenerator) -> Schema),
+    /// Given as JSON.
+    Json(Value),
+}
+
+/// A parameter, whichever way its tool was defined.
+#[derive(Clone)]
+pub(crate) struct ParamSpec {
+    pub(crate) name: String,
+    pub(crate) kind: ParamKind,
+    pub(crate) description: Option<String>,
+    pub(crate) schema: SchemaSource,
+}
+
+/// The schema generator every tool and app uses: draft 2020-12, subschemas
+/// inlined where they can be, no `$schema`, deserialization's view.
+fn generator() -> SchemaGenerator {
+    SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.inline_subschemas = true;
+            s.meta_schema = None;
+        })
+        .for_deserialize()
+        .into_generator()
+}
+
+/// The JSON Schema of a tool's parameters: an object with `properties`
+/// (each with its `description`) and `required`, plus `$defs` when a type
+/// needs them.
+pub(crate) fn parameters_schema(params: &[ParamSpec]) -> Value {
+    let mut generator = generator();
+    let mut properties = Map::with_capacity(params.len());
+    for param in params {
+        let mut schema = match &param.schema {
+            SchemaSource::Type(schema) => schema(&mut generator).to_value(),
+            SchemaSource::Json(schema) => schema.clone(),
+        };
+        if let (Some(description), Value::Object(map)) = (&param.description, &mut schema) {
+            map.insert("description".to_owned(), Value::from(description.as_str()));
+        }
+        properties.insert(param.name.clone(), schema);
+    }
+    let required: Vec<&str> = params
+        .iter()
+        .filter(|p| p.kind.is_required())
+        .map(|p| p.name.as_str())
+        .collect();
+    let mut root = json!({ "type": "object", "properties": properties, "required": required });
+    let definitions = generator.take_definitions(true);
+    if !definitions.is_empty() {
+        root["$defs"] = Value::Object(definitions);
+    }
+    root
+}
+
+/// The parameters of a struct: the properties of `P`'s JSON Schema, each
+/// required as the schema says (an app's [`Params`](crate::App::Params)).
+pub(crate) fn params_of<P: JsonSchema>() -> Vec<ParamSpec> {
+    let schema = generator().into_root_schema_for::<P>().to_value();
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(properties) = schema["properties"].as_object() else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .map(|(name, property)| {
+            let mut property = property.clone();
+            let description = property
+                .as_object_mut()
+                .and_then(|p| p.remove("description"))
+                .and_then(|d| d.as_str().map(str::to_owned));
+            ParamSpec {
+                name: name.clone(),
+                kind: if required.contains(&name.as_str()) {
+                    ParamKind::Required
+                } else {
+                    ParamKind::Optional
+                },
+                description,
+                schema: SchemaSource::Json(property),
+            }
+        })
+        .collect()
+}
+
+/// The auth of a tool or app, owned.
+pub(crate) type OwnedAuth = (String, String, Option<String>);
+
+/// The metadata registered with the platform: the fields of
+/// `register_tool` plus the JSON Schema under `"parameters"`.
+pub(crate) fn metadata(
+    params: &[ParamSpec],
+    description: &str,
+    auth: Option<(&str, &str, Option<&str>)>,
+    source: &str,
+) -> ToolMetadata {
+    let mut extra = Map::new();
+    extra.insert("parameters".to_owned(), parameters_schema(params));
+    ToolMetadata {
+        params: params.iter().map(|p| p.name.clone()).collect(),
+        required_params: params
+            .iter()
+            .filter(|p| p.kind.is_required())
+            .map(|p| p.name.clone())
+            .collect(),
+        description: description.to_owned(),
+        auth_provider: auth.map(|a| a.0.to_owned()),
+        auth_type: auth.map(|a| a.1.to_owned()),
+        auth_with: auth.and_then(|a| a.2.map(str::to_owned)),
+        sample_response: Value::String(String::new()),
+        source_code: source.to_owned(),
+        extra,
+    }
+}
+
+/// SHA-256 (hex) of `bytes`.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write;
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(digest.len() * 2);
+    for byte in digest {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+impl ToolDef {
+    /// `file:line` of the definition.
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+
+    pub(crate) fn param_specs(&self) -> Vec<ParamSpec> {
+        self.params
+            .iter()
+            .map(|p| ParamSpec {
+                name: p.name.to_owned(),
+                kind: p.kind,
+                description: p.description.map(str::to_owned),
+                schema: SchemaSource::Type(p.schema),
+            })
+            .collect()
+    }
+
+    /// The JSON Schema of the tool's parameters: an object with
+    /// `properties` (each with its `description` when the parameter has a
+    /// `///` comment) and `required`, plus `$defs` when a type needs them.
+    pub fn parameters_schema(&self) -> Value {
+        parameters_schema(&self.param_specs())
+    }
+
+    /// The names of the required parameters, in declaration order.
+    pub fn required_params(&self) -> Vec<&'static str> {
+        self.params
+            .iter()
+            .filter(|p| p.kind.is_required())
+            .map(|p| p.name)
+            .collect()
+    }
+
+    /// The metadata registered with the platform: the fields of
+    /// `register_tool` plus the JSON Schema under `"parameters"`.
+    pub fn metadata(&self) -> ToolMetadata {
+        metadata(
+            &self.param_specs(),
+            self.description,
+            self.auth.map(|a| (a.provider, a.kind, a.with)),
+            self.source,
+        )
+    }
+
+    /// SHA-256 (hex) of the tool's source text: its `code_hash`.
+    pub fn code_hash(&self) -> String {
+        sha256_hex(self.source.as_bytes())
+    }
 }

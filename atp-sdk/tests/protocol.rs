@@ -196,3 +196,33 @@ fn answers_and_paths() {
     assert_eq!(inbox_respond_path(&key), "/api/v1/toolkit/k1/inbox/respond");
     assert!(!format!("{key:?} {key}").contains("k1"));
 }
+
+#[test]
+fn request_ids_keep_their_exact_text_wherever_they_are_read() {
+    use atp_sdk::protocol::RequestId;
+    let big = "123456789012345678901234567890";
+    // Straight from text, from a Value, and inside the enums serde buffers.
+    let id: RequestId = serde_json::from_str(big).unwrap();
+    assert_eq!(serde_json::to_string(&id).unwrap(), big);
+    let frame = format!(r#"{{"type": "tool_response", "request_id": {big}, "result": 1}}"#);
+    let ToolkitMessage::ToolResponse { request_id, .. } = serde_json::from_str(&frame).unwrap()
+    else {
+        panic!("a tool response")
+    };
+    assert_eq!(
+        request_id.to_string(),
+        "1.2345678901234568e+29",
+        "buffered: as serde_json reads it"
+    );
+    let exact: RequestId = serde_json::from_value(json!("r7")).unwrap();
+    assert_eq!(exact, RequestId::from("r7"));
+    let number: RequestId = serde_json::from_value(json!(7)).unwrap();
+    assert_eq!(serde_json::to_string(&number).unwrap(), "7");
+    assert_ne!(
+        number,
+        RequestId::from("7"),
+        "a number and a string are two ids"
+    );
+    assert!(serde_json::from_str::<RequestId>("[1]").is_err());
+    assert!(serde_json::from_str::<RequestId>("null").is_err());
+}

@@ -37,14 +37,14 @@ fn signal(child: &Child, name: &str) {
 }
 
 /// Reads the toolkit's log until a line contains `needle`.
-async fn wait_for_log(lines: &mut tokio::io::Lines<BufReader<ChildStderr>>, needle: &str) {
+async fn wait_for_log(lines: &mut tokio::io::Lines<BufReader<ChildStderr>>, needles: &[&str]) {
     let find = async {
         while let Some(line) = lines.next_line().await.unwrap() {
-            if line.contains(needle) {
+            if needles.iter().all(|needle| line.contains(needle)) {
                 return;
             }
         }
-        panic!("the toolkit's log ended before {needle:?}");
+        panic!("the toolkit's log ended before {needles:?}");
     };
     tokio::time::timeout(WAIT, find)
         .await
@@ -115,7 +115,7 @@ async fn fault2_a_second_sigint_exits_at_once_with_a_failure_status() {
                 .await
         }
     });
-    wait_for_log(&mut log, "call started tool=wait_gate").await;
+    wait_for_log(&mut log, &["call started", "tool=wait_gate"]).await;
     // Keep reading the log, so the pipe never fills.
     tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
 

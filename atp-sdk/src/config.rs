@@ -1,0 +1,154 @@
+//! The settings of a toolkit once built: where the server is, how calls
+//! arrive ([`Transport`]), the time limits, and the limits on calls.
+//!
+//! The builder ([`ToolKitClientBuilder`](crate::ToolKitClientBuilder))
+//! collects them; [`Config`] is what the session and its links read.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::apps::SessionLimits;
+use crate::secret::ApiKey;
+
+/// Environment variable holding the API key (required by [`run`](crate::run)).
+pub const ENV_API_KEY: &str = "ATP_API_KEY";
+/// Environment variable holding the toolkit's name (default: the executable's name).
+pub const ENV_APP_NAME: &str = "ATP_APP_NAME";
+/// Environment variable holding the server's base URL (default `https://api.chat-atp.com`).
+pub const ENV_BASE_URL: &str = "ATP_BASE_URL";
+/// Environment variable choosing the [`Transport`]: `ws` (default) or `http`.
+pub const ENV_TRANSPORT: &str = "ATP_TRANSPORT";
+
+/// How a toolkit receives its calls.
+///
+/// ```
+/// use atp_sdk::Transport;
+/// assert_eq!("http".parse::<Transport>(), Ok(Transport::Http));
+/// assert_eq!("ws".parse::<Transport>(), Ok(Transport::WebSocket));
+/// assert!("carrier-pigeon".parse::<Transport>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Transport {
+    /// A WebSocket held open to the server (`ws://` or `wss://`): calls
+    /// arrive as they are made. The default.
+    #[default]
+    WebSocket,
+    /// Polling the server's HTTP(S) inbox, for hosts that can't hold a
+    /// WebSocket open (serverless platforms, strict proxies). Polls again
+    /// at once after a call and backs off while idle (see
+    /// [`ToolKitClientBuilder::poll_interval`](crate::ToolKitClientBuilder::poll_interval)).
+    Http,
+}
+
+impl std::str::FromStr for Transport {
+    type Err = String;
+
+    /// `ws`/`websocket` or `http`/`https`/`inbox`, in any case.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "ws" | "wss" | "websocket" => Ok(Transport::WebSocket),
+            "http" | "https" | "inbox" => Ok(Transport::Http),
+            other => Err(format!(
+                "unknown transport {other:?}: use \"ws\" (WebSocket) or \"http\" (inbox polling)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transport::WebSocket => "websocket",
+            Transport::Http => "http",
+        })
+    }
+}
+
+/// The shortest duration a setting takes: a zero interval or limit would
+/// spin (a ping or poll loop with no wait) or fail every call.
+pub(crate) const MIN_DURATION: Duration = Duration::from_millis(1);
+
+/// The longest duration a setting takes: far enough to mean "never",
+/// near enough that `Instant + duration` can't overflow.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// A duration setting brought into `[MIN_DURATION, MAX_DURATION]`.
+pub(crate) fn clamp(duration: Duration) -> Duration {
+    duration.clamp(MIN_DURATION, MAX_DURATION)
+}
+
+/// How many calls may run and wait, and for how long one may run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Calls running at once.
+    pub(crate) max_in_flight: usize,
+    /// Calls waiting for a free slot; past it, a request is answered
+    /// [`CallError::Overloaded`](crate::CallError::Overloaded) at once.
+    pub(crate) max_queued: usize,
+    /// A tool's time limit unless its attribute sets one; the wait for a
+    /// running slot counts towards it.
+    pub(crate) call_timeout: Duration,
+    /// How many app sessions are kept, and for how long.
+    pub(crate) sessions: SessionLimits,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 256,
+            max_queued: 1024,
+            call_timeout: Duration::from_secs(300),
+            sessions: SessionLimits::default(),
+        }
+    }
+}
+
+/// Resolved settings of a client: every duration already clamped.
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) api_key: ApiKey,
+    pub(crate) app_name: String,
+    /// `http(s)://host[:port]`, no trailing slash.
+    pub(crate) base_url: String,
+    /// `ws(s)://host[:port]`.
+    pub(crate) ws_base: String,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) ping_interval: Duration,
+    pub(crate) ping_timeout: Duration,
+    /// May be zero: stop without waiting.
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) backoff_base: Duration,
+    pub(crate) backoff_cap: Duration,
+    pub(crate) max_frame_bytes: usize,
+    pub(crate) limits: Limits,
+    pub(crate) tls: Arc<rustls::ClientConfig>,
+    pub(crate) transport: Transport,
+    pub(crate) poll_min: Duration,
+    pub(crate) poll_max: Duration,
+    /// Whether `register_tool` carries each tool's source text.
+    pub(crate) send_source: bool,
+}
+
+impl Config {
+    /// How long the server may stay silent before the connection counts
+    /// as dead; a write that takes longer abandons the connection too.
+    pub(crate) fn silence_limit(&self) -> Duration {
+        self.ping_interval.saturating_add(self.ping_timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_clamped_to_a_usable_range() {
+        assert_eq!(clamp(Duration::ZERO), MIN_DURATION);
+        assert_eq!(clamp(Duration::MAX), MAX_DURATION);
+        assert_eq!(clamp(Duration::from_secs(3)), Duration::from_secs(3));
+        // The longest setting still fits in an Instant.
+        let _ = std::time::Instant::now() + MAX_DURATION + MAX_DURATION;
+    }
+}

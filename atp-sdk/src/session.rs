@@ -1,0 +1,384 @@
+//! The one lifecycle every link goes through: announce → open (connect, or
+//! start polling) → serve → back off → ... until stopped.
+//!
+//! A [`Link`] (the WebSocket in `ws.rs`, the HTTP inbox in `inbox.rs`)
+//! knows its own framing and I/O; everything else is here: announcing,
+//! backoff, the stop and its deadline, and the replies that outlive a
+//! connection. A stop is graceful: new requests are refused (by the
+//! dispatcher), calls in flight finish, their replies are delivered — over
+//! a new connection if the old one is gone — all within
+//! `shutdown_timeout`; what is still undelivered then is logged at WARN
+//! with its request ids.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, sleep, sleep_until};
+
+use crate::announce::{AnnounceError, Announcer};
+use crate::backoff::Backoff;
+use crate::codec::Reply;
+use crate::config::Config;
+use crate::dispatch::{Dispatcher, Outgoing};
+use crate::error::Error;
+use crate::status::{Status, StatusTx};
+
+/// How long a connection must last for the backoff to start over.
+const STABLE_CONNECTION: Duration = Duration::from_secs(5);
+
+/// One way of reaching the server.
+pub(crate) trait Link: Send {
+    /// An open connection.
+    type Conn: Send;
+
+    /// What the log says when the link is lost and the session backs off.
+    const LOST: &'static str;
+
+    /// Opens a connection (a WebSocket handshake; nothing for the inbox).
+    fn open(&mut self, config: &Config)
+    -> impl Future<Output = Result<Self::Conn, Failure>> + Send;
+
+    /// Serves on an open connection until the stop is complete
+    /// ([`Ended::Stopped`]), the connection is lost, or a fatal error.
+    fn serve(&mut self, conn: Self::Conn, io: &mut Io<'_>) -> impl Future<Output = Ended> + Send;
+
+    /// Once the session is over: settles what the link still holds (the
+    /// inbox's answers being posted) by `deadline`, and returns the ids of
+    /// the replies it could not deliver.
+    fn finish(&mut self, deadline: Instant) -> impl Future<Output = Vec<String>> + Send {
+        let _ = deadline;
+        async { Vec::new() }
+    }
+}
+
+/// Why a connection could not be opened.
+pub(crate) enum Failure {
+    /// Try again after a backoff.
+    Retry(String),
+    /// Give up: the server refused us.
+    Fatal(Error),
+}
+
+/// How serving one connection ended.
+pub(crate) enum Ended {
+    /// Stopped, everything delivered (or the deadline passed).
+    Stopped,
+    /// The connection was lost; connect again.
+    Dropped(String),
+    /// Give up.
+    Fatal(Error),
+}
+
+/// The replies of a session: a channel the calls deliver into, and the
+/// ones taken from it but not yet delivered, which outlive a connection.
+#[derive(Debug)]
+pub(crate) struct Replies {
+    tx: mpsc::UnboundedSender<Outgoing>,
+    pub(crate) rx: mpsc::UnboundedReceiver<Outgoing>,
+    /// Replies to deliver, oldest first; a link delivers from the front.
+    pub(crate) unsent: VecDeque<Outgoing>,
+}
+
+impl Replies {
+    fn new() -> Self {
+        // Unbounded in type, bounded in fact: every reply in it holds one
+        // of the dispatcher's admission slots.
+        let (tx, rx) = mpsc::unbounded_channel();
+        Self {
+            tx,
+            rx,
+            unsent: VecDeque::new(),
+        }
+    }
+
+    /// Where a call delivers its reply.
+    pub(crate) fn sink(&self) -> impl FnOnce(Outgoing) + Send + 'static {
+        let tx = self.tx.clone();
+        move |out| {
+            let _ = tx.send(out);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.unsent.is_empty() && self.rx.is_empty()
+    }
+
+    /// The ids of every reply not yet delivered (emptying the channel).
+    fn undelivered(&mut self) -> Vec<String> {
+        while let Ok(out) = self.rx.try_recv() {
+            self.unsent.push_back(out);
+        }
+        self.unsent
+            .drain(..)
+            .map(|out| out.reply.request_id.to_string())
+            .collect()
+    }
+}
+
+/// The stop signal, and the deadline it set.
+#[derive(Debug)]
+pub(crate) struct Stop {
+    rx: watch::Receiver<bool>,
+    timeout: Duration,
+    deadline: Option<Instant>,
+}
+
+impl Stop {
+    pub(crate) fn new(rx: watch::Receiver<bool>, timeout: Duration) -> Self {
+        Self {
+            rx,
+            timeout,
+            deadline: None,
+        }
+    }
+
+    /// Resolves when a stop is asked for, and sets the deadline then;
+    /// never once the stop is under way.
+    pub(crate) async fn requested(&mut self) {
+        if self.deadline.is_some() {
+            return std::future::pending().await;
+        }
+        // An error means every sender is gone: nobody can stop us any more.
+        if self.rx.wait_for(|stopped| *stopped).await.is_err() {
+            return std::future::pending().await;
+        }
+        self.deadline = Some(Instant::now() + self.timeout);
+    }
+
+    /// Whether a stop is under way.
+    pub(crate) fn stopping(&self) -> bool {
+        self.deadline.is_some()
+    }
+
+    /// The stop's deadline, if a stop is under way.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Notes a stop asked for without waiting (before anything else).
+    fn check(&mut self) {
+        if self.deadline.is_none() && *self.rx.borrow() {
+            self.deadline = Some(Instant::now() + self.timeout);
+        }
+    }
+}
+
+/// Resolves at `deadline`; never when there is none.
+pub(crate) async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What a link's `serve` works with.
+pub(crate) struct Io<'a> {
+    pub(crate) config: &'a Config,
+    pub(crate) dispatcher: &'a Dispatcher,
+    pub(crate) replies: &'a mut Replies,
+    pub(crate) stop: &'a mut Stop,
+    pub(crate) status: &'a StatusTx,
+}
+
+impl Io<'_> {
+    /// A stop was asked for: refuse new requests from now on.
+    pub(crate) fn begin_stop(&self) {
+        self.dispatcher.refuse_new();
+        tracing::info!(in_flight = self.dispatcher.in_flight(), "stopping");
+    }
+
+    /// Whether a stop is under way and nothing is left to do: no call in
+    /// flight, no reply to deliver.
+    pub(crate) fn drained(&self) -> bool {
+        self.stop.stopping() && self.dispatcher.in_flight() == 0 && self.replies.is_empty()
+    }
+
+    /// A reply due at once (from the dispatcher's `handle`), queued to be
+    /// delivered like the others.
+    pub(crate) fn queue_now(&mut self, reply: Reply) {
+        self.replies.unsent.push_back(Outgoing::now(reply));
+    }
+}
+
+/// The states of a session. Each step of [`Session::run`] turns one into
+/// the next.
+enum State<C> {
+    Announcing,
+    Opening,
+    Serving(C),
+    BackingOff(String),
+    Closed(Result<(), Error>),
+}
+
+/// One toolkit's session with the server over one kind of link.
+pub(crate) struct Session<L: Link> {
+    pub(crate) config: Arc<Config>,
+    pub(crate) announcer: Announcer,
+    pub(crate) dispatcher: Dispatcher,
+    pub(crate) stop: Stop,
+    pub(crate) status: StatusTx,
+    pub(crate) link: L,
+}
+
+impl<L: Link> Session<L> {
+    /// Runs until stopped (`Ok`) or a fatal error.
+    pub(crate) async fn run(mut self) -> Result<(), Error> {
+        let mut replies = Replies::new();
+        let mut backoff = Backoff::new(self.config.backoff_base, self.config.backoff_cap);
+        let mut state = State::Announcing;
+        self.stop.check();
+        let result = loop {
+            state = match state {
+                State::Announcing => self.announce().await,
+                State::Opening => self.open(&replies).await,
+                State::Serving(conn) => {
+                    let connected_at = Instant::now();
+                    let mut io = Io {
+                        config: &self.config,
+                        dispatcher: &self.dispatcher,
+                        replies: &mut replies,
+                        stop: &mut self.stop,
+                        status: &self.status,
+                    };
+                    let ended = self.link.serve(conn, &mut io).await;
+                    self.status.set(Status::Disconnected);
+                    // A connection that held counts as a success: the next
+                    // drop is retried quickly again. One that the server
+                    // ends at once keeps the backoff growing.
+                    if connected_at.elapsed() >= STABLE_CONNECTION {
+                        backoff.reset();
+                    }
+                    match ended {
+                        Ended::Stopped => State::Closed(Ok(())),
+                        Ended::Dropped(reason) => State::BackingOff(reason),
+                        Ended::Fatal(err) => State::Closed(Err(err)),
+                    }
+                }
+                State::BackingOff(reason) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(%reason, ?delay, "{}", L::LOST);
+                    metrics::counter!("atp_reconnects_total").increment(1);
+                    self.back_off(delay, &replies).await
+                }
+                State::Closed(result) => break result,
+            };
+            // Disconnected and stopping with nothing owed: done.
+            if self.stop.stopping()
+                && !matches!(state, State::Serving(_) | State::Closed(_))
+                && self.dispatcher.in_flight() == 0
+                && replies.is_empty()
+            {
+                state = State::Closed(Ok(()));
+            }
+        };
+        self.status.set(Status::Stopped);
+        // Calls still running now are past the deadline (or the session
+        // failed): their contexts say so.
+        self.dispatcher.abandon();
+        let deadline = self
+            .stop
+            .deadline()
+            .unwrap_or_else(|| Instant::now() + self.config.shutdown_timeout);
+        let mut undelivered = replies.undelivered();
+        undelivered.extend(self.link.finish(deadline).await);
+        if !undelivered.is_empty() {
+            tracing::warn!(
+                request_ids = ?undelivered,
+                "replies not delivered before the toolkit stopped"
+            );
+        }
+        let running = self.dispatcher.in_flight();
+        if running > 0 {
+            tracing::warn!(
+                in_flight = running,
+                "calls still running when the toolkit stopped: their callers get no answer"
+            );
+        }
+        result
+    }
+
+    async fn announce(&mut self) -> State<L::Conn> {
+        if self.stop.stopping() {
+            // Only to deliver what is owed: the server knows the tools.
+            return State::Opening;
+        }
+        let registry = self.dispatcher.registry();
+        let result = tokio::select! {
+            result = self.announcer.announce(registry) => result,
+            () = self.stop.requested() => return State::Opening,
+        };
+        match result {
+            Ok(report) if report.up_to_date => {
+                tracing::info!(
+                    tools = registry.announced().len(),
+                    "tools announced (already up to date)"
+                );
+                State::Opening
+            }
+            Ok(report) => {
+                tracing::info!(
+                    tools = registry.announced().len(),
+                    registered = report.registered,
+                    unchanged = report.unchanged,
+                    refused = report.refused,
+                    "tools announced"
+                );
+                State::Opening
+            }
+            Err(AnnounceError::Rejected(why)) => State::Closed(Err(Error::Unauthorized(why))),
+            Err(AnnounceError::Retry(why)) => State::BackingOff(format!("announce failed: {why}")),
+        }
+    }
+
+    async fn open(&mut self, replies: &Replies) -> State<L::Conn> {
+        self.status.set(Status::Connecting);
+        let open = self.link.open(&self.config);
+        tokio::pin!(open);
+        let result = loop {
+            let deadline = self.stop.deadline();
+            tokio::select! {
+                result = &mut open => break result,
+                () = self.stop.requested() => {
+                    self.dispatcher.refuse_new();
+                    if self.dispatcher.in_flight() == 0 && replies.is_empty() {
+                        return State::Closed(Ok(()));
+                    }
+                }
+                () = until(deadline) => return State::Closed(Ok(())),
+            }
+        };
+        match result {
+            Ok(conn) => State::Serving(conn),
+            Err(Failure::Retry(why)) => State::BackingOff(why),
+            Err(Failure::Fatal(err)) => State::Closed(Err(err)),
+        }
+    }
+
+    /// Waits `delay` before the next attempt. A stop meanwhile ends the
+    /// wait at once when nothing is owed; otherwise the session goes on
+    /// to deliver, until the stop's deadline.
+    async fn back_off(&mut self, delay: Duration, replies: &Replies) -> State<L::Conn> {
+        let wake = sleep(delay);
+        tokio::pin!(wake);
+        loop {
+            let deadline = self.stop.deadline();
+            tokio::select! {
+                () = &mut wake => return State::Announcing,
+                () = self.stop.requested() => {
+                    self.dispatcher.refuse_new();
+                    if self.dispatcher.in_flight() == 0 && replies.is_empty() {
+                        return State::Closed(Ok(()));
+                    }
+                    tracing::info!(
+                        in_flight = self.dispatcher.in_flight(),
+                        "stopping: reconnecting to deliver what is owed"
+                    );
+                }
+                () = until(deadline) => return State::Closed(Ok(())),
+            }
+        }
+    }
+}
