@@ -6,7 +6,7 @@ use atp_sdk::protocol::{
 use axum::Json;
 use axum::extract::State;
 
-use crate::http::{ApiError, AppState, JsonBody};
+use crate::api::{ApiError, AppState, JsonBody};
 
 pub(crate) async fn verify_hash(
     State(state): State<AppState>,

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::http::{ApiError, AppState, JsonBody};
+use crate::api::{ApiError, AppState, JsonBody};
 
 /// `GET /api/v1/toolkit/{api_key}/inbox`: one waiting request, or `{}`.
 /// A tool request is `{"request_id", "tool_name", "params", "auth_token"}`
@@ -34,7 +34,10 @@ pub(crate) async fn respond(
     if !state.hub.accepts(&key) {
         return Err(ApiError::unauthorized());
     }
-    match state.hub.resolve(&key, &body.request_id, body.response) {
+    match state
+        .hub
+        .resolve(None, &key, &body.request_id, body.response)
+    {
         Ok(()) => Ok(Json(json!({ "status": "ok" }))),
         Err(result) => {
             let message = format!("no call is waiting for request_id {}", body.request_id);

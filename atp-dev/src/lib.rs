@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 mod announce;
+mod api;
 pub mod bench;
 mod call_api;
 mod call_log;
@@ -37,7 +38,10 @@ mod inbox;
 mod playground;
 mod server;
 mod toolkit_ws;
+mod ws_upgrade;
 
 pub use call_log::{CallEvent, CallStatus};
-pub use hub::{AnnounceRecord, CallError, CallOptions, CallOutcome, RawFrame, ToolInfo};
+pub use hub::{
+    AnnounceRecord, CallError, CallOptions, CallOutcome, RawFrame, ServerStats, ToolInfo,
+};
 pub use server::{DevServer, DevServerBuilder, WaitError};

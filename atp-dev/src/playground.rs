@@ -23,8 +23,8 @@ use axum::response::{Html, IntoResponse};
 use futures_util::Stream;
 use tokio::sync::{broadcast, watch};
 
+use crate::api::AppState;
 use crate::call_log::CallEvent;
-use crate::http::AppState;
 use crate::hub::Hub;
 
 /// The page.

@@ -12,7 +12,8 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::http::{AppState, router};
+use crate::api::AppState;
+use crate::http::router;
 use crate::hub::{
     AnnounceRecord, CallError, CallOptions, CallOutcome, Hub, HubConfig, RawFrame, ToolInfo,
 };
@@ -301,14 +302,25 @@ impl DevServer {
         self.hub().tools()
     }
 
-    /// Every `register_tool` body received, in order.
+    /// The latest `register_tool` body of each tool of each key, in the
+    /// order the tools were first registered (a re-announce replaces its
+    /// tool's body).
     pub fn registrations(&self) -> Vec<RegisterToolRequest> {
-        self.hub().registrations()
+        self.hub().registrations_list()
     }
 
-    /// Every announce request received, in order.
+    /// The announce requests received, oldest first: the latest thousand.
     pub fn announce_log(&self) -> Vec<AnnounceRecord> {
         self.hub().announce_log()
+    }
+
+    /// What the server holds now: requests waiting for answers, app
+    /// sessions, inboxes, connections, stray answers. Every one is
+    /// bounded: a waiting request by its time limit, sessions by their
+    /// connection, inboxes by their liveness window, stray answers by count
+    /// and bytes.
+    pub fn stats(&self) -> crate::ServerStats {
+        self.hub().stats()
     }
 
     /// Open toolkit WebSocket connections.

@@ -47,16 +47,27 @@ fn jam(server: &DevServer) -> usize {
     server.send_raw(RawFrame::Text(noise))
 }
 
-/// Drives a call for a moment (long enough for atp-dev to route and queue
-/// its request) and checks that it is still waiting.
-async fn under_way<F>(call: &mut F)
+/// Drives a call until atp-dev has routed its request (it waits for an
+/// answer) and checks that it is still waiting.
+async fn under_way<F>(server: &DevServer, call: &mut F)
 where
     F: Future + Unpin,
     F::Output: Debug,
 {
-    if let Ok(out) = tokio::time::timeout(Duration::from_millis(100), call).await {
-        panic!("expected the call to be waiting for its toolkit, it ended: {out:?}");
-    }
+    let waiting = server.stats().waiting_calls;
+    let routed = async {
+        loop {
+            if let Ok(out) = tokio::time::timeout(Duration::from_millis(10), &mut *call).await {
+                panic!("expected the call to be waiting for its toolkit, it ended: {out:?}");
+            }
+            if server.stats().waiting_calls > waiting {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, routed)
+        .await
+        .expect("atp-dev routes the request");
 }
 
 /// Drops a jammed toolkit's TCP connection (no close frame; its unread
@@ -163,7 +174,7 @@ async fn a_cancelled_call_parked_for_the_next_connection_never_reaches_it() {
     server.wait_for_tools(&["charge"], WAIT).await.unwrap();
     assert_eq!(jam(&server), 1);
     let mut call = Box::pin(server.call("charge", json!({"x": "stale"}), None));
-    under_way(&mut call).await;
+    under_way(&server, &mut call).await;
     break_off(&server, jammed, 0).await; // the request is parked now
     drop(call); // the caller goes away
     let mut next = RawToolkit::connect(&server, "k").await;
@@ -181,7 +192,7 @@ async fn a_timed_out_call_parked_for_the_next_connection_never_reaches_it() {
     assert_eq!(jam(&server), 1);
     let options = timeout(Duration::from_millis(1500));
     let mut call = Box::pin(server.call_with("charge", json!({"x": "stale"}), options));
-    under_way(&mut call).await;
+    under_way(&server, &mut call).await;
     break_off(&server, jammed, 0).await;
     let err = tokio::time::timeout(WAIT, call).await.unwrap().unwrap_err();
     assert!(matches!(err, CallError::Timeout { .. }), "{err:?}");
@@ -201,7 +212,7 @@ async fn a_timed_out_app_start_parked_for_the_next_connection_never_reaches_it()
     assert_eq!(jam(&server), 1);
     let options = timeout(Duration::from_millis(1500));
     let mut start = Box::pin(server.app_start("ticket", json!({"x": "stale"}), options));
-    under_way(&mut start).await;
+    under_way(&server, &mut start).await;
     break_off(&server, jammed, 0).await;
     let err = tokio::time::timeout(WAIT, start)
         .await
@@ -222,7 +233,7 @@ async fn a_cancelled_app_start_parked_for_the_next_connection_never_reaches_it()
     server.wait_for_tools(&["ticket"], WAIT).await.unwrap();
     assert_eq!(jam(&server), 1);
     let mut start = Box::pin(server.app_start("ticket", json!({"x": "stale"}), timeout(WAIT)));
-    under_way(&mut start).await;
+    under_way(&server, &mut start).await;
     break_off(&server, jammed, 0).await;
     drop(start);
     let mut next = RawToolkit::connect(&server, "k").await;
@@ -243,7 +254,7 @@ async fn a_timed_out_app_start_over_http_opens_no_orphan_session() {
     assert_eq!(jam(&server), 1);
     let body = json!({"params": {"x": "stale"}, "timeout_ms": 1500});
     let mut start = Box::pin(post(&server, "/api/dev/apps/ticket/start", &body));
-    under_way(&mut start).await;
+    under_way(&server, &mut start).await;
     break_off(&server, jammed, 0).await;
     let (status, answer) = tokio::time::timeout(WAIT, start).await.unwrap();
     assert_eq!(status, 504, "{answer}");
@@ -281,7 +292,7 @@ async fn a_cancelled_call_still_queued_on_a_live_connection_is_not_sent() {
     server.wait_for_tools(&["charge"], WAIT).await.unwrap();
     assert_eq!(jam(&server), 1);
     let mut call = Box::pin(server.call("charge", json!({"x": "stale"}), None));
-    under_way(&mut call).await;
+    under_way(&server, &mut call).await;
     drop(call);
     read_noise(&mut toolkit).await;
     expect_no_stale_request(&server, &mut toolkit).await;
@@ -319,7 +330,7 @@ async fn a_parked_app_start_keeps_its_session_on_the_connection_that_answered_it
     server.wait_for_tools(&["ticket"], WAIT).await.unwrap();
     assert_eq!(jam(&server), 1);
     let mut start = Box::pin(server.app_start("ticket", json!({"x": 1}), timeout(WAIT)));
-    under_way(&mut start).await;
+    under_way(&server, &mut start).await;
     break_off(&server, jammed, 0).await;
     let mut next = RawToolkit::connect(&server, "k").await;
     let toolkit_side = async {
@@ -367,7 +378,7 @@ async fn an_action_queued_on_a_dropped_connection_is_not_resent_to_another_one()
     server.wait_for_connections(2, WAIT).await.unwrap();
     let mut action =
         Box::pin(server.app_action(&session, json!({"click": 1}), Some(Duration::from_secs(2))));
-    under_way(&mut action).await;
+    under_way(&server, &mut action).await;
     break_off(&server, one, 1).await;
     if let Some(text) = two.next_text_within(SILENCE).await {
         panic!("connection 2, which doesn't hold the session, was sent: {text}");
@@ -392,7 +403,7 @@ async fn a_terminate_queued_on_a_dropped_connection_is_not_resent_to_another_one
     let mut two = RawToolkit::connect(&server, "k").await;
     server.wait_for_connections(2, WAIT).await.unwrap();
     let mut end = Box::pin(server.app_end(&session, Duration::from_secs(2)));
-    under_way(&mut end).await;
+    under_way(&server, &mut end).await;
     break_off(&server, one, 1).await;
     if let Some(text) = two.next_text_within(SILENCE).await {
         panic!("connection 2, which doesn't hold the session, was sent: {text}");
@@ -454,7 +465,7 @@ async fn a_cancelled_app_start_opens_no_session() {
     let mut toolkit = RawToolkit::connect(&server, "k").await;
     server.wait_for_tools(&["ticket"], WAIT).await.unwrap();
     let mut start = Box::pin(server.app_start("ticket", json!({}), timeout(WAIT)));
-    under_way(&mut start).await;
+    under_way(&server, &mut start).await;
     let frame = toolkit.next_json().await;
     assert_eq!(frame["message_type"], "atp_app_request", "{frame}");
     let id = frame["payload"]["request_id"].as_str().unwrap().to_owned();
@@ -631,7 +642,7 @@ async fn an_action_in_flight_when_its_sessions_connection_closes_fails_at_once()
     let session = open_session(&server, &mut toolkit, "ticket").await;
     let mut action =
         Box::pin(server.app_action(&session, json!({"click": 1}), Some(Duration::from_secs(30))));
-    under_way(&mut action).await;
+    under_way(&server, &mut action).await;
     let frame = toolkit.next_json().await;
     assert_eq!(frame["message_type"], "atp_app_action", "{frame}");
     toolkit.ws.close(None).await.unwrap();

@@ -1,0 +1,204 @@
+//! How requests reach toolkits: their open WebSocket connections (round
+//! robin per key), their HTTP inboxes, and the frames parked for a key
+//! whose connection dropped before writing them.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::types::RawFrame;
+
+/// What a connection task is told to do.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// Send a request frame (unless its call was forgotten meanwhile).
+    Frame {
+        /// The request's id.
+        request_id: String,
+        /// The frame's text.
+        text: String,
+    },
+    /// Send this frame as it is (fault injection).
+    Raw(RawFrame),
+    /// Drop the connection at once, without a close frame (fault injection).
+    Drop,
+    /// Close the connection properly (server shutdown).
+    Close,
+}
+
+#[derive(Debug)]
+struct Connection {
+    key: String,
+    tx: mpsc::UnboundedSender<Outbound>,
+}
+
+#[derive(Debug, Default)]
+struct Inbox {
+    /// Items as a poll returns them, with their request ids.
+    queue: VecDeque<(String, Value)>,
+    last_poll: Option<Instant>,
+}
+
+/// The toolkits' ways in.
+#[derive(Debug, Default)]
+pub(super) struct Links {
+    connections: BTreeMap<u64, Connection>,
+    round_robin: HashMap<String, usize>,
+    inboxes: HashMap<String, Inbox>,
+    /// Request frames for a key with no open connection (its connection
+    /// dropped before writing them), sent to its next connection.
+    parked: HashMap<String, Vec<(String, String)>>,
+}
+
+impl Links {
+    /// Adds a connection; frames parked for its key are sent on it first.
+    pub(super) fn connect(&mut self, id: u64, key: &str) -> mpsc::UnboundedReceiver<Outbound> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        for (request_id, text) in self.parked.remove(key).unwrap_or_default() {
+            let _ = tx.send(Outbound::Frame { request_id, text });
+        }
+        self.connections.insert(
+            id,
+            Connection {
+                key: key.to_owned(),
+                tx,
+            },
+        );
+        rx
+    }
+
+    /// Removes a connection; `true` if it was there.
+    pub(super) fn remove(&mut self, id: u64) -> bool {
+        self.connections.remove(&id).is_some()
+    }
+
+    /// Sends a request frame to a connection of `key` (round robin), or
+    /// parks it for the key's next connection. Returns the connection used.
+    pub(super) fn send(&mut self, key: &str, request_id: String, text: String) -> Option<u64> {
+        let ids: Vec<u64> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| c.key == key)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut out = Outbound::Frame { request_id, text };
+        if !ids.is_empty() {
+            let next = self.round_robin.entry(key.to_owned()).or_insert(0);
+            let start = *next;
+            *next = next.wrapping_add(1);
+            for offset in 0..ids.len() {
+                let id = ids[(start + offset) % ids.len()];
+                match self.connections[&id].tx.send(out) {
+                    Ok(()) => return Some(id),
+                    Err(mpsc::error::SendError(back)) => out = back,
+                }
+            }
+        }
+        if let Outbound::Frame { request_id, text } = out {
+            self.parked
+                .entry(key.to_owned())
+                .or_default()
+                .push((request_id, text));
+        }
+        None
+    }
+
+    /// Sends a frame to one connection; `false` if it is gone.
+    pub(super) fn send_to(&self, connection: u64, request_id: String, text: String) -> bool {
+        self.connections
+            .get(&connection)
+            .is_some_and(|c| c.tx.send(Outbound::Frame { request_id, text }).is_ok())
+    }
+
+    /// Queues an item in `key`'s inbox.
+    pub(super) fn push_inbox(&mut self, key: &str, request_id: String, item: Value) {
+        self.inboxes
+            .entry(key.to_owned())
+            .or_default()
+            .queue
+            .push_back((request_id, item));
+    }
+
+    /// Takes back a request not yet handed to its toolkit (from `key`'s
+    /// inbox or parked frames).
+    pub(super) fn withdraw(&mut self, key: &str, request_id: &str) {
+        if let Some(inbox) = self.inboxes.get_mut(key) {
+            inbox.queue.retain(|(id, _)| id != request_id);
+        }
+        if let Some(parked) = self.parked.get_mut(key) {
+            parked.retain(|(id, _)| id != request_id);
+            if parked.is_empty() {
+                self.parked.remove(key);
+            }
+        }
+    }
+
+    /// A poll of `key`'s inbox: the oldest waiting item, and whether the
+    /// inbox had been idle past `liveness` (it just came alive). Inboxes
+    /// idle past `liveness` with nothing waiting are forgotten.
+    pub(super) fn poll(&mut self, key: &str, liveness: Duration) -> (Option<Value>, bool) {
+        self.inboxes.retain(|k, inbox| {
+            k == key
+                || !inbox.queue.is_empty()
+                || inbox.last_poll.is_some_and(|at| at.elapsed() <= liveness)
+        });
+        let inbox = self.inboxes.entry(key.to_owned()).or_default();
+        let came_alive = inbox.last_poll.is_none_or(|at| at.elapsed() > liveness);
+        inbox.last_poll = Some(Instant::now());
+        (inbox.queue.pop_front().map(|(_, item)| item), came_alive)
+    }
+
+    /// Whether `key` has an open connection.
+    pub(super) fn connected(&self, key: &str) -> bool {
+        self.connections.values().any(|c| c.key == key)
+    }
+
+    /// How many open connections `key` has.
+    pub(super) fn connections_of(&self, key: &str) -> usize {
+        self.connections.values().filter(|c| c.key == key).count()
+    }
+
+    /// Whether `key`'s inbox was polled within `liveness`.
+    pub(super) fn inbox_live(&self, key: &str, liveness: Duration) -> bool {
+        self.inboxes
+            .get(key)
+            .and_then(|i| i.last_poll)
+            .is_some_and(|at| at.elapsed() <= liveness)
+    }
+
+    pub(super) fn connection_count(&self) -> usize {
+        self.connections.len()
+    }
+
+    /// Inboxes remembered now.
+    pub(super) fn inbox_count(&self) -> usize {
+        self.inboxes.len()
+    }
+
+    /// Sends `frame` to every connection; returns how many.
+    pub(super) fn send_raw(&self, frame: &RawFrame) -> usize {
+        self.connections
+            .values()
+            .filter(|c| c.tx.send(Outbound::Raw(frame.clone())).is_ok())
+            .count()
+    }
+
+    /// Tells every connection to do `what` and forgets them all; returns
+    /// how many there were.
+    pub(super) fn drop_all(&mut self, what: fn() -> Outbound) -> usize {
+        let connections = std::mem::take(&mut self.connections);
+        for connection in connections.values() {
+            let _ = connection.tx.send(what());
+        }
+        connections.len()
+    }
+
+    /// Tells every connection to do `what`, keeping them.
+    pub(super) fn tell_all(&self, what: fn() -> Outbound) {
+        for connection in self.connections.values() {
+            let _ = connection.tx.send(what());
+        }
+    }
+}
