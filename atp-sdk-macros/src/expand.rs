@@ -118,7 +118,7 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
         }
         Arg::Token(span) => quote_spanned!(*span=> __atp_args.take_token()?),
         Arg::Context(span) => quote_spanned!(*span=> __atp_args.context()),
-        Arg::State(ty) => quote_spanned!(ty.span()=> __atp_args.state::<#ty>()?),
+        Arg::State(ty) => quote_spanned!(ty.span()=> #p::state::<#ty>(&__atp_args)?),
     });
     // The conversion of the return value, decided by its type (a `Result`
     // under any name answers `{"error": ...}`), every token spanned on the
@@ -130,7 +130,7 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
         }),
         tool.returns,
     );
-    // `State<T>` needs `T: Send + Sync + 'static`: checked on `T`.
+    // The `State<T>` types, for the registration.
     let state_types: Vec<&syn::Type> = tool
         .args
         .iter()
@@ -139,9 +139,7 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
             _ => None,
         })
         .collect();
-    let state_checks = state_types
-        .iter()
-        .map(|ty| quote_spanned!(ty.span()=> #p::state_bound::<#ty>();));
+
     let bindings_types = tool.params.iter().map(|param| &param.ty);
 
     let call = if tool.is_async {
@@ -236,10 +234,6 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
 
             #[allow(unused_imports)]
             use #p::{PlainTag as _, ResultTag as _};
-
-            fn __atp_checks() {
-                #(#state_checks)*
-            }
 
             fn __atp_extract(
                 __atp_args: &mut #p::CallArgs,

@@ -139,15 +139,20 @@ impl ToolKitClientBuilder {
     ///     format!("{}, {name}!", greeting.0)
     /// }
     ///
-    /// let client = atp_sdk::ToolKitClient::builder("key", "greeter")
-    ///     .tools(["greet"])
-    ///     .state(Greeting("Hello".to_owned()))
-    ///     .build();
-    /// assert!(client.is_ok());
+    /// fn main() {
+    ///     let client = atp_sdk::ToolKitClient::builder("key", "greeter")
+    ///         .tools(["greet"])
+    ///         .state(Greeting("Hello".to_owned()))
+    ///         .build();
+    ///     assert!(client.is_ok());
     ///
-    /// // Without it, build() names the tool and the type:
-    /// let err = atp_sdk::ToolKitClient::builder("key", "greeter").tools(["greet"]).build().unwrap_err();
-    /// assert!(err.to_string().starts_with("tool 'greet' needs State<"));
+    ///     // Without it, build() names the tool and the type:
+    ///     let err = atp_sdk::ToolKitClient::builder("key", "greeter")
+    ///         .tools(["greet"])
+    ///         .build()
+    ///         .unwrap_err();
+    ///     assert!(err.to_string().starts_with("tool 'greet' needs State<"));
+    /// }
     /// ```
     pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
         if let Err(err) = self.states.insert(value) {
@@ -509,10 +514,14 @@ impl ToolKitClient {
     /// for a readiness probe, `status().borrow().is_connected()`.
     ///
     /// ```
-    /// # #[atp_sdk::atp_tool] fn echo(text: String) -> String { text }
-    /// let client = atp_sdk::ToolKitClient::builder("key", "app").build().unwrap();
-    /// let status = client.status();
-    /// assert_eq!(*status.borrow(), atp_sdk::Status::Idle);
+    /// #[atp_sdk::atp_tool]
+    /// fn echo(text: String) -> String { text }
+    ///
+    /// fn main() {
+    ///     let client = atp_sdk::ToolKitClient::builder("key", "app").build().unwrap();
+    ///     let status = client.status();
+    ///     assert_eq!(*status.borrow(), atp_sdk::Status::Idle);
+    /// }
     /// ```
     pub fn status(&self) -> watch::Receiver<Status> {
         self.status.subscribe()

@@ -143,7 +143,7 @@ pub mod __private {
     pub use crate::state::State;
     pub use crate::tool::{
         AuthDef, CallFuture, CallResult, Handler, Out, ParamDef, ParamKind, PlainTag, ResultTag,
-        StateDef, ToolDef, boxed, optional, or_default, ready, required, schema_of, state_bound,
+        StateDef, ToolDef, boxed, optional, or_default, ready, required, schema_of, state,
     };
     pub use inventory;
 }

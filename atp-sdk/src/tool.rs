@@ -184,8 +184,10 @@ pub trait SharedState: Send + Sync + 'static {}
 
 impl<T: Send + Sync + 'static> SharedState for T {}
 
-/// Checks, at compile time, that `T` can be a [`State`](crate::State).
-pub fn state_bound<T: SharedState>() {}
+/// A [`State<T>`](crate::State) argument (`T` checked to be shareable).
+pub fn state<T: SharedState>(args: &CallArgs) -> Result<crate::State<T>, CallError> {
+    args.state()
+}
 
 /// The JSON Schema of `T`, for a [`ParamDef`].
 pub fn schema_of<T: ParamSchema>(generator: &mut SchemaGenerator) -> Schema {

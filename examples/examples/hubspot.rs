@@ -2,23 +2,23 @@
 //!
 //! The platform injects the token of the user's HubSpot connection into
 //! each call; the tool receives it as an `AuthToken` and calls the HubSpot
-//! CRM API with it. Locally, pass a token yourself:
+//! CRM API with it, through one HTTP client the program shares with its
+//! tools as `State<Crm>`. Locally, pass a token yourself:
 //!
 //! ```text
 //! cargo run -p atp-dev -- cargo run --example hubspot
 //! cargo run -p atp-dev -- call create_company name=Acme domain=acme.com --token "$HUBSPOT_TOKEN"
 //! ```
 
-use atp_sdk::{AuthToken, atp_tool};
+use anyhow::{Context as _, bail};
+use atp_sdk::{AuthToken, State, ToolKitClient, atp_tool};
 use serde_json::{Value, json};
 
-/// What can go wrong talking to HubSpot.
-#[derive(Debug, thiserror::Error)]
-enum HubSpotError {
-    #[error("HubSpot request failed: {0}")]
-    Http(#[from] reqwest::Error),
-    #[error("HubSpot answered {status}: {body}")]
-    Api { status: u16, body: String },
+/// What the tools share: one HTTP client (connection reuse) and where the
+/// API is.
+struct Crm {
+    http: reqwest::Client,
+    base: String,
 }
 
 /// Creates a company in HubSpot.
@@ -36,43 +36,40 @@ async fn create_company(
     domain: String,
     /// The industry, as HubSpot names it (e.g. `COMPUTER_SOFTWARE`).
     industry: Option<String>,
+    crm: State<Crm>,
     token: AuthToken,
-) -> Result<Value, HubSpotError> {
+) -> anyhow::Result<Value> {
     let mut properties = json!({ "name": name, "domain": domain });
     if let Some(industry) = industry {
         properties["industry"] = json!(industry);
     }
-    let response = http()
-        .post("https://api.hubapi.com/crm/v3/objects/companies")
+    let response = crm
+        .http
+        .post(format!("{}/crm/v3/objects/companies", crm.base))
         .bearer_auth(token.as_str())
         .json(&json!({ "properties": properties }))
         .send()
-        .await?;
+        .await
+        .context("calling HubSpot")?;
     let status = response.status();
     if !status.is_success() {
         let body = response.text().await.unwrap_or_default();
-        return Err(HubSpotError::Api {
-            status: status.as_u16(),
-            body,
-        });
+        bail!("HubSpot answered {status}: {body}");
     }
-    Ok(response.json().await?)
+    response.json().await.context("reading HubSpot's answer")
 }
 
-/// One HTTP client for the process (connection reuse), on rustls.
-fn http() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        // The SDK builds on rustls with the `ring` provider; make it the
-        // process default so this reqwest client uses it too.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::builder()
+fn main() -> anyhow::Result<()> {
+    // The SDK builds on rustls with the `ring` provider; make it the
+    // process default so this reqwest client uses it too.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let crm = Crm {
+        http: reqwest::Client::builder()
             .user_agent("atp-sdk-example-hubspot")
             .build()
-            .expect("the HTTP client builds")
-    })
-}
-
-fn main() -> Result<(), atp_sdk::Error> {
-    atp_sdk::run()
+            .context("building the HTTP client")?,
+        base: std::env::var("HUBSPOT_API").unwrap_or_else(|_| "https://api.hubapi.com".to_owned()),
+    };
+    ToolKitClient::builder_from_env()?.state(crm).run()?;
+    Ok(())
 }

@@ -1,0 +1,73 @@
+//! Shared state and the call context: a small in-memory notebook shared by
+//! two tools, and a slow plain `fn` that gives its thread back once nobody
+//! waits for it.
+//!
+//! ```text
+//! cargo run -p atp-dev -- cargo run --example stateful
+//! cargo run -p atp-dev -- call note_add text="buy milk"
+//! cargo run -p atp-dev -- call note_list
+//! cargo run -p atp-dev -- call count_slowly to=100      # answered "timed out" after 2 s
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use atp_sdk::{Context, State, ToolKitClient, atp_tool};
+use serde_json::{Value, json};
+
+/// What the tools share: the notes, and the next note's number.
+#[derive(Default)]
+struct Notebook {
+    notes: Mutex<BTreeMap<u64, String>>,
+    next: AtomicU64,
+}
+
+/// Adds a note; answers its number.
+#[atp_tool]
+fn note_add(
+    /// What to write down.
+    text: String,
+    book: State<Notebook>,
+    ctx: Context,
+) -> anyhow::Result<Value> {
+    let id = book.next.fetch_add(1, Ordering::Relaxed) + 1;
+    book.notes
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the notebook is broken"))
+        .context("adding a note")?
+        .insert(id, text);
+    // Logged inside the call's span: `call{tool=note_add request_id=..}`.
+    tracing::info!(id, "note added");
+    Ok(json!({ "id": id, "request": ctx.request_id().to_string() }))
+}
+
+/// Lists the notes, oldest first.
+#[atp_tool]
+async fn note_list(book: State<Notebook>) -> Value {
+    let notes = book.notes.lock().map(|n| n.clone()).unwrap_or_default();
+    json!(notes)
+}
+
+/// Counts slowly to `to`, one a tenth of a second; past its 2 s limit it
+/// stops as soon as it sees that nobody waits any more.
+#[atp_tool(timeout = "2s")]
+fn count_slowly(to: u64, ctx: Context) -> Result<u64, String> {
+    for i in 0..to {
+        if ctx.is_cancelled() {
+            tracing::info!(reached = i, "nobody waits any more; stopping");
+            return Err(format!("stopped at {i}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(to)
+}
+
+fn main() -> anyhow::Result<()> {
+    ToolKitClient::builder_from_env()?
+        .state(Notebook::default())
+        .run()
+        .context("serving the notebook")
+}
