@@ -70,8 +70,14 @@ impl Front {
                 this.stats.lock().unwrap().accepts.push(Instant::now());
                 this.bump();
                 let mode = *this.mode.lock().unwrap();
+                // Registered now, not once the backend answers: a cut or
+                // a freeze from here on reaches this connection too.
+                let (flow_tx, flow) = watch::channel(Flow::Live);
+                this.flows.lock().unwrap().push(flow_tx);
                 let this = this.clone();
-                tokio::spawn(async move { this.handle(socket, mode, backend, slow_read).await });
+                tokio::spawn(
+                    async move { this.handle(socket, mode, backend, slow_read, flow).await },
+                );
             }
         });
         front
@@ -131,6 +137,7 @@ impl Front {
         mode: Mode,
         mut backend: SocketAddr,
         slow_read: Option<(usize, Duration)>,
+        flow: watch::Receiver<Flow>,
     ) {
         let mut head = Vec::new();
         match mode {
@@ -166,8 +173,9 @@ impl Front {
         if upstream.write_all(&head).await.is_err() {
             return;
         }
-        let (flow_tx, flow) = watch::channel(Flow::Live);
-        self.flows.lock().unwrap().push(flow_tx);
+        if *flow.borrow() == Flow::Cut {
+            return;
+        }
         let (client_read, client_write) = socket.into_split();
         let (server_read, server_write) = upstream.into_split();
         let up = pump(client_read, server_write, flow.clone(), slow_read);

@@ -193,7 +193,15 @@ async fn fault1_a_stop_ends_serve_while_a_write_is_stuck() {
 /// both callers get their results (`1000` and `4000`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault3_a_stop_while_disconnected_still_delivers_the_answers_owed() {
-    let server = Arc::new(start_server().await);
+    init_logging();
+    // The server keeps a lost connection's calls waiting for longer than
+    // the toolkit's backoff (its default grace, 2 s, is shorter).
+    let server = DevServer::builder()
+        .lost_call_grace(Duration::from_secs(15))
+        .start()
+        .await
+        .expect("atp-dev starts");
+    let server = Arc::new(server);
     let client = builder(&server, "fault3", Some(&["slow_echo"]))
         .backoff(Duration::from_secs(3), Duration::from_secs(3))
         .shutdown_timeout(Duration::from_secs(10))
