@@ -44,7 +44,7 @@ pub(crate) enum Arg {
     /// The call's `Context`.
     Context(Span),
     /// A `State<T>`: `T`.
-    State(Type),
+    State(Box<Type>),
 }
 
 pub(crate) struct Auth {
@@ -192,7 +192,7 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
             }
             Some(Injected::State(Some(inner))) => {
                 injected.push((name, "a `State`"));
-                fn_args.push(Arg::State(inner.clone()));
+                fn_args.push(Arg::State(Box::new(inner.clone())));
                 continue;
             }
             Some(Injected::State(None)) => {

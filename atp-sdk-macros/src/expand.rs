@@ -130,12 +130,13 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
         }),
         tool.returns,
     );
+    let takes_context = tool.args.iter().any(|arg| matches!(arg, Arg::Context(_)));
     // The `State<T>` types, for the registration.
     let state_types: Vec<&syn::Type> = tool
         .args
         .iter()
         .filter_map(|arg| match arg {
-            Arg::State(ty) => Some(ty),
+            Arg::State(ty) => Some(&**ty),
             _ => None,
         })
         .collect();
@@ -256,6 +257,7 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
                     module_path: ::core::module_path!(),
                         timeout: #timeout,
                     handler: #handler,
+                    context: #takes_context,
                     states: &[#(
                         #p::StateDef {
                             type_id: ::core::any::TypeId::of::<#state_types>,

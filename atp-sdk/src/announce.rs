@@ -12,8 +12,9 @@ use crate::protocol::{
     REGISTER_TOOL_PATH, RegisterToolRequest, RegisterToolResponse, ToolMetadata, UpToDate,
     VERIFY_HASH_PATH, VERIFY_TOOL_HASH_PATH, VerifyHashRequest, VerifyToolHashRequest,
 };
-use crate::registry::{Announced, Registry};
+use crate::registry::Registry;
 use crate::secret::ApiKey;
+use crate::tool::Announced;
 
 /// Tools announced at once (each a request or two).
 const CONCURRENT: usize = 32;

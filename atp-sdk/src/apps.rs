@@ -20,12 +20,12 @@ use serde_json::{Value, json};
 use tokio::sync::OwnedMutexGuard;
 use tokio::time::Instant;
 
+use crate::config::SessionLimits;
 use crate::error::CallError;
 use crate::params::CallArgs;
 use crate::protocol::RequestId;
-use crate::registry::{Announced, announce_run_time};
 use crate::secret::AuthToken;
-use crate::tool::{OwnedAuth, ParamSpec, metadata, params_of};
+use crate::tool::{Announced, OwnedAuth, ParamSpec, announce_run_time, metadata, params_of};
 
 /// An interactive app, served next to the tools with
 /// [`ToolKitClientBuilder::app`](crate::ToolKitClientBuilder::app).
@@ -222,7 +222,7 @@ impl AppDef {
         self
     }
 
-    /// Sessions need a token from `provider` (as
+    /// AppSessions need a token from `provider` (as
     /// [`DynamicTool::auth`](crate::DynamicTool::auth)); starting one
     /// without a token is answered `Missing auth_token for authenticated
     /// tool`.
@@ -274,7 +274,7 @@ impl AppDef {
 /// dispatcher.
 pub(crate) struct Apps {
     table: HashMap<String, AppEntry>,
-    pub(crate) sessions: Sessions,
+    pub(crate) sessions: AppSessions,
 }
 
 impl fmt::Debug for Apps {
@@ -307,7 +307,7 @@ impl Apps {
             .collect();
         Self {
             table,
-            sessions: Sessions::new(limits),
+            sessions: AppSessions::new(limits),
         }
     }
 
@@ -340,23 +340,6 @@ impl AppEntry {
     }
 }
 
-/// How many sessions a toolkit keeps, and for how long after their last
-/// use.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SessionLimits {
-    pub(crate) max_sessions: usize,
-    pub(crate) idle_ttl: Duration,
-}
-
-impl Default for SessionLimits {
-    fn default() -> Self {
-        Self {
-            max_sessions: 1000,
-            idle_ttl: Duration::from_secs(30 * 60),
-        }
-    }
-}
-
 /// One session's kept state, and whether the session ended. Its lock is
 /// held by whatever runs in the session (its start, then one action at a
 /// time), so actions queue in order behind it.
@@ -383,7 +366,7 @@ impl Slot {
     }
 }
 
-struct Session {
+struct AppSession {
     app: String,
     slot: Arc<Slot>,
     last_used: Instant,
@@ -391,21 +374,21 @@ struct Session {
 
 /// The sessions of a toolkit, by session id (the id of the request that
 /// started each: a string and a number are different ids).
-pub(crate) struct Sessions {
+pub(crate) struct AppSessions {
     limits: SessionLimits,
-    map: Mutex<HashMap<RequestId, Session>>,
+    map: Mutex<HashMap<RequestId, AppSession>>,
 }
 
-impl fmt::Debug for Sessions {
+impl fmt::Debug for AppSessions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sessions")
+        f.debug_struct("AppSessions")
             .field("limits", &self.limits)
             .field("open", &self.len())
             .finish()
     }
 }
 
-impl Sessions {
+impl AppSessions {
     pub(crate) fn new(limits: SessionLimits) -> Self {
         Self {
             limits,
@@ -413,11 +396,11 @@ impl Sessions {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RequestId, Session>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RequestId, AppSession>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Sessions kept now (those starting included).
+    /// AppSessions kept now (those starting included).
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }
@@ -459,7 +442,7 @@ impl Sessions {
         }
         let previous = map.insert(
             id,
-            Session {
+            AppSession {
                 app: app.to_owned(),
                 slot: Arc::clone(&slot),
                 last_used: Instant::now(),
@@ -520,14 +503,14 @@ pub(crate) fn terminated() -> Value {
 mod tests {
     use super::*;
 
-    fn sessions(max: usize, ttl: Duration) -> Sessions {
-        Sessions::new(SessionLimits {
+    fn sessions(max: usize, ttl: Duration) -> AppSessions {
+        AppSessions::new(SessionLimits {
             max_sessions: max,
             idle_ttl: ttl,
         })
     }
 
-    fn open(store: &Sessions, id: &str, state: Value) -> Arc<Slot> {
+    fn open(store: &AppSessions, id: &str, state: Value) -> Arc<Slot> {
         let (slot, mut turn) = store.begin(id.into(), "app");
         *turn = Some(state);
         slot

@@ -7,9 +7,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::announce::Announcer;
-use crate::apps::{AppDef, Apps, SessionLimits};
+use crate::apps::{AppDef, Apps};
 use crate::config::{
-    Config, ENV_API_KEY, ENV_APP_NAME, ENV_BASE_URL, ENV_TRANSPORT, Limits, Transport, clamp,
+    Config, ENV_API_KEY, ENV_APP_NAME, ENV_BASE_URL, ENV_TRANSPORT, Limits, SessionLimits,
+    Transport, clamp,
 };
 use crate::dispatch::Dispatcher;
 use crate::dynamic::DynamicTool;
@@ -342,7 +343,7 @@ impl ToolKitClientBuilder {
         let registry = Registry::build(
             self.tools.as_deref(),
             self.dynamic,
-            &self.apps,
+            self.apps.iter().map(AppDef::announced).collect(),
             &self.states,
         )?;
         let dispatcher = Dispatcher::new(
@@ -405,8 +406,8 @@ impl ToolKitClientBuilder {
     /// }
     /// ```
     pub fn run(self) -> Result<(), Error> {
-        crate::run::init_tracing();
-        crate::run::serve_on_own_runtime(self.build()?)
+        crate::process::init_tracing();
+        self.build()?.serve_on_own_runtime()
     }
 }
 
@@ -513,7 +514,7 @@ impl ToolKitClient {
     /// Where the toolkit stands with its server, now and as it changes:
     /// for a readiness probe, `status().borrow().is_connected()`.
     ///
-    /// ```
+    /// ```standalone_crate
     /// #[atp_sdk::atp_tool]
     /// fn echo(text: String) -> String { text }
     ///
@@ -570,8 +571,13 @@ impl ToolKitClient {
                 .await
             }
             Transport::Http => {
+                let Some(link) = InboxLink::new(&self.config, http) else {
+                    return Err(Error::Config(
+                        "the inbox URL is invalid (check the base URL and the API key)".to_owned(),
+                    ));
+                };
                 Session {
-                    link: InboxLink::new(&self.config, http),
+                    link,
                     config: self.config,
                     announcer,
                     dispatcher: self.dispatcher,
@@ -589,11 +595,49 @@ impl ToolKitClient {
         result
     }
 
+    /// Serves on a current-thread runtime of its own until a signal; a
+    /// second signal exits the process at once. Plain `fn` tools still
+    /// running past their limit don't hold the exit up.
+    pub(crate) fn serve_on_own_runtime(self) -> Result<(), Error> {
+        let client = self;
+        let dispatcher = client.dispatcher.clone();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(Error::Runtime)?;
+        let stop = client.stop_handle();
+        let result = runtime.block_on(async move {
+            tokio::spawn(async move {
+                let first = crate::process::shutdown_signal().await;
+                tracing::info!(
+                    signal = first.name(),
+                    "signal received; stopping (send it again to exit at once)"
+                );
+                stop.stop();
+                let second = crate::process::shutdown_signal().await;
+                tracing::warn!(signal = second.name(), "second signal: exiting at once");
+                std::process::exit(second.exit_code());
+            });
+            client.serve().await
+        });
+        let stuck = dispatcher.blocking_still_running();
+        if !stuck.is_empty() {
+            tracing::warn!(
+                tools = ?stuck,
+                "plain fn tools still running past their time limit are abandoned"
+            );
+        }
+        // Don't wait for blocking threads (a plain fn stuck past its limit):
+        // the serve above already gave the calls their time.
+        runtime.shutdown_timeout(Duration::ZERO);
+        result
+    }
+
     /// [`serve`](Self::serve) until Ctrl-C or SIGTERM.
     pub async fn serve_until_signal(self) -> Result<(), Error> {
         let stop = self.stop_handle();
         tokio::spawn(async move {
-            let signal = crate::run::shutdown_signal().await;
+            let signal = crate::process::shutdown_signal().await;
             tracing::info!(?signal, "signal received; stopping");
             stop.stop();
         });

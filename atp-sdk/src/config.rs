@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::apps::SessionLimits;
 use crate::secret::ApiKey;
 
 /// Environment variable holding the API key (required by [`run`](crate::run)).
@@ -76,6 +75,23 @@ pub(crate) const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60
 /// A duration setting brought into `[MIN_DURATION, MAX_DURATION]`.
 pub(crate) fn clamp(duration: Duration) -> Duration {
     duration.clamp(MIN_DURATION, MAX_DURATION)
+}
+
+/// How many sessions a toolkit keeps, and for how long after their last
+/// use.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SessionLimits {
+    pub(crate) max_sessions: usize,
+    pub(crate) idle_ttl: Duration,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        Self {
+            max_sessions: 1000,
+            idle_ttl: Duration::from_secs(30 * 60),
+        }
+    }
 }
 
 /// How many calls may run and wait, and for how long one may run.

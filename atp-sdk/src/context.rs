@@ -52,7 +52,7 @@ pub struct Context(Arc<Inner>);
 
 struct Inner {
     request_id: RequestId,
-    tool: String,
+    tool: Arc<str>,
     app_name: Arc<str>,
     deadline: Instant,
     /// This call's own cancellation (its time limit, an MCP cancel).
@@ -64,7 +64,7 @@ struct Inner {
 impl Context {
     pub(crate) fn new(
         request_id: RequestId,
-        tool: &str,
+        tool: Arc<str>,
         app_name: Arc<str>,
         deadline: Instant,
         call: Cancel,
@@ -72,7 +72,7 @@ impl Context {
     ) -> Self {
         Self(Arc::new(Inner {
             request_id,
-            tool: tool.to_owned(),
+            tool,
             app_name,
             deadline,
             call,
@@ -86,7 +86,7 @@ impl Context {
     pub fn detached(tool: &str) -> Self {
         Self::new(
             RequestId::from("detached"),
-            tool,
+            Arc::from(tool),
             Arc::from(""),
             Instant::now() + crate::config::MAX_DURATION,
             Cancel::new(),

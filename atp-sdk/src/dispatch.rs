@@ -42,6 +42,7 @@ impl InFlight {
         self.count.load(Ordering::SeqCst)
     }
 
+    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
     async fn wait_idle(&self) {
         loop {
             let idle = self.idle.notified();
@@ -198,6 +199,7 @@ impl Dispatcher {
     /// Starts one tool call that the link can cancel with `cancel` (an MCP
     /// `notifications/cancelled`): the call's [`Context`] sees it, an
     /// async tool is dropped, and the reply is [`CallError::Cancelled`].
+    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
     pub(crate) fn call<F>(&self, request: ToolRequest, cancel: Cancel, deliver: F) -> Option<Reply>
     where
         F: FnOnce(Outgoing) + Send + 'static,
@@ -223,6 +225,7 @@ impl Dispatcher {
     }
 
     /// Resolves when no call is in flight.
+    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
     pub(crate) async fn idle(&self) {
         self.0.inflight.wait_idle().await;
     }
@@ -313,18 +316,24 @@ impl Dispatcher {
         args.validate(&tool.required, tool.needs_token)?;
         let limit = tool.timeout.unwrap_or(shared.limits.call_timeout);
         let deadline = admitted + limit;
-        let cancel = external.clone().unwrap_or_default();
-        args.attach(
-            Context::new(
+        // A cancellation only where something can watch it: the tool's
+        // context, or the link (MCP) that cancels.
+        let cancel = match &external {
+            Some(cancel) => Some(cancel.clone()),
+            None => tool.uses_context.then(Cancel::new),
+        };
+        let context = match (&cancel, tool.uses_context) {
+            (Some(cancel), true) => Some(Context::new(
                 request_id.clone(),
-                &tool.name,
+                tool.shared_name.clone(),
                 shared.app_name.clone(),
                 deadline.into_std(),
                 cancel.clone(),
                 shared.shutdown.clone(),
-            ),
-            shared.states.clone(),
-        );
+            )),
+            _ => None,
+        };
+        args.attach(context, shared.states.clone());
         let span = tracing::info_span!("call", tool = %tool.name, %request_id);
         let work = async {
             let Some(permit) = self.running_slot(deadline).await else {
@@ -381,13 +390,17 @@ impl Dispatcher {
             Ended::Done(result) => result,
             Ended::Panicked(message) => Err(CallError::Panicked(message)),
             Ended::TimedOut => {
-                cancel.fire();
+                if let Some(cancel) = &cancel {
+                    cancel.fire();
+                }
                 span.in_scope(|| tracing::warn!(?limit, "call timed out"));
                 Err(CallError::TimedOut(limit))
             }
             Ended::Cancelled => Err(CallError::Cancelled),
         };
-        span.in_scope(|| log_call(&result, admitted.elapsed()));
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            span.in_scope(|| log_call(&result, admitted.elapsed()));
+        }
         result
     }
 
@@ -568,11 +581,11 @@ fn log_call(result: &CallResult, elapsed: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apps::SessionLimits;
+    use crate::config::SessionLimits;
     use crate::dynamic::DynamicTool;
 
     pub(super) fn dispatcher(tools: Vec<DynamicTool>, max_in_flight: usize) -> Dispatcher {
-        let registry = Registry::build(Some(&[]), tools, &[], &States::default()).unwrap();
+        let registry = Registry::build(Some(&[]), tools, Vec::new(), &States::default()).unwrap();
         Dispatcher::new(
             Arc::new(registry),
             Apps::new(Vec::new(), SessionLimits::default()),
@@ -670,8 +683,9 @@ mod hostile {
     use tokio::sync::mpsc;
 
     use super::{Dispatcher, Limits};
-    use crate::apps::{Apps, SessionLimits};
+    use crate::apps::Apps;
     use crate::codec::decode_frame;
+    use crate::config::SessionLimits;
     use crate::dynamic::DynamicTool;
     use crate::error::CallError;
     use crate::registry::Registry;
@@ -696,8 +710,13 @@ mod hostile {
         })
         .auth("hubspot", "OAuth2", Some("access_token"));
         let fails = DynamicTool::new("fails", |_| async { Err(CallError::tool("no")) });
-        let registry =
-            Registry::build(Some(&[]), vec![echo, token, fails], &[], &States::default()).unwrap();
+        let registry = Registry::build(
+            Some(&[]),
+            vec![echo, token, fails],
+            Vec::new(),
+            &States::default(),
+        )
+        .unwrap();
         let sessions = SessionLimits {
             max_sessions: 10,
             idle_ttl: Duration::from_secs(60),

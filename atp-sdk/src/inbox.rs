@@ -3,16 +3,19 @@
 //! requests, and posts each answer to `.../inbox/respond` in a task of its
 //! own, retried with backoff while the server can't take it.
 //!
-//! Polling is adaptive: again at once after a request, backing off from
-//! `poll_min` to `poll_max` while the inbox stays empty. A poll in
-//! progress is never cut short before the stop's deadline: the server
-//! already handed over what it returns.
+//! Polling is adaptive: again at once after a request — with more polls
+//! in flight while requests keep coming, up to [`MAX_POLLS`] — and back to
+//! one, backing off from `poll_min` to `poll_max`, while the inbox stays
+//! empty. A poll in progress is never cut short before the stop's
+//! deadline: the server already handed over what it returns.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep, sleep_until, timeout_at};
 
@@ -27,6 +30,9 @@ use crate::status::Status;
 
 /// How many times an answer is posted before it is given up (logged).
 pub(crate) const POST_ATTEMPTS: u32 = 8;
+
+/// The most polls in flight at once, while every poll brings a request.
+pub(crate) const MAX_POLLS: usize = 8;
 
 /// The first and the longest wait between two posts of an answer (with
 /// jitter): eight attempts span about 6 to 11 seconds.
@@ -78,22 +84,26 @@ type PollFuture = Pin<Box<dyn Future<Output = Polled> + Send>>;
 /// retry on their own) and are settled when the session ends.
 pub(crate) struct InboxLink {
     http: reqwest::Client,
-    poll_url: String,
-    respond_url: String,
+    poll_url: reqwest::Url,
+    respond_url: reqwest::Url,
     posts: JoinSet<()>,
     /// The request id each post task delivers.
     posting: HashMap<tokio::task::Id, RequestId>,
 }
 
 impl InboxLink {
-    pub(crate) fn new(config: &Config, http: reqwest::Client) -> Self {
-        Self {
+    /// The link for `config`'s server; `None` if its URLs don't parse
+    /// (the base URL was checked at build time, so only a key with
+    /// characters a URL can't hold).
+    pub(crate) fn new(config: &Config, http: reqwest::Client) -> Option<Self> {
+        let url = |path: String| reqwest::Url::parse(&format!("{}{path}", config.base_url)).ok();
+        Some(Self {
             http,
-            poll_url: format!("{}{}", config.base_url, inbox_path(&config.api_key)),
-            respond_url: format!("{}{}", config.base_url, inbox_respond_path(&config.api_key)),
+            poll_url: url(inbox_path(&config.api_key))?,
+            respond_url: url(inbox_respond_path(&config.api_key))?,
             posts: JoinSet::new(),
             posting: HashMap::new(),
-        }
+        })
     }
 
     /// Posts one answer in a task of its own; it holds its call's slot
@@ -132,26 +142,29 @@ impl Link for InboxLink {
     async fn serve(&mut self, (): (), io: &mut Io<'_>) -> Ended {
         tracing::info!(server = %io.config.base_url, "polling the inbox");
         let mut delay = PollDelay::new(io.config.poll_min, io.config.poll_max);
-        let mut poll: Option<PollFuture> = None;
+        let mut polls: FuturesUnordered<PollFuture> = FuturesUnordered::new();
+        // Polls wanted in flight: one more after each hit, one after a miss.
+        let mut wanted = 1;
         let mut next_poll = Instant::now();
         loop {
             while let Some(out) = io.replies.unsent.pop_front() {
                 self.post(out);
             }
-            if io.drained() && self.posts.is_empty() && poll.is_none() {
+            if io.drained() && self.posts.is_empty() && polls.is_empty() {
                 return Ended::Stopped;
             }
-            if poll.is_none() && !io.stop.stopping() && Instant::now() >= next_poll {
-                poll = Some(Box::pin(poll_once(
-                    self.http.clone(),
-                    self.poll_url.clone(),
-                )));
+            if !io.stop.stopping() && Instant::now() >= next_poll {
+                while polls.len() < wanted {
+                    polls.push(Box::pin(poll_once(
+                        self.http.clone(),
+                        self.poll_url.clone(),
+                    )));
+                }
             }
             let deadline = io.stop.deadline();
-            let waiting = poll.is_none() && !io.stop.stopping();
+            let waiting = polls.is_empty() && !io.stop.stopping();
             tokio::select! {
-                polled = async { poll.as_mut().expect("polled only when set").await }, if poll.is_some() => {
-                    poll = None;
+                Some(polled) = polls.next(), if !polls.is_empty() => {
                     metrics::counter!("atp_inbox_polls_total").increment(1);
                     let hit = match polled {
                         Polled::Item(Item::Message(inbound)) => {
@@ -168,7 +181,11 @@ impl Link for InboxLink {
                         Polled::Refused(why) => return Ended::Fatal(Error::Unauthorized(why)),
                         Polled::Failed(why) => return Ended::Dropped(why),
                     };
-                    next_poll = Instant::now() + delay.after(hit);
+                    wanted = if hit { (wanted + 1).min(MAX_POLLS) } else { 1 };
+                    // After a miss, wait only once the other polls are back.
+                    if hit || polls.is_empty() {
+                        next_poll = Instant::now() + delay.after(hit);
+                    }
                 }
                 () = sleep_until(next_poll), if waiting => {}
                 Some(out) = io.replies.rx.recv() => self.post(out),
@@ -201,8 +218,8 @@ impl Link for InboxLink {
 }
 
 /// One poll of the inbox.
-async fn poll_once(http: reqwest::Client, url: String) -> Polled {
-    let response = match http.get(&url).send().await {
+async fn poll_once(http: reqwest::Client, url: reqwest::Url) -> Polled {
+    let response = match http.get(url).send().await {
         Ok(response) => response,
         Err(err) => return Polled::Failed(format!("poll failed: {}", describe(err))),
     };
@@ -235,12 +252,17 @@ fn retryable(status: reqwest::StatusCode) -> bool {
 }
 
 /// Posts one answer, retrying on network errors, 5xx, 408 and 429.
-async fn deliver(http: &reqwest::Client, url: &str, id: &RequestId, body: Vec<u8>) -> Delivery {
+async fn deliver(
+    http: &reqwest::Client,
+    url: &reqwest::Url,
+    id: &RequestId,
+    body: Vec<u8>,
+) -> Delivery {
     let mut backoff = Backoff::new(POST_BACKOFF.0, POST_BACKOFF.1);
     let started = Instant::now();
     for attempt in 1..=POST_ATTEMPTS {
         let request = http
-            .post(url)
+            .post(url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.clone());
         let why = match request.send().await {

@@ -37,9 +37,10 @@ impl CallArgs {
         }
     }
 
-    /// The same, for a call with this context and these states.
-    pub(crate) fn attach(&mut self, context: Context, states: Arc<States>) {
-        self.context = Some(context);
+    /// The same, for a call with this context (if the tool takes one)
+    /// and these states.
+    pub(crate) fn attach(&mut self, context: Option<Context>, states: Arc<States>) {
+        self.context = context;
         self.states = Some(states);
     }
 

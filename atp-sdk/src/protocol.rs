@@ -511,3 +511,133 @@ pub fn error_result(message: impl Into<String>) -> Value {
     map.insert("error".to_owned(), Value::String(message.into()));
     Value::Object(map)
 }
+
+// ---------------------------------------------------------------------------
+// The caller side: the LLM-client API (section 6)
+// ---------------------------------------------------------------------------
+
+/// WebSocket path of the LLM-client API for a key:
+/// `/ws/v1/atp/llm-client/{api_key}/`. The result holds the key: a secret.
+pub fn llm_client_path(api_key: &ApiKey) -> String {
+    format!("/ws/v1/atp/llm-client/{}/", api_key.expose())
+}
+
+/// Path of the LLM-client API over HTTP, relative to the base URL.
+pub const LLM_PROCESS_PATH: &str = "/api/v1/atp/llm-client/process/";
+
+/// A message from an agent (the reference `LLMClient`) to the server: over
+/// the WebSocket, or as the body of `POST /api/v1/atp/llm-client/process/`.
+///
+/// ```
+/// use atp_sdk::protocol::LlmRequest;
+/// let auth: LlmRequest = serde_json::from_str(r#"{"type": "auth", "api_key": "k"}"#).unwrap();
+/// assert!(matches!(auth, LlmRequest::Auth { .. }));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum LlmRequest {
+    /// The first message on the WebSocket.
+    #[serde(rename = "auth")]
+    Auth {
+        /// The caller's key.
+        api_key: ApiKey,
+    },
+    /// What an LLM is shown of a toolkit.
+    #[serde(rename = "get_toolkit_context")]
+    GetToolkitContext {
+        /// Matches the reply.
+        request_id: String,
+        /// The toolkit (locally: its `app_name`).
+        toolkit_id: String,
+        /// `openai`, `anthropic`, `mistral` / `mistralai`.
+        #[serde(default)]
+        provider: Option<String>,
+        /// The user's prompt, echoed in the context.
+        #[serde(default)]
+        user_prompt: Option<String>,
+        /// The caller's key (the reference client repeats it).
+        #[serde(default)]
+        api_key: Option<ApiKey>,
+    },
+    /// Run one tool call.
+    #[serde(rename = "task_request")]
+    TaskRequest {
+        /// Matches the reply.
+        request_id: String,
+        /// The toolkit (locally: its `app_name`).
+        toolkit_id: String,
+        /// The user's token for the tool's provider.
+        #[serde(default)]
+        auth_token: Option<AuthToken>,
+        /// The user's prompt.
+        #[serde(default)]
+        user_prompt: Option<String>,
+        /// The caller's key (the reference client repeats it).
+        #[serde(default)]
+        api_key: Option<ApiKey>,
+        /// The call.
+        payload: TaskPayload,
+    },
+}
+
+/// The call of a `task_request`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskPayload {
+    /// The tool's name.
+    pub function: String,
+    /// Its arguments.
+    #[serde(default)]
+    pub parameters: Value,
+    /// The user's token (the reference client sends it here too).
+    #[serde(default)]
+    pub auth_token: Option<AuthToken>,
+    /// The provider's id of this call.
+    #[serde(default)]
+    pub tool_call_id: Option<String>,
+}
+
+/// A message from the server to an agent over the WebSocket (over HTTP,
+/// the same fields without `type` and `request_id`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum LlmReply {
+    /// The answer to `auth`.
+    #[serde(rename = "auth_response")]
+    AuthResponse {
+        /// Whether the key was accepted.
+        success: bool,
+        /// Why not.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// The answer to `get_toolkit_context`.
+    #[serde(rename = "toolkit_context")]
+    ToolkitContext {
+        /// The request's id.
+        request_id: String,
+        /// The context (absent with an error).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payload: Option<Value>,
+        /// `"error"` when there is no context.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<String>,
+        /// Why not.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// The answer to `task_request`.
+    #[serde(rename = "task_response")]
+    TaskResponse {
+        /// The request's id.
+        request_id: String,
+        /// `{"tool": {"name", "result"}}`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result: Option<Value>,
+        /// `"error"` when the server could not run the call at all.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<String>,
+        /// Why not.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+}

@@ -8,13 +8,13 @@ use std::sync::atomic::AtomicUsize;
 
 use sha2::{Digest, Sha256};
 
-use crate::apps::AppDef;
 use crate::dynamic::DynamicTool;
 use crate::error::Error;
 use crate::params::CallArgs;
-use crate::protocol::ToolMetadata;
 use crate::state::States;
-use crate::tool::{CallFuture, CallResult, Handler, StateDef, ToolDef, metadata, sha256_hex};
+use crate::tool::{
+    Announced, CallFuture, CallResult, Handler, StateDef, ToolDef, announce_run_time, metadata,
+};
 
 inventory::collect!(ToolDef);
 
@@ -52,6 +52,10 @@ pub(crate) enum Invoke {
 /// A tool ready to call.
 pub(crate) struct Tool {
     pub(crate) name: String,
+    /// The name again, cheap to hand to each call's context.
+    pub(crate) shared_name: Arc<str>,
+    /// Whether calls need a [`Context`](crate::Context) made for them.
+    pub(crate) uses_context: bool,
     /// The required parameters, in declaration order.
     pub(crate) required: Vec<String>,
     /// Whether calls need a token (`auth_provider` set).
@@ -73,18 +77,6 @@ impl std::fmt::Debug for Tool {
     }
 }
 
-/// What the platform is told about one tool or app.
-#[derive(Debug, Clone)]
-pub(crate) struct Announced {
-    pub(crate) name: String,
-    /// `file:line` of a macro tool, or how a run-time tool or app was added.
-    pub(crate) location: String,
-    pub(crate) metadata: ToolMetadata,
-    pub(crate) code_hash: String,
-    /// An app: announced, but started as a session, not called.
-    pub(crate) app: bool,
-}
-
 /// A tool of either kind, before sorting: what to call, and what to say.
 struct Entry {
     tool: Tool,
@@ -96,6 +88,8 @@ fn from_def(def: &'static ToolDef) -> Entry {
     Entry {
         tool: Tool {
             name: def.name.to_owned(),
+            shared_name: Arc::from(def.name),
+            uses_context: def.context,
             required: def
                 .required_params()
                 .into_iter()
@@ -114,38 +108,8 @@ fn from_def(def: &'static ToolDef) -> Entry {
             location: def.location(),
             metadata: def.metadata(),
             code_hash: def.code_hash(),
-            app: false,
         },
         states: def.states.to_vec(),
-    }
-}
-
-/// The metadata and hash of a tool or app defined at run time. It has no
-/// source text: its definition is what the platform is told, so that is
-/// what the hashes cover.
-pub(crate) fn announce_run_time(
-    name: &str,
-    location: String,
-    mut metadata: ToolMetadata,
-    app: bool,
-) -> Announced {
-    if app {
-        metadata
-            .extra
-            .insert("app".to_owned(), serde_json::Value::Bool(true));
-    }
-    let source = serde_json::to_string(&serde_json::json!({
-        "name": name,
-        "metadata": metadata,
-    }))
-    .expect("JSON always serializes");
-    metadata.source_code = source;
-    Announced {
-        name: name.to_owned(),
-        location,
-        code_hash: sha256_hex(metadata.source_code.as_bytes()),
-        metadata,
-        app,
     }
 }
 
@@ -177,6 +141,9 @@ fn from_dynamic(tool: DynamicTool) -> Entry {
             timeout: parts.timeout,
             invoke: Invoke::Dynamic(parts.handler),
             blocking_running: Arc::default(),
+            shared_name: Arc::from(parts.name.as_str()),
+            // A run-time tool's handler may ask its arguments for one.
+            uses_context: true,
             name: parts.name,
         },
         states: parts.states,
@@ -200,7 +167,7 @@ impl Registry {
     pub(crate) fn build(
         only: Option<&[String]>,
         dynamic: Vec<DynamicTool>,
-        apps: &[AppDef],
+        apps: Vec<Announced>,
         states: &States,
     ) -> Result<Self, Error> {
         let all: Vec<&'static ToolDef> = registered_tools().collect();
@@ -238,7 +205,7 @@ impl Registry {
             }
         }
         let mut announced: Vec<Announced> = entries.iter().map(|e| e.announced.clone()).collect();
-        announced.extend(apps.iter().map(AppDef::announced));
+        announced.extend(apps);
         if announced.is_empty() {
             return Err(Error::NoTools);
         }

@@ -20,7 +20,7 @@ use crate::error::Error;
 /// makes [`build`](crate::ToolKitClientBuilder::build) fail, naming the
 /// tool and the type, before anything connects.
 ///
-/// ```
+/// ```standalone_crate
 /// use std::sync::atomic::{AtomicU64, Ordering};
 /// use atp_sdk::{atp_tool, State};
 ///

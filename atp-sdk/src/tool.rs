@@ -57,6 +57,9 @@ pub struct ToolDef {
     pub handler: Handler,
     /// The [`State`](crate::State) types the tool takes.
     pub states: &'static [StateDef],
+    /// Whether the tool takes a [`Context`](crate::Context) (calls of
+    /// tools that don't skip making one).
+    pub context: bool,
 }
 
 /// A [`State<T>`](crate::State) a tool takes, by its type.
@@ -476,5 +479,43 @@ impl ToolDef {
     /// SHA-256 (hex) of the tool's source text: its `code_hash`.
     pub fn code_hash(&self) -> String {
         sha256_hex(self.source.as_bytes())
+    }
+}
+
+/// What the platform is told about one tool or app.
+#[derive(Debug, Clone)]
+pub(crate) struct Announced {
+    pub(crate) name: String,
+    /// `file:line` of a macro tool, or how a run-time tool or app was added.
+    pub(crate) location: String,
+    pub(crate) metadata: ToolMetadata,
+    pub(crate) code_hash: String,
+}
+
+/// The metadata and hash of a tool or app defined at run time. It has no
+/// source text: its definition is what the platform is told, so that is
+/// what the hashes cover.
+pub(crate) fn announce_run_time(
+    name: &str,
+    location: String,
+    mut metadata: ToolMetadata,
+    app: bool,
+) -> Announced {
+    if app {
+        metadata
+            .extra
+            .insert("app".to_owned(), serde_json::Value::Bool(true));
+    }
+    let source = serde_json::to_string(&serde_json::json!({
+        "name": name,
+        "metadata": metadata,
+    }))
+    .expect("JSON always serializes");
+    metadata.source_code = source;
+    Announced {
+        name: name.to_owned(),
+        location,
+        code_hash: sha256_hex(metadata.source_code.as_bytes()),
+        metadata,
     }
 }

@@ -1,12 +1,14 @@
 //! The limit: the least a toolkit can do. It registers `echo` once, then
-//! answers every `atp_tool_request` on one task with a fixed result under
-//! the request's id — no SDK, no validation, no task per call.
+//! answers every `atp_tool_request` on one task with `{"echo": <text>}`
+//! under the request's id — no SDK, no validation, no task per call — over
+//! the same WebSocket library the SDK uses (tokio-websockets), with
+//! TCP_NODELAY as the SDK sets it.
 
 use std::process::ExitCode;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_websockets::{ClientBuilder, Limits, Message};
 
 pub(crate) fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -42,23 +44,32 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         .await?
         .error_for_status()?;
     let ws_base = atp_sdk::protocol::websocket_base(&base).ok_or("base URL is not http(s)")?;
-    let url = format!("{ws_base}/ws/v1/atp/toolkit-client/{key}/");
-    // TCP_NODELAY, as the SDK sets it.
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
-    while let Some(frame) = ws.next().await {
-        let Message::Text(text) = frame? else {
+    let uri: http::Uri = format!("{ws_base}/ws/v1/atp/toolkit-client/{key}/").parse()?;
+    let host = uri.host().ok_or("no host")?.to_owned();
+    let port = uri.port_u16().unwrap_or(80);
+    let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+    tcp.set_nodelay(true)?;
+    let (mut ws, _) = ClientBuilder::from_uri(uri)
+        .limits(Limits::default().max_payload_len(Some(64 << 20)))
+        .connect_on(tcp)
+        .await?;
+    while let Some(message) = ws.next().await {
+        let message = message?;
+        let Some(text) = message.as_text() else {
             continue;
         };
-        let Ok(frame) = serde_json::from_str::<Value>(&text) else {
+        let Ok(mut frame) = serde_json::from_str::<Value>(text) else {
             continue;
         };
         if frame["message_type"] != "atp_tool_request" {
             continue;
         }
+        let payload = frame["payload"].take();
+        let mut payload = payload;
         let answer = json!({
             "type": "tool_response",
-            "request_id": frame["payload"]["request_id"],
-            "result": {"echo": "hello"},
+            "request_id": payload["request_id"].take(),
+            "result": {"echo": payload["params"]["text"].take()},
         });
         ws.send(Message::text(answer.to_string())).await?;
     }

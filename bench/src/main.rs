@@ -1,9 +1,12 @@
 //! The benchmark suite (see BENCHMARKS.md): in one run on one machine, the
-//! bare protocol limit, the SDK and the reference Python client, driven
-//! through an in-process atp-dev at several concurrencies; plus idle
-//! memory, start-to-serving time with 100 tools and time back to serving
-//! after a dropped connection. Prints the tables and the ratios, and with
-//! `--write FILE` puts them into BENCHMARKS.md.
+//! bare protocol limit, the SDK (over WebSocket and over the HTTP inbox)
+//! and the reference Python client, driven through an in-process atp-dev
+//! at several concurrencies, with each toolkit's CPU time per call (user +
+//! system, from `/proc`); a 1 MiB echo; idle memory; start-to-serving time
+//! with 100 and with 10,000 tools (and again with every hash unchanged);
+//! time back to serving after a dropped connection; and three replicas of
+//! one toolkit, one killed under load. Prints the tables and the ratios,
+//! and with `--write FILE` puts them into BENCHMARKS.md.
 //!
 //! ```text
 //! cargo run --release -p atp-bench                        # the full suite
@@ -17,10 +20,11 @@
 //! bare tokio-tungstenite client that answers every request with a fixed
 //! response, no SDK).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use atp_dev::bench::{BenchOptions, BenchReport, Outcome, ceiling, drive};
@@ -29,6 +33,11 @@ use serde_json::{Value, json};
 
 const CONCURRENCY: [usize; 4] = [1, 16, 64, 256];
 const MANY: usize = 100;
+const VERY_MANY: usize = 10_000;
+/// The concurrency of the cost table.
+const COST_AT: usize = 16;
+/// The big echo's text.
+const BIG: usize = 1 << 20;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -76,14 +85,16 @@ impl SuiteOptions {
 enum Impl {
     Limit,
     Sdk,
+    SdkInbox,
     Reference,
 }
 
 impl Impl {
     fn label(self) -> &'static str {
         match self {
-            Impl::Limit => "limit (bare tokio-tungstenite)",
+            Impl::Limit => "limit (bare tokio-websockets)",
             Impl::Sdk => "atp-sdk",
+            Impl::SdkInbox => "atp-sdk, HTTP inbox",
             Impl::Reference => "reference (Python 0.2.5)",
         }
     }
@@ -92,6 +103,7 @@ impl Impl {
         match self {
             Impl::Limit => "bench-limit",
             Impl::Sdk => "bench-sdk",
+            Impl::SdkInbox => "bench-sdk-inbox",
             Impl::Reference => "bench-reference",
         }
     }
@@ -100,6 +112,7 @@ impl Impl {
         match self {
             Impl::Limit => &["echo"],
             Impl::Sdk => &["echo", "echo_async", "wait_async", "sleep_blocking"],
+            Impl::SdkInbox => &["echo", "echo_async"],
             Impl::Reference => &["echo", "wait_async", "sleep_blocking"],
         }
     }
@@ -155,6 +168,11 @@ fn spawn_toolkit(
             };
             c
         }
+        Impl::SdkInbox => {
+            let mut c = tokio::process::Command::new(exe);
+            c.arg("--sdk").env("ATP_TRANSPORT", "http");
+            c
+        }
         Impl::Reference => {
             let python = reference_python().expect("checked before");
             let mut c = tokio::process::Command::new(python);
@@ -177,6 +195,52 @@ fn spawn_toolkit(
         .spawn()
 }
 
+/// CPU time a process has used: the sum of its threads' run time in
+/// nanoseconds (`/proc/PID/task/*/schedstat`), or, where that is not
+/// available, user + system time from `/proc/PID/stat` (in clock ticks, 10
+/// ms each). A thread that ended is not in the sum; the tokio blocking
+/// pool keeps its threads 10 s, longer than a measured run.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    schedstat_time(pid).or_else(|| stat_time(pid))
+}
+
+fn schedstat_time(pid: u32) -> Option<Duration> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let path = task.ok()?.path().join("schedstat");
+        let text = std::fs::read_to_string(path).ok()?;
+        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
+}
+
+fn stat_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces), from field 3.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let ticks = clock_ticks();
+    Some(Duration::from_secs_f64(
+        (utime + stime) as f64 / ticks as f64,
+    ))
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux).
+fn clock_ticks() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(100)
+    })
+}
+
 /// Resident memory of a process, in KiB.
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -197,7 +261,11 @@ fn requests_for(which: Impl, tool: &str, concurrency: usize, quick: bool) -> usi
         (Impl::Reference, "echo") => 2_000,
         // One call at a time, 10 ms each: 100 per second at best.
         (Impl::Reference, _) => 200,
+        // One call at a time: each waits for the next poll (50 ms).
+        (Impl::SdkInbox, _) if concurrency == 1 => 100,
         (_, "echo" | "echo_async") if concurrency == 1 => 5_000,
+        // Enough CPU time for a clock-tick counter (10 ms) to measure.
+        (_, "echo" | "echo_async") if concurrency == COST_AT => 60_000,
         (_, "echo" | "echo_async") => 30_000,
         (_, _) => (concurrency * 40).max(400),
     };
@@ -205,10 +273,19 @@ fn requests_for(which: Impl, tool: &str, concurrency: usize, quick: bool) -> usi
 }
 
 async fn run_load(server: &DevServer, app: &str, tool: &str, options: BenchOptions) -> BenchReport {
+    run_load_with(server, app, tool, params_for(tool), options).await
+}
+
+async fn run_load_with(
+    server: &DevServer,
+    app: &str,
+    tool: &str,
+    params: Value,
+    options: BenchOptions,
+) -> BenchReport {
     let server = server.clone();
     let app = app.to_owned();
     let tool = tool.to_owned();
-    let params = params_for(&tool);
     drive(options, None, move || {
         let server = server.clone();
         let app = app.clone();
@@ -234,11 +311,31 @@ async fn run_load(server: &DevServer, app: &str, tool: &str, options: BenchOptio
 #[derive(Default)]
 struct Results {
     loads: BTreeMap<(Impl, &'static str, usize), BenchReport>,
+    /// The toolkit's CPU time per call of each load.
+    cpu_per_call: BTreeMap<(Impl, &'static str, usize), Duration>,
+    /// The 1 MiB echo: (calls/s, MB/s).
+    big_echo: BTreeMap<Impl, (f64, f64)>,
     idle_rss_kib: BTreeMap<Impl, u64>,
     start_many: BTreeMap<Impl, Duration>,
+    /// 10,000 tools from start to serving: the first start, then again
+    /// with every hash unchanged.
+    start_very_many: Option<(Duration, Option<Duration>)>,
     reconnect: BTreeMap<Impl, Duration>,
+    replicas: Option<Replicas>,
     ceilings: BTreeMap<usize, f64>,
     notes: Vec<String>,
+}
+
+/// Three replicas of one toolkit under one key.
+struct Replicas {
+    /// The load spread over three.
+    spread: BenchReport,
+    /// Calls each replica served, most first.
+    shares: Vec<usize>,
+    /// The same load with one replica killed a third of the way in.
+    killed: BenchReport,
+    /// The calls answered after the kill (by the two left).
+    after_kill_ok: usize,
 }
 
 async fn suite(options: SuiteOptions) -> ExitCode {
@@ -261,7 +358,7 @@ async fn suite(options: SuiteOptions) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut impls = vec![Impl::Limit, Impl::Sdk];
+    let mut impls = vec![Impl::Limit, Impl::Sdk, Impl::SdkInbox];
     let mut results = Results::default();
     if options.reference && reference_python().is_some() {
         impls.push(Impl::Reference);
@@ -313,6 +410,8 @@ async fn suite(options: SuiteOptions) -> ExitCode {
                     concurrency: c,
                 };
                 let _ = run_load(&server, app, tool, warm).await;
+                let pid = child.id();
+                let cpu_before = pid.and_then(cpu_time);
                 let report = run_load(
                     &server,
                     app,
@@ -323,19 +422,63 @@ async fn suite(options: SuiteOptions) -> ExitCode {
                     },
                 )
                 .await;
+                let cpu = pid
+                    .and_then(cpu_time)
+                    .zip(cpu_before)
+                    .map(|(after, before)| (after - before) / report.requests.max(1) as u32);
                 eprintln!(
-                    "  {tool:<15} c={c:<4} {:>9.0}/s  p50 {:>8.3} ms  p99 {:>8.3} ms  errors {} timeouts {}",
+                    "  {tool:<15} c={c:<4} {:>9.0}/s  p50 {:>8.3} ms  p99 {:>8.3} ms  cpu {:>7.1} µs/call  errors {} timeouts {}",
                     report.throughput_per_s,
                     report.p50_ms,
                     report.p99_ms,
+                    cpu.map_or(f64::NAN, |d| d.as_secs_f64() * 1e6),
                     report.errors,
                     report.timeouts
                 );
+                if let Some(cpu) = cpu {
+                    results.cpu_per_call.insert((which, tool, c), cpu);
+                }
                 results.loads.insert((which, tool, c), report);
             }
         }
+        // A 1 MiB echo: how fast big payloads go through.
+        if matches!(which, Impl::Limit | Impl::Sdk) {
+            let text = "x".repeat(BIG);
+            let requests = if options.quick { 40 } else { 300 };
+            let big = BenchOptions {
+                requests,
+                concurrency: 8,
+            };
+            let params = json!({ "text": text });
+            let _ = run_load_with(
+                &server,
+                app,
+                "echo",
+                params.clone(),
+                BenchOptions {
+                    requests: 16,
+                    concurrency: 8,
+                },
+            )
+            .await;
+            let report = run_load_with(&server, app, "echo", params, big).await;
+            let mb_per_s = report.throughput_per_s * BIG as f64 / 1e6;
+            eprintln!(
+                "  echo 1 MiB       c=8    {:>9.0}/s  {mb_per_s:.0} MB/s  errors {}",
+                report.throughput_per_s,
+                report.errors + report.timeouts
+            );
+            results
+                .big_echo
+                .insert(which, (report.throughput_per_s, mb_per_s));
+        }
         // Back to serving after a drop: the only toolkit connected now.
-        // (The bare limit client does not reconnect: it is not measured.)
+        // (The bare limit client does not reconnect: it is not measured;
+        // the inbox has no connection to drop.)
+        if which == Impl::SdkInbox {
+            let _ = child.kill().await;
+            continue;
+        }
         if which == Impl::Limit {
             let _ = child.kill().await;
             server.drop_connections();
@@ -375,7 +518,10 @@ async fn suite(options: SuiteOptions) -> ExitCode {
     }
 
     // From start to serving with 100 tools (a fresh key: all are registered).
-    for &which in impls.iter().filter(|w| **w != Impl::Limit) {
+    for &which in impls
+        .iter()
+        .filter(|w| matches!(**w, Impl::Sdk | Impl::Reference))
+    {
         let app = match which {
             Impl::Sdk => "bench-sdk-many",
             _ => "bench-reference-many",
@@ -405,6 +551,11 @@ async fn suite(options: SuiteOptions) -> ExitCode {
         let _ = child.kill().await;
         server.drop_connections();
     }
+
+    eprintln!("== {VERY_MANY} tools, from start to serving");
+    results.start_very_many = very_many(&toolkit, &server, &mut results.notes).await;
+    eprintln!("== three replicas of one toolkit");
+    results.replicas = replicas(&toolkit, &server, &options, &mut results.notes).await;
     server.shutdown().await;
 
     let text = render(&results, &options);
@@ -417,6 +568,152 @@ async fn suite(options: SuiteOptions) -> ExitCode {
         eprintln!("atp-bench: wrote the results into {}", path.display());
     }
     ExitCode::SUCCESS
+}
+
+/// Starts the SDK with 10,000 run-time tools under a fresh key and times
+/// it to serving (its last tool answers a call); then again, the server
+/// holding every hash already.
+async fn very_many(
+    toolkit: &std::path::Path,
+    server: &DevServer,
+    notes: &mut Vec<String>,
+) -> Option<(Duration, Option<Duration>)> {
+    let app = "bench-sdk-10k";
+    let last = format!("tool_{:03}", VERY_MANY - 1);
+    let mut times = Vec::new();
+    for round in 0..2 {
+        let started = Instant::now();
+        let mut child = spawn_toolkit(toolkit, Impl::Sdk, server, app, Some(VERY_MANY)).ok()?;
+        let serving = async {
+            loop {
+                let options = CallOptions {
+                    app_name: Some(app.to_owned()),
+                    ..CallOptions::default()
+                };
+                match server.call_with(&last, json!({}), options).await {
+                    Ok(_) => return started.elapsed(),
+                    Err(_) => tokio::time::sleep(Duration::from_millis(2)).await,
+                }
+            }
+        };
+        match tokio::time::timeout(Duration::from_secs(120), serving).await {
+            Ok(elapsed) => {
+                eprintln!("  start {}: {:.3} s", round + 1, elapsed.as_secs_f64());
+                times.push(elapsed);
+            }
+            Err(_) => notes.push(format!(
+                "{VERY_MANY} tools: not serving within 120 s (start {})",
+                round + 1
+            )),
+        }
+        let _ = child.kill().await;
+        server.drop_connections();
+        // Until atp-dev has seen it go.
+        let _ = server
+            .wait_for_connections(0, Duration::from_secs(10))
+            .await;
+    }
+    let mut times = times.into_iter();
+    Some((times.next()?, times.next()))
+}
+
+/// Three SDK processes of one toolkit under one key: the load spreads over
+/// them; then the same load with one killed a third of the way in.
+async fn replicas(
+    toolkit: &std::path::Path,
+    server: &DevServer,
+    options: &SuiteOptions,
+    notes: &mut Vec<String>,
+) -> Option<Replicas> {
+    let app = "bench-replicas";
+    let mut children = Vec::new();
+    for _ in 0..3 {
+        children.push(spawn_toolkit(toolkit, Impl::Sdk, server, app, None).ok()?);
+    }
+    if server
+        .wait_for_connections(3, Duration::from_secs(60))
+        .await
+        .is_err()
+    {
+        notes.push("the three replicas did not all connect".to_owned());
+        return None;
+    }
+    let requests = if options.quick { 2_000 } else { 20_000 };
+    let shares: Arc<Mutex<HashMap<u64, usize>>> = Arc::default();
+    let load = |shares: Arc<Mutex<HashMap<u64, usize>>>,
+                done: Option<Arc<std::sync::atomic::AtomicUsize>>| {
+        let server = server.clone();
+        drive(
+            BenchOptions {
+                requests,
+                concurrency: 64,
+            },
+            done,
+            move || {
+                let server = server.clone();
+                let shares = shares.clone();
+                async move {
+                    let options = CallOptions {
+                        app_name: Some(app.to_owned()),
+                        timeout: Some(Duration::from_secs(60)),
+                        ..CallOptions::default()
+                    };
+                    match server.call_with("replica", json!({"ms": 2}), options).await {
+                        Ok(outcome) => {
+                            if let Some(pid) = outcome.result.as_u64() {
+                                *shares.lock().unwrap().entry(pid).or_default() += 1;
+                            }
+                            Outcome::Answered(outcome.result)
+                        }
+                        Err(CallError::Timeout { .. }) => Outcome::TimedOut,
+                        Err(err) => Outcome::Failed(err.to_string()),
+                    }
+                }
+            },
+        )
+    };
+    let spread = load(shares.clone(), None).await;
+    let mut counts: Vec<usize> = shares.lock().unwrap().values().copied().collect();
+    counts.sort_unstable_by(|a, b| b.cmp(a));
+    eprintln!(
+        "  spread: {:.0}/s, shares {counts:?}, errors {}",
+        spread.throughput_per_s,
+        spread.errors + spread.timeouts
+    );
+    // Again, one killed a third of the way in.
+    let after: Arc<Mutex<HashMap<u64, usize>>> = Arc::default();
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let victim = children.remove(0);
+    let killer = {
+        let done = done.clone();
+        let after = after.clone();
+        tokio::spawn(async move {
+            let mut victim = victim;
+            while done.load(std::sync::atomic::Ordering::Relaxed) < requests / 3 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let _ = victim.start_kill();
+            after.lock().unwrap().clear();
+            let _ = victim.wait().await;
+        })
+    };
+    let killed = load(after.clone(), Some(done)).await;
+    let _ = killer.await;
+    let after_kill_ok = after.lock().unwrap().values().sum();
+    eprintln!(
+        "  one killed: {:.0}/s, ok {}, failed {}, timed out {}, max {:.1} ms; {after_kill_ok} answered after the kill",
+        killed.throughput_per_s, killed.ok, killed.errors, killed.timeouts, killed.max_ms
+    );
+    for mut child in children {
+        let _ = child.kill().await;
+    }
+    server.drop_connections();
+    Some(Replicas {
+        spread,
+        shares: counts,
+        killed,
+        after_kill_ok,
+    })
 }
 
 fn machine() -> String {
@@ -497,6 +794,73 @@ fn render(r: &Results, options: &SuiteOptions) -> String {
     );
 
     let get = |w: Impl, t: &'static str, c: usize| r.loads.get(&(w, t, c));
+    let cpu = |w: Impl, t: &'static str| {
+        r.cpu_per_call
+            .get(&(w, t, COST_AT))
+            .map(|d| d.as_secs_f64() * 1e6)
+    };
+    let limit_cpu = cpu(Impl::Limit, "echo");
+    let _ = writeln!(
+        out,
+        "The cost of a call, at {COST_AT} in flight: the toolkit process's CPU time (all its threads' run time, from `/proc/PID/task/*/schedstat`) divided by the calls it answered.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| toolkit | tool | calls/s | CPU µs per call | × the limit's CPU |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|");
+    for (which, tool, what) in [
+        (Impl::Limit, "echo", "echo (no SDK)"),
+        (Impl::Sdk, "echo", "echo (plain `fn`)"),
+        (Impl::Sdk, "echo_async", "echo_async (`async fn`)"),
+        (Impl::SdkInbox, "echo", "echo (plain `fn`)"),
+        (Impl::SdkInbox, "echo_async", "echo_async (`async fn`)"),
+        (Impl::Reference, "echo", "echo"),
+    ] {
+        let Some(report) = get(which, tool, COST_AT) else {
+            continue;
+        };
+        let c = cpu(which, tool);
+        let _ = writeln!(
+            out,
+            "| {} | {what} | {:.0} | {} | {} |",
+            which.label(),
+            report.throughput_per_s,
+            c.map_or_else(|| "–".to_owned(), |v| format!("{v:.1}")),
+            match (c, limit_cpu) {
+                (Some(c), Some(l)) => ratio(c, l),
+                _ => "–".to_owned(),
+            }
+        );
+    }
+    let _ = writeln!(out);
+    if !r.big_echo.is_empty() {
+        let _ = writeln!(out, "| 1 MiB echo, 8 in flight | calls/s | MB/s |");
+        let _ = writeln!(out, "|---|---:|---:|");
+        for (which, (calls, mb)) in &r.big_echo {
+            let _ = writeln!(out, "| {} | {calls:.0} | {mb:.0} |", which.label());
+        }
+        let _ = writeln!(out);
+    }
+    if let Some(rep) = &r.replicas {
+        let _ = writeln!(
+            out,
+            "Three replicas of one toolkit under one key, `replica` (2 ms) at 64 in flight: {:.0} calls/s, served {} (calls per replica), {} errors. The same load with one replica killed a third of the way in: {:.0} calls/s, {} answered, {} failed (the killed replica's calls in flight, answered as failed by atp-dev 2 s (its grace) after its connection closed), {} timed out, slowest {:.0} ms; {} calls answered after the kill by the two left.\n",
+            rep.spread.throughput_per_s,
+            rep.shares
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" / "),
+            rep.spread.errors + rep.spread.timeouts,
+            rep.killed.throughput_per_s,
+            rep.killed.ok,
+            rep.killed.errors,
+            rep.killed.timeouts,
+            rep.killed.max_ms,
+            rep.after_kill_ok,
+        );
+    }
     let _ = writeln!(
         out,
         "| in flight | SDK / limit, echo calls/s | SDK / limit, echo p50 | SDK / reference, echo calls/s | SDK / reference, wait_async calls/s | SDK / reference, sleep_blocking calls/s |"
@@ -534,12 +898,23 @@ fn render(r: &Results, options: &SuiteOptions) -> String {
         );
     }
     let _ = writeln!(out);
+    if let Some((first, unchanged)) = r.start_very_many {
+        let _ = writeln!(
+            out,
+            "{VERY_MANY} run-time tools (`DynamicTool`), from start to serving: {:.3} s under a fresh key; {} again with every hash unchanged.\n",
+            first.as_secs_f64(),
+            unchanged.map_or_else(
+                || "not measured".to_owned(),
+                |d| format!("{:.3} s", d.as_secs_f64())
+            )
+        );
+    }
     let _ = writeln!(
         out,
         "| toolkit | idle RSS | start to serving, {MANY} tools | serving again after a drop |"
     );
     let _ = writeln!(out, "|---|---:|---:|---:|");
-    for which in [Impl::Limit, Impl::Sdk, Impl::Reference] {
+    for which in [Impl::Limit, Impl::Sdk, Impl::SdkInbox, Impl::Reference] {
         let rss = r
             .idle_rss_kib
             .get(&which)
@@ -583,7 +958,16 @@ fn render(r: &Results, options: &SuiteOptions) -> String {
     let secs = |v: f64| format!("{v:.3} s");
     // (target, value, how to show it, whether it is met)
     type Show = fn(f64) -> String;
-    let targets: [(&str, Option<f64>, Show, bool); 8] = {
+    let cpu_ratio = |w: Impl, t: &'static str| cpu(w, t).zip(limit_cpu).map(|(c, l)| c / l);
+    let inbox_share = get(Impl::SdkInbox, "echo", COST_AT)
+        .zip(get(Impl::Sdk, "echo", COST_AT))
+        .map(|(i, w)| i.throughput_per_s / w.throughput_per_s);
+    let big_share = r
+        .big_echo
+        .get(&Impl::Sdk)
+        .zip(r.big_echo.get(&Impl::Limit))
+        .map(|(s, l)| s.1 / l.1);
+    let targets: [(&str, Option<f64>, Show, bool); 16] = {
         let t = |v: Option<f64>, ok: fn(f64) -> bool| (v, v.is_some_and(ok));
         let rows = [
             (
@@ -638,6 +1022,57 @@ fn render(r: &Results, options: &SuiteOptions) -> String {
                     |v| v <= 1.0,
                 ),
                 secs,
+            ),
+            (
+                "plain `fn` CPU per call ≤ 1.5× the limit's (16 in flight)",
+                t(cpu_ratio(Impl::Sdk, "echo"), |v| v <= 1.5),
+                times,
+            ),
+            (
+                "`async fn` CPU per call ≤ 1.25× the limit's (16 in flight)",
+                t(cpu_ratio(Impl::Sdk, "echo_async"), |v| v <= 1.25),
+                times,
+            ),
+            (
+                "HTTP inbox CPU per call ≤ 3× the limit's (plain `fn`, 16 in flight)",
+                t(cpu_ratio(Impl::SdkInbox, "echo"), |v| v <= 3.0),
+                times,
+            ),
+            (
+                "HTTP inbox throughput ≥ 0.5× the WebSocket's (plain `fn`, 16 in flight)",
+                t(inbox_share, |v| v >= 0.5),
+                times,
+            ),
+            (
+                "1 MiB echo ≥ 80% of the limit's MB/s",
+                t(big_share, |v| v >= 0.8),
+                pct,
+            ),
+            (
+                "10,000 tools from start to serving ≤ 1 s",
+                t(
+                    r.start_very_many.map(|(first, _)| first.as_secs_f64()),
+                    |v| v <= 1.0,
+                ),
+                secs,
+            ),
+            (
+                "10,000 tools serving again, hashes unchanged, ≤ 0.3 s",
+                t(
+                    r.start_very_many
+                        .and_then(|(_, again)| again)
+                        .map(|d| d.as_secs_f64()),
+                    |v| v <= 0.3,
+                ),
+                secs,
+            ),
+            (
+                "a killed replica: no call left hanging (timeouts)",
+                t(
+                    r.replicas.as_ref().map(|rep| rep.killed.timeouts as f64),
+                    |v| v == 0.0,
+                ),
+                |v| format!("{v:.0}"),
             ),
         ];
         rows.map(|(name, (value, met), show)| (name, value, show, met))

@@ -43,6 +43,14 @@ fn sleep_blocking(ms: u64) -> u64 {
     ms
 }
 
+/// Waits `ms` milliseconds, then answers this process's id (which replica
+/// served the call).
+#[atp_tool]
+async fn replica(ms: u64) -> u32 {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    std::process::id()
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -80,6 +88,7 @@ fn many_toolkit(n: usize) -> ExitCode {
     let result = runtime.block_on(async {
         let mut builder =
             ToolKitClient::builder_from_env()?.tools(["echo", "wait_async", "sleep_blocking"]);
+        let n = n.max(3);
         for i in 3..n {
             builder = builder.tool(
                 DynamicTool::new(format!("tool_{i:03}"), move |_| async move { Ok(json!(i)) })

@@ -1,0 +1,255 @@
+//! The LLM client's WebSocket: one connection, opened on the first
+//! request and authenticated with an `auth` message; requests are matched
+//! to their replies by `request_id`, so many are in flight at once. After
+//! a drop the requests waiting fail (a tool call may have run: it is not
+//! sent twice) and the next request connects again, after a backoff that
+//! grows while connecting fails.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::time::{Instant, timeout};
+use tokio_websockets::{
+    ClientBuilder, Connector, Limits, MaybeTlsStream, Message, WebSocketStream,
+};
+
+use super::LlmError;
+use crate::backoff::Backoff;
+use crate::protocol::{LlmReply, LlmRequest, llm_client_path};
+use crate::secret::ApiKey;
+
+/// How long the server has to answer `auth` (as the reference client waits).
+const AUTH_WAIT: Duration = Duration::from_secs(10);
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Waiter = oneshot::Sender<Result<Value, LlmError>>;
+
+/// A request on its way, and where its reply goes.
+struct Outgoing {
+    id: String,
+    text: String,
+    reply: Waiter,
+}
+
+/// The connection's handle: requests go to its task.
+pub(crate) struct Connection {
+    ws_base: String,
+    api_key: ApiKey,
+    connector: Arc<Connector>,
+    timeout: Duration,
+    /// The task serving the open connection, if any.
+    task: Mutex<Option<mpsc::UnboundedSender<Outgoing>>>,
+    /// When the next connection attempt may start, after failures.
+    retry: Mutex<(Backoff, Option<Instant>)>,
+}
+
+impl Connection {
+    pub(crate) fn new(
+        ws_base: &str,
+        api_key: ApiKey,
+        tls: Arc<rustls::ClientConfig>,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            ws_base: ws_base.to_owned(),
+            api_key,
+            connector: Arc::new(Connector::Rustls(tokio_rustls::TlsConnector::from(tls))),
+            timeout,
+            task: Mutex::new(None),
+            retry: Mutex::new((
+                Backoff::new(Duration::from_millis(250), Duration::from_secs(10)),
+                None,
+            )),
+        }
+    }
+
+    /// Sends a request and waits for its reply (its fields).
+    pub(crate) async fn request(&self, request: LlmRequest) -> Result<Value, LlmError> {
+        let id = match &request {
+            LlmRequest::GetToolkitContext { request_id, .. }
+            | LlmRequest::TaskRequest { request_id, .. } => request_id.clone(),
+            LlmRequest::Auth { .. } => String::new(),
+        };
+        let text = serde_json::to_string(&request).expect("a request always serializes");
+        let (reply, answer) = oneshot::channel();
+        let mut outgoing = Some(Outgoing { id, text, reply });
+        // Twice at most: a task that just ended takes the first try.
+        for _ in 0..2 {
+            let tx = self.task().await?;
+            match tx.send(outgoing.take().expect("set")) {
+                Ok(()) => break,
+                Err(mpsc::error::SendError(back)) => {
+                    *self.task.lock().await = None;
+                    outgoing = Some(back);
+                }
+            }
+        }
+        if outgoing.is_some() {
+            return Err(LlmError::Connection("the connection closed".to_owned()));
+        }
+        match timeout(self.timeout, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(LlmError::Connection("the connection closed".to_owned())),
+            Err(_) => Err(LlmError::Timeout(self.timeout)),
+        }
+    }
+
+    /// The open connection's task, connecting if there is none.
+    async fn task(&self) -> Result<mpsc::UnboundedSender<Outgoing>, LlmError> {
+        let mut task = self.task.lock().await;
+        if let Some(tx) = task.as_ref().filter(|tx| !tx.is_closed()) {
+            return Ok(tx.clone());
+        }
+        // Not before the backoff allows.
+        let wait_until = self.retry.lock().await.1;
+        if let Some(at) = wait_until {
+            tokio::time::sleep_until(at).await;
+        }
+        match self.connect().await {
+            Ok(ws) => {
+                self.retry.lock().await.0.reset();
+                let (tx, rx) = mpsc::unbounded_channel();
+                tokio::spawn(serve(ws, rx));
+                *task = Some(tx.clone());
+                Ok(tx)
+            }
+            Err(err) => {
+                let mut retry = self.retry.lock().await;
+                let delay = retry.0.next_delay();
+                retry.1 = Some(Instant::now() + delay);
+                Err(err)
+            }
+        }
+    }
+
+    /// Opens and authenticates a connection.
+    async fn connect(&self) -> Result<Ws, LlmError> {
+        let url = format!("{}{}", self.ws_base, llm_client_path(&self.api_key));
+        // The URL holds the key: no error may quote it.
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|_| LlmError::Config("the WebSocket URL is invalid".to_owned()))?;
+        let tls = uri.scheme_str() == Some("wss");
+        let host = uri
+            .host()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        let open = async {
+            let tcp = TcpStream::connect((host.as_str(), port)).await?;
+            let _ = tcp.set_nodelay(true);
+            let stream = if tls {
+                self.connector.wrap(&host, tcp).await?
+            } else {
+                Connector::Plain.wrap(&host, tcp).await?
+            };
+            ClientBuilder::from_uri(uri)
+                .limits(Limits::default().max_payload_len(Some(64 << 20)))
+                .connect_on(stream)
+                .await
+        };
+        let (mut ws, _) = match timeout(AUTH_WAIT, open).await {
+            Ok(Ok(opened)) => opened,
+            Ok(Err(tokio_websockets::Error::Upgrade(
+                tokio_websockets::upgrade::Error::DidNotSwitchProtocols(status @ (401 | 403)),
+            ))) => {
+                return Err(LlmError::Unauthorized(format!(
+                    "HTTP {status} on the WebSocket handshake"
+                )));
+            }
+            Ok(Err(err)) => return Err(LlmError::Connection(err.to_string())),
+            Err(_) => return Err(LlmError::Timeout(AUTH_WAIT)),
+        };
+        let auth = LlmRequest::Auth {
+            api_key: self.api_key.clone(),
+        };
+        let auth = serde_json::to_string(&auth).expect("a request always serializes");
+        ws.send(Message::text(auth))
+            .await
+            .map_err(|err| LlmError::Connection(err.to_string()))?;
+        let answer = timeout(AUTH_WAIT, async {
+            while let Some(message) = ws.next().await {
+                let message = message.map_err(|err| LlmError::Connection(err.to_string()))?;
+                if let Some((code, reason)) = message.as_close() {
+                    return Err(LlmError::Unauthorized(format!(
+                        "the server closed the connection ({}, {reason})",
+                        u16::from(code)
+                    )));
+                }
+                let Some(text) = message.as_text() else {
+                    continue;
+                };
+                if let Ok(LlmReply::AuthResponse { success, error }) = serde_json::from_str(text) {
+                    return if success {
+                        Ok(())
+                    } else {
+                        Err(LlmError::Unauthorized(
+                            error.unwrap_or_else(|| "refused".to_owned()),
+                        ))
+                    };
+                }
+            }
+            Err(LlmError::Connection(
+                "closed before authenticating".to_owned(),
+            ))
+        })
+        .await;
+        match answer {
+            Ok(Ok(())) => Ok(ws),
+            Ok(Err(err)) => Err(err),
+            Err(_) => Err(LlmError::Timeout(AUTH_WAIT)),
+        }
+    }
+}
+
+/// Serves one connection: writes requests, routes replies, until it
+/// closes (the requests still waiting then fail).
+async fn serve(mut ws: Ws, mut requests: mpsc::UnboundedReceiver<Outgoing>) {
+    let mut waiting: HashMap<String, Waiter> = HashMap::new();
+    let why = loop {
+        tokio::select! {
+            request = requests.recv() => {
+                let Some(Outgoing { id, text, reply }) = request else {
+                    // Every client is gone: close politely.
+                    let _ = ws.close().await;
+                    return;
+                };
+                if let Err(err) = ws.send(Message::text(text)).await {
+                    let _ = reply.send(Err(LlmError::Connection(err.to_string())));
+                    break err.to_string();
+                }
+                waiting.insert(id, reply);
+            }
+            message = ws.next() => match message {
+                Some(Ok(message)) => {
+                    if message.is_close() {
+                        break "the server closed the connection".to_owned();
+                    }
+                    let Some(text) = message.as_text() else { continue };
+                    let Ok(mut reply) = serde_json::from_str::<Value>(text) else { continue };
+                    let Some(id) = reply.get("request_id").and_then(Value::as_str).map(str::to_owned) else {
+                        continue;
+                    };
+                    if let Some(waiter) = waiting.remove(&id) {
+                        if let Some(map) = reply.as_object_mut() {
+                            map.remove("type");
+                        }
+                        let _ = waiter.send(Ok(reply));
+                    }
+                }
+                Some(Err(err)) => break err.to_string(),
+                None => break "the server closed the connection".to_owned(),
+            },
+        }
+    };
+    for (_, waiter) in waiting {
+        let _ = waiter.send(Err(LlmError::Connection(why.clone())));
+    }
+}
