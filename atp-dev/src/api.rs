@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::guard::{GuardConfig, StreamSlots};
 use crate::hub::Hub;
 
 /// What the routes share.
@@ -18,6 +19,10 @@ use crate::hub::Hub;
 pub(crate) struct AppState {
     pub(crate) hub: Arc<Hub>,
     pub(crate) max_frame_bytes: usize,
+    /// Who may ask what.
+    pub(crate) guard: Arc<GuardConfig>,
+    /// Event streams and WebSockets open, per client address.
+    pub(crate) streams: Arc<StreamSlots>,
 }
 
 /// An error answered as `{"error": message}` with a status.
@@ -46,7 +51,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A JSON body, whatever its content type, with JSON errors.
+/// A JSON body (the guard has checked it is declared JSON), with JSON
+/// errors.
 #[derive(Debug)]
 pub(crate) struct JsonBody<T>(pub(crate) T);
 

@@ -75,6 +75,7 @@ pub(crate) fn error_response(err: &CallError) -> ApiError {
         CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         CallError::SessionBusy(_) => StatusCode::CONFLICT,
         CallError::SessionLost(_) => StatusCode::GONE,
+        CallError::ToolkitGone { .. } => StatusCode::BAD_GATEWAY,
     };
     ApiError::new(status, err.to_string())
 }
@@ -146,4 +147,39 @@ pub(crate) async fn app_end(
         .await
         .map_err(|err| error_response(&err))?;
     Ok(Json(json!({ "session_id": session, "result": result })))
+}
+
+/// Query of `GET /api/dev/toolkits/{name}/context`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ContextQuery {
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default)]
+    user_prompt: Option<String>,
+}
+
+/// `GET /api/dev/toolkits/{name}/context?provider=openai`: what an LLM is
+/// shown of a toolkit (the same as the LLM-client API's context).
+pub(crate) async fn context(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<ContextQuery>,
+) -> Result<Json<Value>, ApiError> {
+    crate::llm_api::context(
+        &state.hub,
+        &name,
+        query.provider.as_deref(),
+        query.user_prompt.as_deref().unwrap_or_default(),
+    )
+    .map(Json)
+    .map_err(|message| {
+        let status = if message.starts_with("unknown provider") {
+            StatusCode::BAD_REQUEST
+        } else if message.starts_with("unknown toolkit") {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        ApiError::new(status, message)
+    })
 }

@@ -88,10 +88,22 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 /// println!("{}", reply.result);
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DevClient {
     http: reqwest::Client,
     server: String,
+    /// The server's key, sent as `Authorization: Bearer <key>`.
+    key: Option<String>,
+}
+
+// Not derived: the key is a secret.
+impl std::fmt::Debug for DevClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevClient")
+            .field("server", &self.server)
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl DevClient {
@@ -103,7 +115,15 @@ impl DevClient {
         Self {
             http: reqwest::Client::new(),
             server: base_url.into().trim_end_matches('/').to_owned(),
+            key: None,
         }
+    }
+
+    /// Sends `key` with every request, as a server started with
+    /// `--api-key` (or one that generated its key) requires.
+    pub fn with_key(mut self, key: Option<String>) -> Self {
+        self.key = key.filter(|k| !k.is_empty());
+        self
     }
 
     /// The server's base URL.
@@ -209,6 +229,10 @@ impl DevClient {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<T, ClientError> {
+        let request = match &self.key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        };
         let response = request
             .send()
             .await

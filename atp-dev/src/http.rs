@@ -7,10 +7,11 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 use crate::api::{ApiError, AppState};
-use crate::{announce, call_api, inbox, playground, toolkit_ws};
+use crate::{announce, call_api, guard, inbox, llm_api, playground, toolkit_ws};
 
-/// Every route of the server.
+/// Every route of the server, behind the guard (see `guard.rs`).
 pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let guarded = axum::middleware::from_fn_with_state(state.clone(), guard::guard);
     Router::new()
         .route("/api/v1/toolkit/verify_hash", post(announce::verify_hash))
         .route(
@@ -26,6 +27,11 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/ws/v1/atp/toolkit-client/{api_key}",
             get(toolkit_ws::upgrade),
         )
+        .route("/ws/v1/atp/llm-client/{api_key}/", get(llm_api::upgrade))
+        .route("/ws/v1/atp/llm-client/{api_key}", get(llm_api::upgrade))
+        .route("/api/v1/atp/llm-client/process/", post(llm_api::process))
+        .route("/api/v1/atp/llm-client/process", post(llm_api::process))
+        .route("/api/dev/toolkits/{name}/context", get(call_api::context))
         .route("/api/v1/toolkit/{api_key}/inbox", get(inbox::poll))
         .route(
             "/api/v1/toolkit/{api_key}/inbox/respond",
@@ -33,6 +39,7 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         )
         .route("/", get(playground::page))
         .route("/api/dev/events", get(playground::events))
+        .route("/api/dev/events/ws", get(playground::events_ws))
         .route("/api/dev/calls", get(playground::calls))
         .route("/api/dev/tools", get(call_api::tools))
         .route(
@@ -51,5 +58,6 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         )
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(guarded)
         .with_state(state)
 }

@@ -7,16 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use atp_sdk::protocol::{RegisterToolRequest, RequestId};
-use axum::serve::ListenerExt;
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::api::AppState;
+use crate::guard::GuardConfig;
 use crate::http::router;
 use crate::hub::{
     AnnounceRecord, CallError, CallOptions, CallOutcome, Hub, HubConfig, RawFrame, ToolInfo,
 };
+use crate::listener::{Connections, Listener, Peer};
 
 /// A wait that ran out of time.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +34,11 @@ pub struct DevServerBuilder {
     max_body_bytes: usize,
     max_frame_bytes: usize,
     inbox_liveness: Duration,
+    lost_call_grace: Duration,
+    allow_hosts: Vec<String>,
+    allow_origins: Vec<String>,
+    max_streams_per_client: usize,
+    shutdown_timeout: Duration,
 }
 
 impl Default for DevServerBuilder {
@@ -44,6 +50,11 @@ impl Default for DevServerBuilder {
             max_body_bytes: 1 << 20,
             max_frame_bytes: 16 << 20,
             inbox_liveness: Duration::from_secs(60),
+            lost_call_grace: Duration::from_secs(2),
+            allow_hosts: Vec::new(),
+            allow_origins: Vec::new(),
+            max_streams_per_client: 64,
+            shutdown_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -55,10 +66,47 @@ impl DevServerBuilder {
         self
     }
 
-    /// Accept only this API key (others get HTTP 401, or a WebSocket close
-    /// with code 1008); default: any key.
+    /// Accept only this API key, on every API: toolkits send it as ever
+    /// (others get HTTP 401, or a WebSocket close with code 1008); the dev
+    /// API (`/api/dev/*`) needs `Authorization: Bearer <key>`; the
+    /// LLM-client API checks it as the reference client sends it. Default:
+    /// any key, and the dev API open (to this machine only: see
+    /// [`allow_host`](Self::allow_host)).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
+        self
+    }
+
+    /// Answers requests for this host name too (`Host: name[:port]`),
+    /// besides `localhost` and IP addresses; any other name is refused
+    /// with 403, which is what stops a DNS-rebinding page.
+    pub fn allow_host(mut self, name: impl Into<String>) -> Self {
+        self.allow_hosts.push(name.into());
+        self
+    }
+
+    /// Accepts requests from pages of this origin too (`http://host:port`)
+    /// on the dev API, the event streams and the WebSockets, besides
+    /// atp-dev's own pages; a request with any other `Origin` is refused
+    /// with 403.
+    pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
+        self.allow_origins
+            .push(origin.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// At most this many event streams and WebSockets (toolkits included)
+    /// open at once from one client address; past it, 429. Default 64.
+    pub fn max_streams_per_client(mut self, n: usize) -> Self {
+        self.max_streams_per_client = n.max(1);
+        self
+    }
+
+    /// How long [`DevServer::shutdown`] waits for open connections (a
+    /// client that stopped reading an event stream, say) before it drops
+    /// them; default 5 s.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
         self
     }
 
@@ -87,33 +135,51 @@ impl DevServerBuilder {
         self
     }
 
+    /// How long a call whose toolkit connection closed may still be
+    /// answered before it fails with [`CallError::ToolkitGone`]; default
+    /// 2 s. A toolkit that reconnects delivers its answers within that
+    /// (the SDK reconnects in under a second and resends what it owes); a
+    /// replica that was killed never does, and its callers are not left
+    /// waiting for their whole time limit.
+    pub fn lost_call_grace(mut self, grace: Duration) -> Self {
+        self.lost_call_grace = grace;
+        self
+    }
+
     /// Binds and starts serving in the background.
     pub async fn start(self) -> io::Result<DevServer> {
         let listener = tokio::net::TcpListener::bind(self.addr).await?;
         let local_addr = listener.local_addr()?;
+        let guard = Arc::new(GuardConfig {
+            api_key: self.api_key.clone(),
+            allow_hosts: self.allow_hosts,
+            allow_origins: self.allow_origins,
+            max_streams_per_client: self.max_streams_per_client,
+        });
         let hub = Arc::new(Hub::new(HubConfig {
             api_key: self.api_key,
             call_timeout: self.call_timeout,
             inbox_liveness: self.inbox_liveness,
+            lost_call_grace: self.lost_call_grace,
         }));
         let app = router(
             AppState {
                 hub: hub.clone(),
                 max_frame_bytes: self.max_frame_bytes,
+                guard,
+                streams: Arc::default(),
             },
             self.max_body_bytes,
         );
         let (stop_tx, mut stop_rx) = watch::channel(false);
+        let connections = Arc::new(Connections::default());
+        let open = connections.clone();
         let task = tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stop_rx.wait_for(|stop| *stop).await;
             };
-            // Frames are small and latency matters: no Nagle delay.
-            let listener = listener.tap_io(|tcp| {
-                if let Err(err) = tcp.set_nodelay(true) {
-                    tracing::debug!(%err, "could not set TCP_NODELAY");
-                }
-            });
+            let listener = Listener::new(listener, connections);
+            let app = app.into_make_service_with_connect_info::<Peer>();
             if let Err(err) = axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown)
                 .await
@@ -128,6 +194,8 @@ impl DevServerBuilder {
                 local_addr,
                 stop: stop_tx,
                 task: std::sync::Mutex::new(Some(task)),
+                shutdown_timeout: self.shutdown_timeout,
+                connections: open,
             }),
         })
     }
@@ -139,6 +207,8 @@ struct Inner {
     local_addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: std::sync::Mutex<Option<JoinHandle<()>>>,
+    shutdown_timeout: Duration,
+    connections: Arc<Connections>,
 }
 
 /// A running local ATP server. Cheap to clone: clones share the server.
@@ -394,7 +464,9 @@ impl DevServer {
     }
 
     /// Stops the server: closes every toolkit connection, fails the calls
-    /// still waiting, stops listening, and returns once the port is free.
+    /// still waiting, stops listening, and returns once the port is free —
+    /// within the shutdown timeout (5 s): connections still open then (a
+    /// client that stopped reading, say) are dropped.
     pub async fn shutdown(&self) {
         self.hub().close();
         self.inner.stop.send_replace(true);
@@ -404,7 +476,14 @@ impl DevServer {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        if let Some(task) = task {
+        let Some(mut task) = task else { return };
+        if tokio::time::timeout(self.inner.shutdown_timeout, &mut task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still open at the shutdown deadline: dropped");
+            self.inner.connections.drop_all();
+            task.abort();
             let _ = task.await;
         }
     }

@@ -87,6 +87,14 @@ async fn serve(state: AppState, key: String, mut socket: WebSocket) {
             }
         }
     }
-    hub.disconnect(id, unwritten, outbound);
+    if let Some(grace) = hub.disconnect(id, unwritten, outbound) {
+        // Calls written on this connection: the toolkit may answer them
+        // once it reconnects; after the grace, they fail.
+        let hub = state.hub.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            hub.fail_orphans(id);
+        });
+    }
     tracing::info!(toolkit = %who, "toolkit disconnected");
 }

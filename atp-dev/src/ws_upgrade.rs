@@ -14,22 +14,28 @@ use axum::response::Response;
 use hyper_util::rt::TokioIo;
 use tokio_websockets::{Limits, ServerBuilder, WebSocketStream};
 
-use crate::api::ApiError;
+use crate::api::{ApiError, AppState};
+use crate::guard::{StreamSlot, peer};
 
 /// An open WebSocket on an upgraded HTTP connection.
 pub(crate) type WebSocket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
-/// A request to upgrade to a WebSocket (RFC 6455 section 4.2.1).
+/// A request to upgrade to a WebSocket (RFC 6455 section 4.2.1). It holds
+/// one of its client's stream slots for as long as the socket is open.
 #[derive(Debug)]
 pub(crate) struct WsUpgrade {
     on_upgrade: hyper::upgrade::OnUpgrade,
     accept: HeaderValue,
+    slot: Option<StreamSlot>,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for WsUpgrade {
+impl FromRequestParts<AppState> for WsUpgrade {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let bad = |why: &str| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -57,11 +63,18 @@ impl<S: Send + Sync> FromRequestParts<S> for WsUpgrade {
             return Err(bad("no `Sec-WebSocket-Key`"));
         };
         let accept = accept_key(key.as_bytes());
+        let slot = state
+            .streams
+            .acquire(peer(&parts.extensions), state.guard.max_streams_per_client)?;
         let on_upgrade = parts
             .extensions
             .remove::<hyper::upgrade::OnUpgrade>()
             .ok_or_else(|| bad("the connection can't be upgraded"))?;
-        Ok(Self { on_upgrade, accept })
+        Ok(Self {
+            on_upgrade,
+            accept,
+            slot,
+        })
     }
 }
 
@@ -75,7 +88,9 @@ impl WsUpgrade {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let on_upgrade = self.on_upgrade;
+        let slot = self.slot;
         tokio::spawn(async move {
+            let _slot = slot;
             match on_upgrade.await {
                 Ok(upgraded) => {
                     let socket = ServerBuilder::new()

@@ -53,10 +53,17 @@ pub(super) struct Links {
 }
 
 impl Links {
-    /// Adds a connection; frames parked for its key are sent on it first.
-    pub(super) fn connect(&mut self, id: u64, key: &str) -> mpsc::UnboundedReceiver<Outbound> {
+    /// Adds a connection; frames parked for its key are sent on it first
+    /// (their ids are added to `delivered`).
+    pub(super) fn connect(
+        &mut self,
+        id: u64,
+        key: &str,
+        delivered: &mut Vec<String>,
+    ) -> mpsc::UnboundedReceiver<Outbound> {
         let (tx, rx) = mpsc::unbounded_channel();
         for (request_id, text) in self.parked.remove(key).unwrap_or_default() {
+            delivered.push(request_id.clone());
             let _ = tx.send(Outbound::Frame { request_id, text });
         }
         self.connections.insert(

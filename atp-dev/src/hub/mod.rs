@@ -39,6 +39,9 @@ pub(crate) struct HubConfig {
     pub(crate) api_key: Option<String>,
     pub(crate) call_timeout: Duration,
     pub(crate) inbox_liveness: Duration,
+    /// How long a request written on a connection that closed may still
+    /// be answered (by the toolkit reconnecting) before it fails.
+    pub(crate) lost_call_grace: Duration,
 }
 
 /// The shared state.
@@ -173,7 +176,10 @@ impl Hub {
 
     /// Whether `key` may use this server.
     pub(crate) fn accepts(&self, key: &str) -> bool {
-        self.config.api_key.as_deref().is_none_or(|k| k == key)
+        self.config
+            .api_key
+            .as_deref()
+            .is_none_or(|k| crate::guard::constant_time_eq(k, key))
     }
 
     /// A short, irreversible name for a key, for logs.
@@ -219,7 +225,7 @@ impl Hub {
             return None;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let rx = self.routes().links.connect(id, key);
+        let rx = self.routes().connect(id, key);
         self.connects.fetch_add(1, Ordering::Relaxed);
         self.notify();
         Some((id, rx))
@@ -234,19 +240,38 @@ impl Hub {
     /// Removes a connection. Request frames it never wrote go to another
     /// connection of the same toolkit (or wait for its next one), except
     /// those of app sessions it held, which are lost with the sessions.
+    ///
+    /// Requests already written on it may still be answered by the toolkit
+    /// once it reconnects; the caller gets `Some(grace)` when some wait,
+    /// and [`fail_orphans`](Self::fail_orphans) fails them after it.
     pub(crate) fn disconnect(
         &self,
         id: u64,
         unwritten: Option<(String, String)>,
         mut queue: mpsc::UnboundedReceiver<Outbound>,
-    ) {
-        {
+    ) -> Option<Duration> {
+        let orphans = {
             let mut routes = self.routes();
             let mut frames: Vec<(String, String)> = unwritten.into_iter().collect();
             frames.extend(Routes::drain(&mut queue));
-            routes.disconnect(id, frames);
-        }
+            routes.disconnect(id, frames)
+        };
         self.notify();
+        (orphans > 0).then_some(self.config.lost_call_grace)
+    }
+
+    /// Fails what still waits for an answer from a connection that closed
+    /// `lost_call_grace` ago (a toolkit that is gone, not reconnecting).
+    pub(crate) fn fail_orphans(&self, connection: u64) {
+        let failed = self
+            .routes()
+            .fail_orphans(connection, self.config.lost_call_grace);
+        if failed > 0 {
+            tracing::warn!(
+                failed,
+                "calls failed: the toolkit connection that took them closed and never answered"
+            );
+        }
     }
 
     /// A frame from a toolkit connection: an answer resolves the request
@@ -491,7 +516,8 @@ impl Hub {
         if inbox {
             routes.links.push_inbox(key, id, inbox_item(message));
         } else {
-            routes.links.send(key, id, frame(message));
+            let sent = routes.links.send(key, id.clone(), frame(message));
+            routes.sent_on(&id, sent);
         }
         Ok(rx)
     }
@@ -627,6 +653,9 @@ impl Hub {
             routes.close_session(session);
         }
         let rx = routes.wait(session, &found.key, kind);
+        if let Holder::Socket(connection) = found.holder {
+            routes.sent_on(session, Some(connection));
+        }
         Ok((found.app, toolkit, rx))
     }
 

@@ -35,6 +35,8 @@ pub(super) struct Registrations {
     /// The latest `register_tool` body of each (key, tool), in the order
     /// each was first registered.
     bodies: Vec<RegisterToolRequest>,
+    /// Where each (key, tool)'s body is in `bodies`.
+    index: HashMap<(String, String), usize>,
 }
 
 impl Registrations {
@@ -82,13 +84,13 @@ impl Registrations {
             },
         );
         self.record(AnnounceRecord::RegisterTool(Box::new(body.clone())));
-        match self
-            .bodies
-            .iter_mut()
-            .find(|b| b.api_key == body.api_key && b.function_id == body.function_id)
-        {
-            Some(kept) => *kept = body,
-            None => self.bodies.push(body),
+        let slot = (body.api_key.expose().to_owned(), body.function_id.clone());
+        match self.index.get(&slot) {
+            Some(&at) => self.bodies[at] = body,
+            None => {
+                self.index.insert(slot, self.bodies.len());
+                self.bodies.push(body);
+            }
         }
     }
 

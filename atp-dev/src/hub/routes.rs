@@ -47,6 +47,8 @@ pub(super) enum Answer {
 struct Waiting {
     key: String,
     kind: Kind,
+    /// The connection the request went out on, once it did.
+    connection: Option<u64>,
     answer: oneshot::Sender<Answer>,
 }
 
@@ -92,9 +94,27 @@ impl Routes {
             Waiting {
                 key: key.to_owned(),
                 kind,
+                connection: None,
                 answer,
             },
         );
+        rx
+    }
+
+    /// Notes that `id` went out on `connection`.
+    pub(super) fn sent_on(&mut self, id: &str, connection: Option<u64>) {
+        if let Some(waiting) = self.waiting.get_mut(id) {
+            waiting.connection = connection;
+        }
+    }
+
+    /// Adds a connection of `key`; the frames parked for it go out on it.
+    pub(super) fn connect(&mut self, id: u64, key: &str) -> mpsc::UnboundedReceiver<Outbound> {
+        let mut delivered = Vec::new();
+        let rx = self.links.connect(id, key, &mut delivered);
+        for request in delivered {
+            self.sent_on(&request, Some(id));
+        }
         rx
     }
 
@@ -165,8 +185,10 @@ impl Routes {
     /// A connection closed with `frames` never written: tool calls and app
     /// starts go to another connection of the toolkit (or wait for its
     /// next one); what belongs to a session on this connection is lost,
-    /// with the sessions it held.
-    pub(super) fn disconnect(&mut self, connection: u64, frames: Vec<(String, String)>) {
+    /// with the sessions it held. Returns how many requests written on it
+    /// still wait: their toolkit may answer them once it reconnects, or
+    /// never (see [`fail_orphans`](Self::fail_orphans)).
+    pub(super) fn disconnect(&mut self, connection: u64, frames: Vec<(String, String)>) -> usize {
         self.links.remove(connection);
         for (id, text) in frames {
             let Some(waiting) = self.waiting.get(&id) else {
@@ -176,7 +198,8 @@ impl Routes {
                 self.lose(&id, CallError::SessionLost(id.clone()));
             } else {
                 let key = waiting.key.clone();
-                self.links.send(&key, id, text);
+                let sent = self.links.send(&key, id.clone(), text);
+                self.sent_on(&id, sent);
             }
         }
         let lost: Vec<String> = self
@@ -196,6 +219,26 @@ impl Routes {
             }
             self.mark_lost(id);
         }
+        self.waiting
+            .values()
+            .filter(|w| w.connection == Some(connection))
+            .count()
+    }
+
+    /// Fails the requests still waiting for an answer that went out on
+    /// `connection`, which closed a while ago: a toolkit that reconnected
+    /// has delivered its answers by now; one that is gone never will.
+    pub(super) fn fail_orphans(&mut self, connection: u64, grace: std::time::Duration) -> usize {
+        let orphans: Vec<String> = self
+            .waiting
+            .iter()
+            .filter(|(_, w)| w.connection == Some(connection))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &orphans {
+            self.lose(id, CallError::ToolkitGone { grace });
+        }
+        orphans.len()
     }
 
     fn mark_lost(&mut self, id: String) {

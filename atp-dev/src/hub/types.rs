@@ -80,6 +80,15 @@ pub enum CallError {
     /// No connected toolkit has that `app_name`.
     #[error("unknown toolkit: {0}")]
     UnknownToolkit(String),
+    /// The connection that took the call closed, and no answer came
+    /// within the grace a reconnecting toolkit gets to deliver it.
+    #[error(
+        "the toolkit that took the call went away: no answer within {grace:?} of its connection closing"
+    )]
+    ToolkitGone {
+        /// How long atp-dev waited after the close.
+        grace: Duration,
+    },
 }
 
 /// Options of one call. Its `Debug` output never shows the token.

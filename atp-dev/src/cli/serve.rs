@@ -1,0 +1,216 @@
+//! `atp-dev [OPTIONS] [-- COMMAND ...]`: serve, and run a toolkit command
+//! beside the server with its environment set.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::{DEV_API_KEY, ServeArgs, init_logging};
+use crate::client::DEFAULT_SERVER;
+use crate::server::DevServer;
+
+/// Serves until a signal, or until the toolkit command exits.
+pub(super) async fn run(args: ServeArgs, command: Vec<OsString>) -> ExitCode {
+    init_logging();
+    if !(args.call_timeout.is_finite() && args.call_timeout > 0.0) {
+        eprintln!("atp-dev: --call-timeout must be a positive number of seconds");
+        return ExitCode::from(2);
+    }
+    if args.api_key.as_deref().is_some_and(str::is_empty) {
+        eprintln!("atp-dev: --api-key must not be empty");
+        return ExitCode::from(2);
+    }
+    let mut signals = Signals::new();
+    // Listening beyond this machine with no key would open the dev API
+    // (tools, tokens in calls, the call log) to the network: make a key.
+    let generated = (args.api_key.is_none() && !args.host.is_loopback()).then(generate_key);
+    let key = args.api_key.clone().or_else(|| generated.clone());
+    let mut builder = DevServer::builder()
+        .bind(SocketAddr::new(args.host, args.port))
+        .call_timeout(Duration::from_secs_f64(args.call_timeout))
+        .max_streams_per_client(args.max_streams_per_client);
+    if let Some(key) = &key {
+        builder = builder.api_key(key.clone());
+    }
+    for host in &args.allow_host {
+        builder = builder.allow_host(host.clone());
+    }
+    for origin in &args.allow_origin {
+        builder = builder.allow_origin(origin.clone());
+    }
+    let server = match builder.start().await {
+        Ok(server) => server,
+        Err(err) => {
+            eprintln!(
+                "atp-dev: could not listen on {}:{}: {err}",
+                args.host, args.port
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let base_url = server.base_url();
+    eprintln!("atp-dev listening on {base_url}");
+    if let Some(key) = &generated {
+        eprintln!(
+            "atp-dev: WARNING: listening on {} reaches beyond this machine, and no --api-key was given.",
+            args.host
+        );
+        eprintln!(
+            "  Every API needs this key now (made up for this run; give --api-key to choose one):"
+        );
+        eprintln!("    {key}");
+        eprintln!("  toolkits: ATP_API_KEY=<it>   the CLI: ATP_DEV_KEY=<it> or --key");
+        eprintln!("  playground: {base_url}/#key={key}");
+    } else {
+        eprintln!("  playground: {base_url}/   (open it in a browser)");
+    }
+    eprintln!("  ATP_BASE_URL={base_url}");
+    if args.api_key.is_some() {
+        eprintln!("  ATP_API_KEY=<the key given with --api-key>");
+    } else if generated.is_none() {
+        eprintln!("  ATP_API_KEY={DEV_API_KEY}   (any key is accepted)");
+    }
+    eprintln!("  list tools: atp-dev tools    call one: atp-dev call TOOL key=value");
+    if base_url != DEFAULT_SERVER {
+        eprintln!("  (point them here with --server {base_url} or ATP_DEV_URL={base_url})");
+    }
+
+    let code = if command.is_empty() {
+        signals.recv().await;
+        eprintln!("atp-dev: stopping");
+        ExitCode::SUCCESS
+    } else {
+        run_command(
+            &command,
+            &base_url,
+            key.as_deref().unwrap_or(DEV_API_KEY),
+            &mut signals,
+        )
+        .await
+    };
+    server.shutdown().await;
+    code
+}
+
+/// A random key: 128 bits from the system's secure random source, as hex.
+fn generate_key() -> String {
+    let mut bytes = [0u8; 16];
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut bytes)
+        .expect("the system's random source works");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Runs the toolkit command until it exits or a signal comes.
+async fn run_command(
+    command: &[OsString],
+    base_url: &str,
+    api_key: &str,
+    signals: &mut Signals,
+) -> ExitCode {
+    let program = &command[0];
+    let mut child = tokio::process::Command::new(program);
+    child
+        .args(&command[1..])
+        .env("ATP_BASE_URL", base_url)
+        .env("ATP_API_KEY", api_key);
+    if std::env::var_os("ATP_APP_NAME").is_none() {
+        child.env("ATP_APP_NAME", app_name(command));
+    }
+    child.kill_on_drop(true);
+    let mut child = match child.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            eprintln!(
+                "atp-dev: could not run {}: {err}",
+                program.to_string_lossy()
+            );
+            return ExitCode::from(127);
+        }
+    };
+    tokio::select! {
+        status = child.wait() => match status {
+            Ok(status) => {
+                let code = status.code().unwrap_or(1);
+                eprintln!("atp-dev: {} exited ({status})", program.to_string_lossy());
+                ExitCode::from(u8::try_from(code).unwrap_or(1))
+            }
+            Err(err) => {
+                eprintln!("atp-dev: waiting for {}: {err}", program.to_string_lossy());
+                ExitCode::FAILURE
+            }
+        },
+        () = signals.recv() => {
+            eprintln!("atp-dev: stopping {} and the server", program.to_string_lossy());
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            ExitCode::from(130)
+        }
+    }
+}
+
+/// The toolkit's name for a command: the target of `cargo run --example
+/// X` / `--bin X` / `-p X`, else the program's file name.
+pub fn app_name(command: &[OsString]) -> String {
+    let words: Vec<String> = command
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    let program = std::path::Path::new(&words[0]).file_stem().map_or_else(
+        || "toolkit".to_owned(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    if program == "cargo" {
+        for flag in ["--example", "--bin", "-p", "--package"] {
+            if let Some(at) = words.iter().position(|w| w == flag)
+                && let Some(name) = words.get(at + 1)
+            {
+                return name.clone();
+            }
+            let prefix = format!("{flag}=");
+            if let Some(name) = words.iter().find_map(|w| w.strip_prefix(&prefix)) {
+                return name.to_owned();
+            }
+        }
+    }
+    program
+}
+
+/// Ctrl-C and SIGTERM, listened for from creation on: made before the
+/// server says it is listening, so a signal sent right after that line is
+/// never left to the default action (which would kill the process without
+/// stopping the command).
+struct Signals {
+    #[cfg(unix)]
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let unix = signal(SignalKind::interrupt())
+                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                .ok();
+            Signals { unix }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// Resolves at the next Ctrl-C or SIGTERM.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some((int, term)) = &mut self.unix {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

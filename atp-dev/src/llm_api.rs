@@ -1,0 +1,340 @@
+//! The caller side (protocol section 6): the LLM-client API an agent uses
+//! to learn a toolkit's tools and to run the calls its LLM picks — over a
+//! WebSocket (`/ws/v1/atp/llm-client/{api_key}/`: `auth`, then
+//! `get_toolkit_context` and `task_request`, replies matched by
+//! `request_id`, many in flight) or HTTP
+//! (`POST /api/v1/atp/llm-client/process/`, `Authorization: ApiKey K`).
+//!
+//! `toolkit_id` is a connected toolkit's `app_name`. A task runs through the
+//! same routing, time limits and call log as every other call. What an LLM
+//! must see — an unknown toolkit or tool, a toolkit not connected, a time
+//! limit, a tool's own error — comes back inside `result.tool.result` as
+//! `{"error": "..."}`, which the unmodified reference client passes on.
+
+use std::time::Duration;
+
+use atp_sdk::llm::{Provider, ToolSpec};
+use atp_sdk::protocol::{LlmReply, LlmRequest, TaskPayload};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_websockets::{CloseCode, Message};
+
+use crate::api::{ApiError, AppState, JsonBody};
+use crate::guard::{authorization, constant_time_eq};
+use crate::hub::{CallError, CallOptions, Hub, ToolInfo};
+use crate::ws_upgrade::{WebSocket, WsUpgrade};
+
+/// How long a WebSocket client has to send `auth` (the reference client
+/// sends it at once).
+const AUTH_WAIT: Duration = Duration::from_secs(10);
+
+/// What an LLM is shown of `toolkit`, shaped for `provider`.
+pub(crate) fn context(
+    hub: &Hub,
+    toolkit: &str,
+    provider: Option<&str>,
+    user_prompt: &str,
+) -> Result<Value, String> {
+    let provider: Provider = provider.unwrap_or("openai").parse()?;
+    let tools = hub.toolkit_tools(toolkit).map_err(|err| err.to_string())?;
+    let specs: Vec<ToolSpec> = tools.iter().filter(|t| !is_app(t)).map(spec).collect();
+    let names: Vec<&str> = specs.iter().map(|t| t.name.as_str()).collect();
+    Ok(json!({
+        "toolkit_id": toolkit,
+        "toolkit_name": toolkit,
+        "caption": format!("The tools of the toolkit '{toolkit}': {}.", names.join(", ")),
+        "provider": provider,
+        "tools": specs.iter().map(|t| t.shaped(provider)).collect::<Vec<_>>(),
+        "user_prompt": user_prompt,
+    }))
+}
+
+/// An app is announced like a tool but started as a session: not a tool
+/// for an LLM.
+fn is_app(tool: &ToolInfo) -> bool {
+    tool.metadata.extra.get("app") == Some(&Value::Bool(true))
+}
+
+/// A tool as an LLM is shown it: its JSON Schema when the toolkit sent one
+/// (the SDK does), else one made of its parameter names (the reference
+/// client sends only those).
+fn spec(tool: &ToolInfo) -> ToolSpec {
+    let parameters = match tool.metadata.extra.get("parameters") {
+        Some(schema) if schema.is_object() => schema.clone(),
+        _ => {
+            let properties: serde_json::Map<String, Value> = tool
+                .metadata
+                .params
+                .iter()
+                .map(|p| (p.clone(), json!({})))
+                .collect();
+            json!({
+                "type": "object",
+                "properties": properties,
+                "required": tool.metadata.required_params,
+            })
+        }
+    };
+    ToolSpec {
+        name: tool.name.clone(),
+        description: tool.metadata.description.clone(),
+        parameters,
+    }
+}
+
+/// Runs a task: `{"tool": {"name", "result"}}`, the result an
+/// `{"error": ...}` when the call could not be made.
+pub(crate) async fn task(
+    hub: &Hub,
+    toolkit: &str,
+    token: Option<String>,
+    payload: TaskPayload,
+) -> Value {
+    let options = CallOptions {
+        auth_token: token
+            .or_else(|| payload.auth_token.map(atp_sdk::AuthToken::into_string))
+            .filter(|t| !t.is_empty()),
+        timeout: None,
+        app_name: Some(toolkit.to_owned()),
+    };
+    let known = hub.toolkit_tools(toolkit);
+    let result = match known {
+        Err(err) => json!({ "error": describe(&err) }),
+        Ok(tools)
+            if !tools
+                .iter()
+                .any(|t| t.name == payload.function && !is_app(t)) =>
+        {
+            json!({ "error": format!("Unknown tool: {} (toolkit '{toolkit}')", payload.function) })
+        }
+        Ok(_) => match hub
+            .call(&payload.function, payload.parameters, options)
+            .await
+        {
+            Ok(outcome) => outcome.result,
+            Err(err) => json!({ "error": describe(&err) }),
+        },
+    };
+    json!({ "tool": { "name": payload.function, "result": result } })
+}
+
+/// A call error as the LLM reads it.
+fn describe(err: &CallError) -> String {
+    match err {
+        CallError::UnknownToolkit(name) => format!("Unknown toolkit: {name}"),
+        CallError::NotConnected(name) => format!("The toolkit '{name}' is not connected"),
+        CallError::Timeout { timeout, .. } => format!("Tool timed out after {timeout:?}"),
+        other => other.to_string(),
+    }
+}
+
+/// Whether the caller's key is accepted: with a server key, it must be
+/// that one.
+fn key_ok(hub: &Hub, given: Option<&str>) -> bool {
+    match hub.api_key() {
+        None => true,
+        Some(key) => given.is_some_and(|given| constant_time_eq(given, key)),
+    }
+}
+
+// -- HTTP ---------------------------------------------------------------------
+
+/// `POST /api/v1/atp/llm-client/process/`.
+pub(crate) async fn process(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<LlmRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let hub = &state.hub;
+    if !key_ok(hub, authorization(&headers, "apikey")) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid API key: send `Authorization: ApiKey <key>`",
+        ));
+    }
+    match request {
+        LlmRequest::Auth { api_key } => Ok(Json(
+            json!({ "success": key_ok(hub, Some(api_key.expose())) }),
+        )),
+        LlmRequest::GetToolkitContext {
+            toolkit_id,
+            provider,
+            user_prompt,
+            ..
+        } => match context(
+            hub,
+            &toolkit_id,
+            provider.as_deref(),
+            user_prompt.as_deref().unwrap_or_default(),
+        ) {
+            Ok(payload) => Ok(Json(json!({ "payload": payload }))),
+            Err(message) => Ok(Json(json!({ "status": "error", "message": message }))),
+        },
+        LlmRequest::TaskRequest {
+            toolkit_id,
+            auth_token,
+            payload,
+            ..
+        } => {
+            let token = auth_token.map(atp_sdk::AuthToken::into_string);
+            Ok(Json(
+                json!({ "result": task(hub, &toolkit_id, token, payload).await }),
+            ))
+        }
+    }
+}
+
+// -- WebSocket ------------------------------------------------------------------
+
+/// `GET /ws/v1/atp/llm-client/{api_key}/`.
+pub(crate) async fn upgrade(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    ws: WsUpgrade,
+) -> Response {
+    let max = state.max_frame_bytes;
+    ws.on_upgrade(max, move |socket| serve(state, key, socket))
+}
+
+async fn serve(state: AppState, path_key: String, mut socket: WebSocket) {
+    let hub = state.hub.clone();
+    // First: `{"type": "auth", "api_key": K}`, K the key in the path.
+    let first = tokio::time::timeout(AUTH_WAIT, socket.next()).await;
+    let given = match &first {
+        Ok(Some(Ok(message))) => message
+            .as_text()
+            .and_then(|text| serde_json::from_str::<LlmRequest>(text).ok()),
+        _ => None,
+    };
+    let accepted = match &given {
+        Some(LlmRequest::Auth { api_key }) => {
+            constant_time_eq(api_key.expose(), &path_key) && key_ok(&hub, Some(&path_key))
+        }
+        _ => false,
+    };
+    let answer = if accepted {
+        LlmReply::AuthResponse {
+            success: true,
+            error: None,
+        }
+    } else {
+        LlmReply::AuthResponse {
+            success: false,
+            error: Some(if matches!(given, Some(LlmRequest::Auth { .. })) {
+                "invalid API key".to_owned()
+            } else {
+                "the first message must be {\"type\": \"auth\", \"api_key\": ...}".to_owned()
+            }),
+        }
+    };
+    let text = serde_json::to_string(&answer).expect("a reply always serializes");
+    if socket.send(Message::text(text)).await.is_err() || !accepted {
+        let _ = socket
+            .send(Message::close(
+                Some(CloseCode::POLICY_VIOLATION),
+                "invalid API key",
+            ))
+            .await;
+        return;
+    }
+    tracing::info!("LLM client connected");
+    // Requests run at once, each in a task; replies come back here.
+    let (replies, mut outbox) = mpsc::unbounded_channel::<String>();
+    loop {
+        tokio::select! {
+            reply = outbox.recv() => {
+                let Some(reply) = reply else { break };
+                if socket.send(Message::text(reply)).await.is_err() {
+                    break;
+                }
+            }
+            message = socket.next() => match message {
+                Some(Ok(message)) if message.is_close() => break,
+                Some(Ok(message)) => {
+                    let Some(text) = message.as_text() else { continue };
+                    let hub = hub.clone();
+                    let replies = replies.clone();
+                    let text = text.to_owned();
+                    tokio::spawn(async move {
+                        if let Some(reply) = answer_message(&hub, &text).await {
+                            let _ = replies.send(reply);
+                        }
+                    });
+                }
+                Some(Err(_)) | None => break,
+            },
+        }
+    }
+    tracing::info!("LLM client disconnected");
+}
+
+/// The reply to one WebSocket message, if it has one.
+async fn answer_message(hub: &Hub, text: &str) -> Option<String> {
+    let reply = match serde_json::from_str::<LlmRequest>(text) {
+        Ok(LlmRequest::Auth { .. }) => LlmReply::AuthResponse {
+            success: true,
+            error: None,
+        },
+        Ok(LlmRequest::GetToolkitContext {
+            request_id,
+            toolkit_id,
+            provider,
+            user_prompt,
+            ..
+        }) => match context(
+            hub,
+            &toolkit_id,
+            provider.as_deref(),
+            user_prompt.as_deref().unwrap_or_default(),
+        ) {
+            Ok(payload) => LlmReply::ToolkitContext {
+                request_id,
+                payload: Some(payload),
+                status: None,
+                message: None,
+            },
+            Err(message) => LlmReply::ToolkitContext {
+                request_id,
+                payload: None,
+                status: Some("error".to_owned()),
+                message: Some(message),
+            },
+        },
+        Ok(LlmRequest::TaskRequest {
+            request_id,
+            toolkit_id,
+            auth_token,
+            payload,
+            ..
+        }) => {
+            let token = auth_token.map(atp_sdk::AuthToken::into_string);
+            LlmReply::TaskResponse {
+                request_id,
+                result: Some(task(hub, &toolkit_id, token, payload).await),
+                status: None,
+                message: None,
+            }
+        }
+        Err(err) => {
+            // Answer under its id if it has one, so the caller is not left
+            // waiting.
+            let request_id = serde_json::from_str::<Value>(text).ok().and_then(|v| {
+                v.get("request_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })?;
+            LlmReply::TaskResponse {
+                request_id,
+                result: None,
+                status: Some("error".to_owned()),
+                message: Some(format!("could not read the request: {err}")),
+            }
+        }
+    };
+    Some(serde_json::to_string(&reply).expect("a reply always serializes"))
+}
