@@ -9,8 +9,8 @@ use tokio::sync::watch;
 use crate::announce::Announcer;
 use crate::apps::{AppDef, Apps};
 use crate::config::{
-    Config, ENV_API_KEY, ENV_APP_NAME, ENV_BASE_URL, ENV_TRANSPORT, Limits, SessionLimits,
-    Transport, clamp,
+    Config, DEFAULT_MCP_ADDR, ENV_API_KEY, ENV_APP_NAME, ENV_BASE_URL, ENV_MCP_ADDR, ENV_TRANSPORT,
+    Limits, SessionLimits, Transport, clamp,
 };
 use crate::dispatch::Dispatcher;
 use crate::dynamic::DynamicTool;
@@ -95,6 +95,7 @@ pub struct ToolKitClientBuilder {
     poll_min: Duration,
     poll_max: Duration,
     send_source: bool,
+    mcp_addr: std::net::SocketAddr,
 }
 
 impl ToolKitClientBuilder {
@@ -182,11 +183,19 @@ impl ToolKitClientBuilder {
         self
     }
 
-    /// How calls arrive: over a WebSocket (the default) or by polling the
-    /// HTTP inbox. [`run`](crate::run) reads it from `ATP_TRANSPORT` (`ws`
-    /// or `http`).
+    /// How calls arrive: over a WebSocket (the default), by polling the
+    /// HTTP inbox, or — with the `mcp` feature — from MCP clients instead
+    /// of an ATP server. [`run`](crate::run) reads it from `ATP_TRANSPORT`
+    /// (`ws`, `http`, `mcp` or `mcp-http`).
     pub fn transport(mut self, transport: Transport) -> Self {
         self.transport = transport;
+        self
+    }
+
+    /// With [`Transport::McpHttp`]: the address to listen on; default
+    /// `127.0.0.1:8788`. [`run`](crate::run) reads `ATP_MCP_ADDR`.
+    pub fn mcp_addr(mut self, addr: std::net::SocketAddr) -> Self {
+        self.mcp_addr = addr;
         self
     }
 
@@ -322,7 +331,8 @@ impl ToolKitClientBuilder {
         if let Some(err) = self.errors.into_iter().next() {
             return Err(err);
         }
-        if self.api_key.expose().is_empty() {
+        // MCP serves without an ATP server, so without its key.
+        if self.api_key.expose().is_empty() && !self.transport.is_mcp() {
             return Err(Error::Config("the API key is empty".to_owned()));
         }
         if self.app_name.is_empty() {
@@ -372,6 +382,7 @@ impl ToolKitClientBuilder {
             poll_min: self.poll_min,
             poll_max: self.poll_max,
             send_source: self.send_source,
+            mcp_addr: self.mcp_addr,
         };
         let (stop, _) = watch::channel(false);
         Ok(ToolKitClient {
@@ -441,6 +452,7 @@ impl ToolKitClient {
             poll_min: Duration::from_millis(50),
             poll_max: Duration::from_secs(2),
             send_source: true,
+            mcp_addr: DEFAULT_MCP_ADDR,
         }
     }
 
@@ -451,23 +463,39 @@ impl ToolKitClient {
     /// [`Error::Config`]) and `ATP_SEND_SOURCE` (`0` or `false` to send no
     /// source text).
     pub fn builder_from_env() -> Result<ToolKitClientBuilder, Error> {
-        let api_key = std::env::var(ENV_API_KEY)
-            .ok()
-            .filter(|k| !k.is_empty())
-            .ok_or(Error::MissingEnv(ENV_API_KEY))?;
+        let transport: Option<Transport> = match env(ENV_TRANSPORT) {
+            Some(transport) => Some(
+                transport
+                    .parse()
+                    .map_err(|why| Error::Config(format!("{ENV_TRANSPORT}: {why}")))?,
+            ),
+            None => None,
+        };
+        let mcp = transport.is_some_and(Transport::is_mcp);
+        let api_key = match env(ENV_API_KEY) {
+            Some(key) => key,
+            // Served to MCP clients, a toolkit needs no ATP key.
+            None if mcp => String::new(),
+            None => return Err(Error::MissingEnv(ENV_API_KEY)),
+        };
         let app_name = std::env::var(ENV_APP_NAME)
             .ok()
             .filter(|n| !n.is_empty())
             .unwrap_or_else(executable_name);
         let mut builder = Self::builder(api_key, app_name);
+        if let Some(transport) = transport {
+            builder = builder.transport(transport);
+        }
+        if let Some(addr) = env(ENV_MCP_ADDR) {
+            let addr = addr.trim().parse().map_err(|_| {
+                Error::Config(format!(
+                    "{ENV_MCP_ADDR}: expected an address like 127.0.0.1:8788, got {addr:?}"
+                ))
+            })?;
+            builder = builder.mcp_addr(addr);
+        }
         if let Some(url) = env(ENV_BASE_URL) {
             builder = builder.base_url(url);
-        }
-        if let Some(transport) = env(ENV_TRANSPORT) {
-            let transport = transport
-                .parse()
-                .map_err(|why| Error::Config(format!("{ENV_TRANSPORT}: {why}")))?;
-            builder = builder.transport(transport);
         }
         if let Some(send) = env(ENV_SEND_SOURCE) {
             let send = match send.trim().to_ascii_lowercase().as_str() {
@@ -535,6 +563,14 @@ impl ToolKitClient {
     /// Returns `Ok(())` after a stop, or the fatal error that ended it (a
     /// rejected API key).
     pub async fn serve(self) -> Result<(), Error> {
+        match self.config.transport {
+            Transport::Mcp => return self.serve_mcp(None).await,
+            Transport::McpHttp => {
+                let addr = self.config.mcp_addr;
+                return self.serve_mcp(Some(addr)).await;
+            }
+            Transport::WebSocket | Transport::Http => {}
+        }
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured((*self.config.tls).clone())
             .timeout(self.config.request_timeout)
@@ -570,6 +606,7 @@ impl ToolKitClient {
                 .run()
                 .await
             }
+            Transport::Mcp | Transport::McpHttp => unreachable!("served above"),
             Transport::Http => {
                 let Some(link) = InboxLink::new(&self.config, http) else {
                     return Err(Error::Config(
@@ -593,6 +630,84 @@ impl ToolKitClient {
             Err(err) => tracing::error!(error = %err, "toolkit stopped"),
         }
         result
+    }
+
+    /// Serves MCP: on stdin/stdout (`addr` none) or over streamable HTTP.
+    async fn serve_mcp(self, addr: Option<std::net::SocketAddr>) -> Result<(), Error> {
+        #[cfg(feature = "mcp")]
+        {
+            match addr {
+                None => self.serve_mcp_stdio().await,
+                Some(addr) => self.serve_mcp_http(addr).await,
+            }
+        }
+        #[cfg(not(feature = "mcp"))]
+        {
+            let _ = (self, addr);
+            Err(Error::Config(
+                "serving MCP needs atp-sdk's `mcp` feature: atp-sdk = { version = \"...\", features = [\"mcp\"] }".to_owned(),
+            ))
+        }
+    }
+
+    #[cfg(feature = "mcp")]
+    fn mcp(self) -> crate::mcp::McpServe {
+        crate::mcp::McpServe {
+            dispatcher: self.dispatcher,
+            app_name: self.config.app_name.clone(),
+            stop: self.stop.subscribe(),
+            shutdown_timeout: self.config.shutdown_timeout,
+            status: self.status,
+        }
+    }
+
+    /// Serves the tools to an MCP client on stdin/stdout until it closes
+    /// stdin or [`StopHandle::stop`] is called (then the calls in flight
+    /// finish first, up to the shutdown timeout). Tools with an
+    /// `auth_provider` get `ATP_AUTH_TOKEN` as their token. stdout carries
+    /// the protocol only: log to stderr (as [`run`](crate::run) does).
+    ///
+    /// No ATP server and no API key are involved; interactive apps are not
+    /// MCP tools and are left out.
+    ///
+    /// ```no_run
+    /// # #[atp_sdk::atp_tool] fn echo(text: String) -> String { text }
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() -> Result<(), atp_sdk::Error> {
+    ///     atp_sdk::ToolKitClient::builder("", "my-tools")
+    ///         .transport(atp_sdk::Transport::Mcp)
+    ///         .build()?
+    ///         .serve_mcp_stdio()
+    ///         .await
+    /// }
+    /// ```
+    #[cfg(feature = "mcp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+    pub async fn serve_mcp_stdio(self) -> Result<(), Error> {
+        self.mcp().stdio().await
+    }
+
+    /// Serves the tools to MCP clients over streamable HTTP at
+    /// `http://{addr}/mcp` until [`StopHandle::stop`] is called. A tool
+    /// with an `auth_provider` takes its token from the request's
+    /// `Authorization: Bearer ...`. Requests that carry an `Origin`
+    /// header (a web page's) are refused with 403, and only loopback
+    /// `Host` names are answered unless `addr` is another address.
+    #[cfg(feature = "mcp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+    pub async fn serve_mcp_http(self, addr: std::net::SocketAddr) -> Result<(), Error> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|err| Error::Config(format!("could not listen on {addr}: {err}")))?;
+        self.serve_mcp_http_on(listener).await
+    }
+
+    /// [`serve_mcp_http`](Self::serve_mcp_http) on a listener you bound
+    /// (say, to port 0).
+    #[cfg(feature = "mcp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+    pub async fn serve_mcp_http_on(self, listener: tokio::net::TcpListener) -> Result<(), Error> {
+        self.mcp().http(listener).await
     }
 
     /// Serves on a current-thread runtime of its own until a signal; a

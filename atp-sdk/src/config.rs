@@ -15,8 +15,19 @@ pub const ENV_API_KEY: &str = "ATP_API_KEY";
 pub const ENV_APP_NAME: &str = "ATP_APP_NAME";
 /// Environment variable holding the server's base URL (default `https://api.chat-atp.com`).
 pub const ENV_BASE_URL: &str = "ATP_BASE_URL";
-/// Environment variable choosing the [`Transport`]: `ws` (default) or `http`.
+/// Environment variable choosing the [`Transport`]: `ws` (default), `http`,
+/// or, with the `mcp` feature, `mcp` (stdio) and `mcp-http`.
 pub const ENV_TRANSPORT: &str = "ATP_TRANSPORT";
+
+/// Environment variable holding the address MCP's streamable HTTP listens
+/// on ([`Transport::McpHttp`]; default `127.0.0.1:8788`).
+pub const ENV_MCP_ADDR: &str = "ATP_MCP_ADDR";
+/// Environment variable holding the token given to tools with an
+/// `auth_provider` when serving MCP over stdio ([`Transport::Mcp`]).
+pub const ENV_AUTH_TOKEN: &str = "ATP_AUTH_TOKEN";
+/// Where MCP's streamable HTTP listens unless told otherwise.
+pub(crate) const DEFAULT_MCP_ADDR: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8788);
 
 /// How a toolkit receives its calls.
 ///
@@ -24,6 +35,7 @@ pub const ENV_TRANSPORT: &str = "ATP_TRANSPORT";
 /// use atp_sdk::Transport;
 /// assert_eq!("http".parse::<Transport>(), Ok(Transport::Http));
 /// assert_eq!("ws".parse::<Transport>(), Ok(Transport::WebSocket));
+/// assert_eq!("mcp-http".parse::<Transport>(), Ok(Transport::McpHttp));
 /// assert!("carrier-pigeon".parse::<Transport>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,18 +50,36 @@ pub enum Transport {
     /// at once after a call and backs off while idle (see
     /// [`ToolKitClientBuilder::poll_interval`](crate::ToolKitClientBuilder::poll_interval)).
     Http,
+    /// No ATP server: the tools served to an MCP client on stdin/stdout
+    /// (the client starts the program). Needs the `mcp` feature.
+    Mcp,
+    /// No ATP server: the tools served to MCP clients over streamable
+    /// HTTP at `http://{addr}/mcp` (`ATP_MCP_ADDR`, default
+    /// `127.0.0.1:8788`). Needs the `mcp` feature.
+    McpHttp,
+}
+
+impl Transport {
+    /// Whether this transport serves MCP rather than an ATP server (no
+    /// API key needed).
+    pub fn is_mcp(self) -> bool {
+        matches!(self, Transport::Mcp | Transport::McpHttp)
+    }
 }
 
 impl std::str::FromStr for Transport {
     type Err = String;
 
-    /// `ws`/`websocket` or `http`/`https`/`inbox`, in any case.
+    /// `ws`/`websocket`, `http`/`https`/`inbox`, `mcp`/`mcp-stdio` or
+    /// `mcp-http`, in any case.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text.trim().to_ascii_lowercase().as_str() {
             "ws" | "wss" | "websocket" => Ok(Transport::WebSocket),
             "http" | "https" | "inbox" => Ok(Transport::Http),
+            "mcp" | "mcp-stdio" | "stdio" => Ok(Transport::Mcp),
+            "mcp-http" | "mcp_http" => Ok(Transport::McpHttp),
             other => Err(format!(
-                "unknown transport {other:?}: use \"ws\" (WebSocket) or \"http\" (inbox polling)"
+                "unknown transport {other:?}: use \"ws\" (WebSocket), \"http\" (inbox polling), \"mcp\" (MCP on stdio) or \"mcp-http\" (MCP over streamable HTTP)"
             )),
         }
     }
@@ -60,6 +90,8 @@ impl std::fmt::Display for Transport {
         f.write_str(match self {
             Transport::WebSocket => "websocket",
             Transport::Http => "http",
+            Transport::Mcp => "mcp",
+            Transport::McpHttp => "mcp-http",
         })
     }
 }
@@ -145,6 +177,8 @@ pub(crate) struct Config {
     pub(crate) poll_max: Duration,
     /// Whether `register_tool` carries each tool's source text.
     pub(crate) send_source: bool,
+    /// Where MCP's streamable HTTP listens ([`Transport::McpHttp`]).
+    pub(crate) mcp_addr: std::net::SocketAddr,
 }
 
 impl Config {

@@ -12,6 +12,7 @@
 mod announce;
 mod apps;
 mod backoff;
+mod call_metrics;
 mod cancel;
 mod client;
 mod codec;
@@ -22,6 +23,8 @@ mod dynamic;
 mod error;
 mod inbox;
 pub mod llm;
+#[cfg(feature = "mcp")]
+mod mcp;
 mod params;
 mod process;
 pub mod protocol;
@@ -37,7 +40,9 @@ mod ws;
 
 pub use apps::{App, AppDef, AppStep};
 pub use client::{ENV_SEND_SOURCE, StopHandle, ToolKitClient, ToolKitClientBuilder};
-pub use config::{ENV_API_KEY, ENV_APP_NAME, ENV_BASE_URL, ENV_TRANSPORT, Transport};
+pub use config::{
+    ENV_API_KEY, ENV_APP_NAME, ENV_AUTH_TOKEN, ENV_BASE_URL, ENV_MCP_ADDR, ENV_TRANSPORT, Transport,
+};
 pub use context::Context;
 pub use dynamic::DynamicTool;
 pub use error::{CallError, Error};

@@ -1,0 +1,195 @@
+//! The MCP server: `tools/list` from the registry, `tools/call` through
+//! the same dispatcher as ATP calls (validation, time limits, concurrency,
+//! state, context), and each reply as an MCP tool result.
+
+use std::sync::Arc;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::{RequestContext, RoleServer};
+use rmcp::{ErrorData, ServerHandler};
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+
+use crate::cancel::Cancel;
+use crate::dispatch::Dispatcher;
+use crate::error::CallError;
+use crate::protocol::{RequestId, ToolRequest};
+use crate::secret::AuthToken;
+use crate::tool::CallResult;
+
+/// Where a tool's token comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum TokenSource {
+    /// The one the process was given (`ATP_AUTH_TOKEN`, over stdio).
+    Fixed(Option<AuthToken>),
+    /// Each HTTP request's `Authorization: Bearer ...`.
+    BearerHeader,
+}
+
+/// Serves the dispatcher's tools over MCP. Cheap to clone: one per MCP
+/// session over HTTP.
+#[derive(Clone)]
+pub(crate) struct McpTools {
+    dispatcher: Dispatcher,
+    tools: Arc<[Tool]>,
+    token: TokenSource,
+    info: Arc<ServerConfig>,
+}
+
+impl std::fmt::Debug for McpTools {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpTools")
+            .field("tools", &self.tools.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl McpTools {
+    pub(crate) fn new(dispatcher: Dispatcher, app_name: &str, token: TokenSource) -> Self {
+        // Tools only: an interactive app is started as a session, which
+        // MCP has no notion of.
+        let tools: Vec<Tool> = dispatcher
+            .registry()
+            .announced()
+            .iter()
+            .filter(|a| dispatcher.registry().get(&a.name).is_some())
+            .map(|a| {
+                let schema = a
+                    .metadata
+                    .extra
+                    .get("parameters")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                Tool::new(
+                    a.name.clone(),
+                    a.metadata.description.clone(),
+                    super::schema::input_schema(&schema),
+                )
+            })
+            .collect();
+        let info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(app_name, env!("CARGO_PKG_VERSION")));
+        Self {
+            dispatcher,
+            tools: tools.into(),
+            token,
+            info: Arc::new(info),
+        }
+    }
+
+    fn token(&self, context: &RequestContext<RoleServer>) -> Option<AuthToken> {
+        match &self.token {
+            TokenSource::Fixed(token) => token.clone(),
+            TokenSource::BearerHeader => {
+                let parts = context.extensions.get::<http::request::Parts>()?;
+                let value = parts
+                    .headers
+                    .get(http::header::AUTHORIZATION)?
+                    .to_str()
+                    .ok()?;
+                let (scheme, token) = value.split_once(' ')?;
+                let token = token.trim();
+                (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty())
+                    .then(|| AuthToken::new(token))
+            }
+        }
+    }
+
+    /// Runs one call through the dispatcher; `cancelled` resolving (the
+    /// client's `notifications/cancelled`) cancels it.
+    async fn run(
+        &self,
+        request: ToolRequest,
+        cancelled: impl std::future::Future<Output = ()>,
+    ) -> CallResult {
+        let cancel = Cancel::new();
+        let (tx, rx) = oneshot::channel();
+        let deliver = move |out: crate::dispatch::Outgoing| {
+            let _ = tx.send(out);
+        };
+        if let Some(reply) = self.dispatcher.call(request, cancel.clone(), deliver) {
+            return reply.result;
+        }
+        // Fires the cancel if this future is dropped (the client went away).
+        let _cancel_on_drop = FireOnDrop(cancel.clone());
+        tokio::pin!(rx);
+        tokio::select! {
+            out = &mut rx => out.map_or(Err(CallError::ShuttingDown), |out| out.reply.result),
+            () = cancelled => {
+                cancel.fire();
+                // The dispatcher answers a cancelled call at once.
+                rx.await.map_or(Err(CallError::Cancelled), |out| out.reply.result)
+            }
+        }
+    }
+}
+
+struct FireOnDrop(Cancel);
+
+impl Drop for FireOnDrop {
+    fn drop(&mut self) {
+        self.0.fire();
+    }
+}
+
+/// A call's result as MCP has it: a JSON object also as
+/// `structuredContent`; any value as text (its JSON, a string as itself);
+/// an error — the tool's, or the call's (validation, time limit, panic) —
+/// as `isError` with the same text ATP answers.
+pub(crate) fn tool_result(result: CallResult) -> CallToolResult {
+    match result {
+        Err(err) => CallToolResult::error(vec![ContentBlock::text(err.to_string())]),
+        Ok(Value::Object(map)) if is_error_object(&map) => {
+            let text = match &map["error"] {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            CallToolResult::error(vec![ContentBlock::text(text)])
+        }
+        Ok(value @ Value::Object(_)) => CallToolResult::structured(value),
+        Ok(Value::String(text)) => CallToolResult::success(vec![ContentBlock::text(text)]),
+        Ok(value) => CallToolResult::success(vec![ContentBlock::text(value.to_string())]),
+    }
+}
+
+/// `{"error": ...}` and nothing else: a tool's error in ATP's shape.
+fn is_error_object(map: &Map<String, Value>) -> bool {
+    map.len() == 1 && map.contains_key("error")
+}
+
+impl ServerHandler for McpTools {
+    fn get_info(&self) -> ServerConfig {
+        (*self.info).clone()
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.tools.to_vec()))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.tools.iter().find(|t| t.name == name).cloned()
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let tool_request = ToolRequest {
+            request_id: RequestId::Str(format!("mcp-{}", context.id)),
+            tool_name: request.name.into_owned(),
+            params: request.arguments.map_or(Value::Null, Value::Object),
+            auth_token: self.token(&context),
+        };
+        let ct = context.ct.clone();
+        let result = self.run(tool_request, ct.cancelled()).await;
+        Ok(tool_result(result).into())
+    }
+}

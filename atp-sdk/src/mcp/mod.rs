@@ -1,0 +1,190 @@
+//! The MCP link (feature `mcp`): the same tools, served to MCP clients
+//! over stdin/stdout or streamable HTTP, on the official Rust SDK (rmcp).
+//!
+//! One lifecycle for both: serve until the client goes away or a stop is
+//! asked for; on a stop, refuse new calls (`Toolkit is shutting down`),
+//! let the calls in flight finish and their results go out (up to the
+//! shutdown timeout), then close.
+
+mod handler;
+mod schema;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::ServiceExt;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ENV_AUTH_TOKEN;
+use crate::dispatch::Dispatcher;
+use crate::error::Error;
+use crate::secret::AuthToken;
+use crate::session::Stop;
+use crate::status::{Status, StatusTx};
+
+use handler::McpTools;
+pub(crate) use handler::TokenSource;
+
+/// How long, after the last call of a stop, the HTTP server waits for its
+/// connections to finish before it closes the MCP sessions (whose event
+/// streams never finish on their own).
+const LINGER: Duration = Duration::from_millis(500);
+
+/// What serving MCP needs from the client.
+pub(crate) struct McpServe {
+    pub(crate) dispatcher: Dispatcher,
+    pub(crate) app_name: String,
+    pub(crate) stop: watch::Receiver<bool>,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) status: StatusTx,
+}
+
+impl McpServe {
+    /// Serves MCP on stdin/stdout until the client closes stdin or a stop
+    /// is asked for.
+    pub(crate) async fn stdio(self) -> Result<(), Error> {
+        let token = std::env::var(ENV_AUTH_TOKEN)
+            .ok()
+            .filter(|t| !t.is_empty())
+            .map(AuthToken::new);
+        let tools = McpTools::new(
+            self.dispatcher.clone(),
+            &self.app_name,
+            TokenSource::Fixed(token),
+        );
+        let mut stop = Stop::new(self.stop.clone(), self.shutdown_timeout);
+        let ct = CancellationToken::new();
+        tracing::info!(app = %self.app_name, "serving MCP on stdin/stdout");
+        let running = tokio::select! {
+            running = tools.serve_with_ct(rmcp::transport::stdio_pipes(), ct.clone()) => match running {
+                Ok(running) => running,
+                // stdin closed before the client said hello: nobody to serve.
+                Err(err) => {
+                    tracing::info!(error = %err, "MCP client went away before initializing");
+                    return Ok(());
+                }
+            },
+            () = stop.requested() => return Ok(()),
+        };
+        self.status.set(Status::Connected);
+        let waiting = running.waiting();
+        tokio::pin!(waiting);
+        tokio::select! {
+            quit = &mut waiting => {
+                self.status.set(Status::Stopped);
+                tracing::info!(reason = ?quit.ok(), "MCP client closed the connection");
+                return Ok(());
+            }
+            () = stop.requested() => {}
+        }
+        self.drain(stop.deadline()).await;
+        ct.cancel();
+        let _ = waiting.await;
+        self.status.set(Status::Stopped);
+        Ok(())
+    }
+
+    /// Serves MCP's streamable HTTP at `/mcp` on `listener` until a stop
+    /// is asked for.
+    pub(crate) async fn http(self, listener: tokio::net::TcpListener) -> Result<(), Error> {
+        let addr = listener
+            .local_addr()
+            .map_err(|err| Error::Connection(format!("MCP over HTTP: {err}")))?;
+        let tools = McpTools::new(
+            self.dispatcher.clone(),
+            &self.app_name,
+            TokenSource::BearerHeader,
+        );
+        let ct = CancellationToken::new();
+        let mut config = StreamableHttpServerConfig::default()
+            .with_cancellation_token(ct.child_token())
+            // Not meant for browsers: any request carrying an Origin is
+            // refused (403), as the MCP spec asks of local servers.
+            .enforce_origin_validation();
+        if !addr.ip().is_loopback() {
+            let mut hosts = vec![
+                "localhost".to_owned(),
+                "127.0.0.1".to_owned(),
+                "::1".to_owned(),
+            ];
+            if !addr.ip().is_unspecified() {
+                hosts.push(addr.ip().to_string());
+            } else {
+                // Bound to every address: answer any Host.
+                hosts.clear();
+            }
+            config = if hosts.is_empty() {
+                config.disable_allowed_hosts()
+            } else {
+                config.with_allowed_hosts(hosts)
+            };
+        }
+        let service = StreamableHttpService::new(
+            move || Ok(tools.clone()),
+            Arc::new(LocalSessionManager::default()),
+            config,
+        );
+        let router = axum::Router::new().nest_service("/mcp", service);
+        tracing::info!(app = %self.app_name, url = %format!("http://{addr}/mcp"), "serving MCP over streamable HTTP");
+        self.status.set(Status::Connected);
+        let mut stop = Stop::new(self.stop.clone(), self.shutdown_timeout);
+        // Two steps to close: first the listener (the connections carrying
+        // the last results finish), then the MCP sessions (whose event
+        // streams would otherwise stay open for ever).
+        let closing = CancellationToken::new();
+        let server = axum::serve(listener, router)
+            .with_graceful_shutdown({
+                let closing = closing.clone();
+                async move { closing.cancelled().await }
+            })
+            .into_future();
+        tokio::pin!(server);
+        let failed = |err: std::io::Error| Error::Connection(format!("MCP over HTTP: {err}"));
+        tokio::select! {
+            ended = &mut server => {
+                self.status.set(Status::Stopped);
+                return ended.map_err(failed);
+            }
+            () = stop.requested() => {}
+        }
+        // The server keeps answering while the calls in flight finish.
+        tokio::select! {
+            () = self.drain(stop.deadline()) => {}
+            ended = &mut server => {
+                self.status.set(Status::Stopped);
+                return ended.map_err(failed);
+            }
+        }
+        closing.cancel();
+        if tokio::time::timeout(LINGER, &mut server).await.is_err() {
+            // Event streams still open: end the sessions, then the server.
+            ct.cancel();
+            let _ = tokio::time::timeout(LINGER, &mut server).await;
+        }
+        ct.cancel();
+        self.status.set(Status::Stopped);
+        Ok(())
+    }
+
+    /// A stop: new calls are refused; waits for the calls in flight until
+    /// `deadline`, then cancels those still running.
+    async fn drain(&self, deadline: Option<tokio::time::Instant>) {
+        self.dispatcher.refuse_new();
+        let idle = self.dispatcher.idle();
+        match deadline {
+            Some(deadline) => {
+                if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                    tracing::warn!(
+                        in_flight = self.dispatcher.in_flight(),
+                        "shutdown deadline reached with calls still running: cancelled"
+                    );
+                    self.dispatcher.abandon();
+                }
+            }
+            None => idle.await,
+        }
+    }
+}

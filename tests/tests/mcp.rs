@@ -1,0 +1,406 @@
+//! The same `#[atp_tool]` functions served over MCP, judged by rmcp's own
+//! client: over stdio (the toolkit as a child process, `ATP_TRANSPORT=mcp`,
+//! as an MCP client starts it) and over streamable HTTP (in-process on
+//! 127.0.0.1:0, and as a process with `ATP_TRANSPORT=mcp-http`).
+//!
+//! Needs the `mcp` feature: `cargo test -p atp-tests --features mcp`.
+#![cfg(feature = "mcp")]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use atp_sdk::{AppDef, ToolKitClient, Transport};
+use atp_tests::*;
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+type Client = RunningService<RoleClient, ()>;
+
+/// The toolkit process of the tests crate (every test tool), served over
+/// MCP on stdio with `token` as `ATP_AUTH_TOKEN`.
+async fn stdio_client(token: Option<&str>) -> Client {
+    let command = tokio::process::Command::new(env!("CARGO_BIN_EXE_env_toolkit")).configure(|c| {
+        c.env("ATP_TRANSPORT", "mcp")
+            .env("ATP_APP_NAME", "mcp-stdio-kit")
+            .env_remove("ATP_API_KEY")
+            .env_remove("ATP_AUTH_TOKEN")
+            .env("RUST_LOG", "warn");
+        if let Some(token) = token {
+            c.env("ATP_AUTH_TOKEN", token);
+        }
+    });
+    let (transport, _stderr) = TokioChildProcess::builder(command)
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the toolkit starts");
+    tokio::time::timeout(WAIT, ().serve(transport))
+        .await
+        .expect("initialized in time")
+        .expect("the MCP handshake succeeds")
+}
+
+/// An rmcp client of `url` (`.../mcp`), sending `token` as a bearer token.
+async fn http_client(url: &str, token: Option<&str>) -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_owned());
+    if let Some(token) = token {
+        config = config.auth_header(token.to_owned());
+    }
+    let transport = StreamableHttpClientTransport::from_config(config);
+    tokio::time::timeout(WAIT, ().serve(transport))
+        .await
+        .expect("initialized in time")
+        .expect("the MCP handshake succeeds")
+}
+
+/// A call's outcome: (is_error, the text content, structuredContent).
+async fn call(client: &Client, tool: &str, args: Value) -> (bool, String, Option<Value>) {
+    let mut params = CallToolRequestParams::new(tool.to_owned());
+    if let Value::Object(args) = args {
+        params = params.with_arguments(args);
+    }
+    let result: CallToolResult = tokio::time::timeout(WAIT, client.call_tool(params))
+        .await
+        .expect("answered in time")
+        .expect("a tool result, not a protocol error");
+    let text: Vec<String> = result
+        .content
+        .iter()
+        .filter_map(|block| block.as_text().map(|t| t.text.clone()))
+        .collect();
+    (
+        result.is_error.unwrap_or(false),
+        text.join("\n"),
+        result.structured_content,
+    )
+}
+
+fn tool<'a>(tools: &'a [Tool], name: &str) -> &'a Tool {
+    tools
+        .iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("tool {name} listed"))
+}
+
+/// What every transport must show: schemas, results and each error kind
+/// with ATP's texts, the token, concurrency and cancellation.
+async fn exercise(client: &Client, token: Option<&str>) {
+    let tools = tokio::time::timeout(WAIT, client.list_all_tools())
+        .await
+        .expect("listed in time")
+        .expect("tools/list answers");
+    // Schemas: an object schema from the signature, no `$ref`.
+    let search = tool(&tools, "search");
+    assert_eq!(
+        search.description.as_deref(),
+        Some("Searches, with defaults for what is not required.")
+    );
+    let schema = Value::Object((*search.input_schema).clone());
+    assert_eq!(schema["type"], "object", "{schema}");
+    assert_eq!(schema["required"], json!(["query"]), "{schema}");
+    assert_eq!(schema["properties"]["limit"]["type"], "integer", "{schema}");
+    // An optional parameter is simply not required.
+    assert_eq!(schema["properties"]["tags"]["type"], "array", "{schema}");
+    let echo = Value::Object((*tool(&tools, "echo").input_schema).clone());
+    assert_eq!(
+        echo["properties"]["text"]["description"],
+        "The text to send back."
+    );
+    let all = serde_json::to_string(&tools).unwrap();
+    assert!(!all.contains("$ref"), "no $ref in any schema: {all}");
+    let ping = Value::Object((*tool(&tools, "ping").input_schema).clone());
+    assert_eq!(ping, json!({"type": "object", "properties": {}}));
+
+    // Results: an object is structured content and its JSON as text; a
+    // string is text.
+    let (is_error, text, structured) = call(client, "echo", json!({"text": "hi"})).await;
+    assert!(!is_error);
+    assert_eq!(structured, Some(json!({"echo": "hi"})));
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        json!({"echo": "hi"})
+    );
+    let (is_error, text, structured) = call(client, "greet", json!({"name": "Ann"})).await;
+    assert_eq!(
+        (is_error, text.as_str(), structured),
+        (false, "Hello, Ann!", None)
+    );
+    let (_, text, _) = call(client, "add", json!({"a": 1.5, "b": 2})).await;
+    assert_eq!(text, "3.5");
+
+    // Each error kind, with the texts ATP answers.
+    let errors = [
+        ("echo", json!({}), "Missing required parameter: text"),
+        (
+            "add",
+            json!({"a": "one", "b": 2}),
+            "Invalid parameter 'a': invalid type: string \"one\", expected f64",
+        ),
+        ("fail", json!({"reason": "x"}), "boom: x"),
+        ("explode", json!({}), "Tool panicked: kaboom"),
+        ("explode_async", json!({}), "Tool panicked: async kaboom"),
+        (
+            "stuck_async",
+            json!({"ms": 5000}),
+            "Tool timed out after 200ms",
+        ),
+        ("nope", json!({}), "Unknown tool: nope"),
+    ];
+    for (name, args, expected) in errors {
+        let (is_error, text, _) = call(client, name, args).await;
+        assert!(is_error, "{name}: an error result");
+        assert_eq!(text, expected, "{name}");
+    }
+
+    // The token.
+    let (is_error, text, _) = call(client, "whoami", json!({})).await;
+    match token {
+        Some(token) => assert_eq!((is_error, text.as_str()), (false, token)),
+        None => assert_eq!(
+            (is_error, text.as_str()),
+            (true, "Missing auth_token for authenticated tool")
+        ),
+    }
+
+    // Concurrency: four calls meet, or each gives up waiting for the rest.
+    let group = format!("mcp-{:?}", std::time::SystemTime::now());
+    let meets = (0..4).map(|_| call(client, "meet_async", json!({"group": group, "size": 4})));
+    let mut arrived: Vec<String> = Vec::new();
+    for (is_error, text, _) in futures_util::future::join_all(meets).await {
+        assert!(!is_error, "the calls ran at once: {text}");
+        arrived.push(text);
+    }
+    arrived.sort();
+    assert_eq!(
+        arrived,
+        ["1", "2", "3", "4"],
+        "each call's place in the meeting"
+    );
+
+    // Cancellation: a call abandoned by the client (rmcp sends
+    // notifications/cancelled) reaches a plain fn's context, and drops an
+    // async tool's future.
+    let before = counts(client).await;
+    for name in ["until_cancelled", "until_dropped"] {
+        let params = CallToolRequestParams::new(name.to_owned());
+        let abandoned =
+            tokio::time::timeout(Duration::from_millis(300), client.call_tool(params)).await;
+        assert!(abandoned.is_err(), "{name} still running after 300 ms");
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let now = counts(client).await;
+        if now.0 > before.0 && now.1 > before.1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "cancellations seen: {now:?} (before {before:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn counts(client: &Client) -> (u64, u64) {
+    let (_, _, structured) = call(client, "cancel_counts", json!({})).await;
+    let counts = structured.expect("counts");
+    (
+        counts["seen"].as_u64().unwrap(),
+        counts["dropped"].as_u64().unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_stdio_rmcp_lists_and_calls_the_tools() {
+    let client = stdio_client(Some("stdio-token")).await;
+    exercise(&client, Some("stdio-token")).await;
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_stdio_without_atp_auth_token_a_tool_that_needs_one_says_so() {
+    let client = stdio_client(None).await;
+    let (is_error, text, _) = call(&client, "whoami", json!({})).await;
+    assert_eq!(
+        (is_error, text.as_str()),
+        (true, "Missing auth_token for authenticated tool")
+    );
+    client.cancel().await.unwrap();
+}
+
+/// A counter app, to show apps stay out of MCP's tool list.
+struct Tally;
+
+impl atp_sdk::App for Tally {
+    type Params = serde_json::Map<String, Value>;
+    type State = u32;
+    type Action = Value;
+
+    async fn start(
+        &self,
+        _params: Self::Params,
+        _token: Option<atp_sdk::AuthToken>,
+    ) -> Result<atp_sdk::AppStep<u32>, String> {
+        Ok(atp_sdk::AppStep::show(json!({}), 0))
+    }
+
+    async fn action(&self, _action: Value, state: u32) -> Result<atp_sdk::AppStep<u32>, String> {
+        Ok(atp_sdk::AppStep::show(json!({}), state + 1))
+    }
+}
+
+/// An in-process toolkit serving MCP over HTTP on 127.0.0.1:0.
+async fn http_toolkit() -> (
+    String,
+    atp_sdk::StopHandle,
+    tokio::task::JoinHandle<Result<(), atp_sdk::Error>>,
+) {
+    init_logging();
+    let client = ToolKitClient::builder("", "mcp-http-kit")
+        .transport(Transport::McpHttp)
+        .app(AppDef::new("tally", Tally))
+        .build()
+        .expect("builds without an API key");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let stop = client.stop_handle();
+    let task = tokio::spawn(client.serve_mcp_http_on(listener));
+    (url, stop, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_streamable_http_rmcp_lists_and_calls_the_tools() {
+    let (url, stop, task) = http_toolkit().await;
+    let client = http_client(&url, Some("bearer-token")).await;
+    exercise(&client, Some("bearer-token")).await;
+    let tools = client.list_all_tools().await.unwrap();
+    assert!(
+        tools.iter().all(|t| t.name != "tally"),
+        "an interactive app is not an MCP tool"
+    );
+    client.cancel().await.unwrap();
+
+    // Without a bearer token, a tool that needs one says so.
+    let anonymous = http_client(&url, None).await;
+    let (is_error, text, _) = call(&anonymous, "whoami", json!({})).await;
+    assert_eq!(
+        (is_error, text.as_str()),
+        (true, "Missing auth_token for authenticated tool")
+    );
+    anonymous.cancel().await.unwrap();
+
+    stop.stop();
+    tokio::time::timeout(WAIT, task)
+        .await
+        .expect("stops")
+        .unwrap()
+        .unwrap();
+}
+
+/// The MCP spec asks local servers to validate `Origin`: a web page's
+/// request is refused, a client's (no Origin) is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_streamable_http_a_foreign_origin_is_refused() {
+    let (url, stop, task) = http_toolkit().await;
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "raw", "version": "0"}}
+    });
+    let post = |origin: Option<&str>| {
+        let mut request = http()
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(initialize.to_string());
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    let refused = post(Some("http://evil.example")).await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let served = post(None).await.unwrap();
+    assert_eq!(served.status(), 200);
+    // A foreign Host (DNS rebinding) is refused too.
+    let rebound = http()
+        .post(&url)
+        .header("host", "evil.example")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(initialize.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 403);
+    stop.stop();
+    tokio::time::timeout(WAIT, task)
+        .await
+        .expect("stops")
+        .unwrap()
+        .unwrap();
+}
+
+/// A stop lets the calls in flight finish and answers them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_lets_the_calls_in_flight_finish() {
+    let (url, stop, task) = http_toolkit().await;
+    let client = http_client(&url, None).await;
+    let slow = tokio::spawn(async move {
+        let answer = call(&client, "sleep_async", json!({"ms": 500})).await;
+        (client, answer)
+    });
+    // The call is running when the stop comes.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.stop();
+    let (client, (is_error, text, _)) = tokio::time::timeout(WAIT, slow).await.unwrap().unwrap();
+    assert_eq!((is_error, text.as_str()), (false, "500"));
+    tokio::time::timeout(WAIT, task)
+        .await
+        .expect("stops")
+        .unwrap()
+        .unwrap();
+    drop(client);
+}
+
+/// `ATP_TRANSPORT=mcp-http` with `ATP_MCP_ADDR`: `atp_sdk::run()` serves
+/// MCP over HTTP with no API key, and says where.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_serves_mcp_http_from_the_environment() {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_env_toolkit"))
+        .env("ATP_TRANSPORT", "mcp-http")
+        .env("ATP_MCP_ADDR", "127.0.0.1:0")
+        .env("ATP_APP_NAME", "mcp-env-kit")
+        .env_remove("ATP_API_KEY")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = tokio::time::timeout(WAIT, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(at) = line.find("url=http://") {
+                return line[at + 4..].split_whitespace().next().unwrap().to_owned();
+            }
+        }
+        panic!("the toolkit ended without saying where it serves MCP");
+    })
+    .await
+    .expect("the toolkit says where it listens");
+    let client = http_client(&url, None).await;
+    let (_, text, _) = call(&client, "echo", json!({"text": "from env"})).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        json!({"echo": "from env"})
+    );
+    client.cancel().await.unwrap();
+    child.kill().await.unwrap();
+}

@@ -1,0 +1,612 @@
+//! The same `#[atp_tool]` functions served over MCP, judged by the
+//! official Python MCP client (the `mcp` package, 2.x): over stdio (the
+//! client starts the toolkit process with `ATP_TRANSPORT=mcp`) and over
+//! streamable HTTP (the toolkit process with `ATP_TRANSPORT=mcp-http` on
+//! 127.0.0.1:0), each with the low-level `ClientSession` and its
+//! `initialize()` handshake (protocol 2025-11-25) and with the high-level
+//! `mcp.Client` in its default mode, which probes `server/discover` and
+//! adopts the stateless 2026-07-28 lifecycle.
+//!
+//! The client runs in `tests/python/mcp_client.py`: the operations are
+//! chosen here, it reports what it saw as one JSON document, and the
+//! assertions are here. `tests/mcp.rs` checks the same with rmcp's client.
+//!
+//! Needs the `mcp` feature and a Python with `mcp` 2.x (`.venv` at the
+//! workspace root, or `ATP_REF_PYTHON`):
+//! `cargo test -p atp-tests --features mcp --test mcp_python -- --include-ignored`.
+//! The tests are ignored unless asked for; asked for with no such Python,
+//! they fail saying what to install.
+#![cfg(feature = "mcp")]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use atp_tests::WAIT;
+use serde_json::{Map, Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+/// How long one run of the Python client may take (start, connect, every
+/// operation, close) before it is killed. The script bounds itself at 60 s.
+const PYTHON_WAIT: Duration = Duration::from_secs(90);
+/// The toolkit's name, which MCP clients see as the server's.
+const APP: &str = "mcp-python-kit";
+
+/// How the Python client connects.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    /// `ClientSession` + `initialize()`: the handshake lifecycle.
+    Session,
+    /// `mcp.Client` in its default mode ("auto").
+    Client,
+}
+
+impl Mode {
+    fn arg(self) -> &'static str {
+        match self {
+            Mode::Session => "session",
+            Mode::Client => "client",
+        }
+    }
+
+    /// The protocol version the Python client ends up with against our
+    /// server (rmcp 3.11): the newest with a handshake, or, when the client
+    /// probes `server/discover`, the stateless one.
+    fn protocol_version(self) -> &'static str {
+        match self {
+            Mode::Session => "2025-11-25",
+            Mode::Client => "2026-07-28",
+        }
+    }
+}
+
+/// The Python with the official MCP SDK.
+fn python() -> PathBuf {
+    atp_tests::reference_python("'mcp==2.3.0'")
+}
+
+/// What one run of the Python client saw.
+#[derive(Debug)]
+struct Observed {
+    protocol_version: Value,
+    server_info: Value,
+    results: Map<String, Value>,
+    /// The client's stderr (and over stdio the toolkit's), and over HTTP
+    /// the toolkit's log: shown when something fails.
+    log: String,
+}
+
+impl Observed {
+    /// The value of the operation `name`; fails the test if it raised.
+    fn ok(&self, name: &str) -> &Value {
+        let result = self.results.get(name).unwrap_or_else(|| {
+            panic!(
+                "no result for {name}: {:?}\nlog:\n{}",
+                self.results, self.log
+            )
+        });
+        result.get("ok").unwrap_or_else(|| {
+            panic!(
+                "the Python client raised on {name}: {}\nlog:\n{}",
+                result["raised"], self.log
+            )
+        })
+    }
+
+    /// The tool result of the operation `name`: (is_error, text,
+    /// structuredContent).
+    fn call(&self, name: &str) -> (bool, &str, &Value) {
+        tool_result(self.ok(name))
+    }
+}
+
+/// A tool result as the script reports it: (is_error, text,
+/// structuredContent).
+fn tool_result(result: &Value) -> (bool, &str, &Value) {
+    (
+        result["is_error"].as_bool().expect("is_error"),
+        result["text"].as_str().expect("text"),
+        &result["structured"],
+    )
+}
+
+/// Runs `tests/python/mcp_client.py` with `transport` (`stdio`, `http`),
+/// `target` (the toolkit command or the URL) and `mode` (`session`,
+/// `client`, `raw`), feeding it `script`. Fails the test if the client
+/// failed, or took longer than `PYTHON_WAIT` (then it is killed).
+async fn run_python(transport: &str, target: &str, mode: &str, script: &Value) -> Observed {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/mcp_client.py");
+    let mut child = tokio::process::Command::new(python())
+        .arg(&path)
+        .args([transport, target, mode])
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the Python client starts (ATP_REF_PYTHON names a Python)");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let input = serde_json::to_vec(script).unwrap();
+    let feed = tokio::spawn(async move {
+        stdin.write_all(&input).await?;
+        stdin.shutdown().await
+    });
+    let out = tokio::spawn(async move {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).await.map(|_| text)
+    });
+    let err = tokio::spawn(async move {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).await.map(|_| text)
+    });
+    let status = tokio::time::timeout(PYTHON_WAIT, child.wait()).await;
+    if status.is_err() {
+        child.kill().await.expect("the stuck client is killed");
+    }
+    // The pipes close once the client is gone (and, over stdio, the toolkit
+    // it started, which shares its stderr).
+    let collect = |task: tokio::task::JoinHandle<std::io::Result<String>>| async move {
+        tokio::time::timeout(WAIT, task)
+            .await
+            .map_or_else(
+                |_| Ok("<still open>".to_owned()),
+                |joined| joined.expect("the reader does not panic"),
+            )
+            .unwrap_or_else(|err| format!("<unreadable: {err}>"))
+    };
+    let (stdout, stderr) = (collect(out).await, collect(err).await);
+    let status = status
+        .unwrap_or_else(|_| {
+            panic!(
+                "the Python client did not finish within {PYTHON_WAIT:?}; killed. stderr:\n{stderr}"
+            )
+        })
+        .expect("waiting for the Python client");
+    tokio::time::timeout(WAIT, feed)
+        .await
+        .expect("stdin is written")
+        .expect("the writer does not panic")
+        .expect("the script reaches the client");
+    assert!(
+        status.success(),
+        "the Python client failed ({status}); stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let mut answer: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|err| panic!("not JSON ({err}): {stdout}\nstderr:\n{stderr}"));
+    let Value::Object(results) = answer["results"].take() else {
+        panic!("no results: {answer}\nstderr:\n{stderr}");
+    };
+    Observed {
+        protocol_version: answer["protocol_version"].take(),
+        server_info: answer["server_info"].take(),
+        results,
+        log: stderr,
+    }
+}
+
+/// The Python client over stdio: it starts the toolkit process with
+/// `ATP_TRANSPORT=mcp` and, if given, `token` as `ATP_AUTH_TOKEN`.
+async fn over_stdio(mode: Mode, token: Option<&str>, operations: Vec<Value>) -> Observed {
+    // The client passes the server only this, over its safe defaults
+    // (HOME, PATH, ...): nothing else of this process's environment.
+    let mut env = json!({
+        "ATP_TRANSPORT": "mcp",
+        "ATP_APP_NAME": APP,
+        "RUST_LOG": "warn",
+        "NO_COLOR": "1",
+    });
+    if let Some(token) = token {
+        env["ATP_AUTH_TOKEN"] = json!(token);
+    }
+    let script = json!({"env": env, "operations": operations});
+    let observed = run_python(
+        "stdio",
+        env!("CARGO_BIN_EXE_env_toolkit"),
+        mode.arg(),
+        &script,
+    )
+    .await;
+    check_session(&observed, mode);
+    observed
+}
+
+/// The toolkit process serving MCP over streamable HTTP
+/// (`ATP_TRANSPORT=mcp-http`, `ATP_MCP_ADDR=127.0.0.1:0`), killed when
+/// dropped.
+struct HttpToolkit {
+    child: tokio::process::Child,
+    url: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl HttpToolkit {
+    /// Starts it and reads where it listens from its log.
+    async fn start() -> Self {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_env_toolkit"))
+            .env("ATP_TRANSPORT", "mcp-http")
+            .env("ATP_MCP_ADDR", "127.0.0.1:0")
+            .env("ATP_APP_NAME", APP)
+            .env_remove("ATP_API_KEY")
+            .env_remove("ATP_AUTH_TOKEN")
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the toolkit starts");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (url_tx, url_rx) = tokio::sync::oneshot::channel();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        // Keeps reading the log, so the toolkit never blocks on a full pipe.
+        tokio::spawn({
+            let log = log.clone();
+            async move {
+                let mut url_tx = Some(url_tx);
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(at) = line.find("url=http://") {
+                        let url = line[at + 4..].split_whitespace().next().unwrap_or("");
+                        if let Some(tx) = url_tx.take() {
+                            let _ = tx.send(url.to_owned());
+                        }
+                    }
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            }
+        });
+        let url = match tokio::time::timeout(WAIT, url_rx).await {
+            Ok(Ok(url)) => url,
+            Ok(Err(_)) => panic!(
+                "the toolkit ended without saying where it serves MCP; its log:\n{}",
+                log.lock().unwrap()
+            ),
+            Err(_) => panic!(
+                "the toolkit did not say where it serves MCP within {WAIT:?}; its log:\n{}",
+                log.lock().unwrap()
+            ),
+        };
+        Self { child, url, log }
+    }
+
+    /// The Python client over streamable HTTP, sending `token` (if any) as
+    /// `Authorization: Bearer`.
+    async fn python(&self, mode: &str, token: Option<&str>, operations: Vec<Value>) -> Observed {
+        let mut headers = json!({});
+        if let Some(token) = token {
+            headers["Authorization"] = json!(format!("Bearer {token}"));
+        }
+        let script = json!({"headers": headers, "operations": operations});
+        let mut observed = run_python("http", &self.url, mode, &script).await;
+        observed.log.push_str("\nthe toolkit's log:\n");
+        observed.log.push_str(&self.log.lock().unwrap());
+        observed
+    }
+
+    async fn stop(mut self) {
+        self.child.kill().await.expect("the toolkit is killed");
+    }
+}
+
+/// The session the client negotiated: the version `mode` leads to, and
+/// the toolkit's name as the server's.
+fn check_session(observed: &Observed, mode: Mode) {
+    assert_eq!(
+        observed.protocol_version,
+        mode.protocol_version(),
+        "the protocol version of {mode:?}\nlog:\n{}",
+        observed.log
+    );
+    assert_eq!(
+        observed.server_info["name"], APP,
+        "the server's name: {}",
+        observed.server_info
+    );
+}
+
+/// The operation `name`: one call of `tool`.
+fn call(name: &str, tool: &str, arguments: Value) -> Value {
+    json!({"name": name, "op": "call", "tool": tool, "arguments": arguments})
+}
+
+/// Each error kind: (tool, arguments, the text ATP answers).
+fn error_cases() -> Vec<(&'static str, Value, &'static str)> {
+    vec![
+        ("echo", json!({}), "Missing required parameter: text"),
+        (
+            "add",
+            json!({"a": "one", "b": 2}),
+            "Invalid parameter 'a': invalid type: string \"one\", expected f64",
+        ),
+        ("fail", json!({"reason": "x"}), "boom: x"),
+        ("explode", json!({}), "Tool panicked: kaboom"),
+        ("explode_async", json!({}), "Tool panicked: async kaboom"),
+        (
+            "stuck_async",
+            json!({"ms": 5000}),
+            "Tool timed out after 200ms",
+        ),
+        ("nope", json!({}), "Unknown tool: nope"),
+    ]
+}
+
+/// The operations of a full exercise: list, results, every error kind, the
+/// token, a rendezvous and two cancellations.
+fn exercise() -> Vec<Value> {
+    let mut operations = vec![
+        json!({"name": "list", "op": "list_tools"}),
+        call("echo", "echo", json!({"text": "hi"})),
+        call("greet", "greet", json!({"name": "Ann"})),
+        call("add", "add", json!({"a": 1.5, "b": 2})),
+    ];
+    for (tool, arguments, _) in error_cases() {
+        operations.push(call(&format!("error {tool}"), tool, arguments));
+    }
+    operations.push(call("whoami", "whoami", json!({})));
+    // Four calls that only finish once all four are running.
+    let group = format!(
+        "mcp-python-{}-{:?}",
+        std::process::id(),
+        std::time::SystemTime::now()
+    );
+    let meet = json!({"tool": "meet_async", "arguments": {"group": group, "size": 4}});
+    operations
+        .push(json!({"name": "meet", "op": "concurrently", "calls": [meet, meet, meet, meet]}));
+    // Two calls the client gives up on (anyio `move_on_after`), then the
+    // counts of what that reached in the toolkit.
+    operations.extend([
+        call("counts before", "cancel_counts", json!({})),
+        json!({"name": "abandon until_cancelled", "op": "abandon", "tool": "until_cancelled",
+               "arguments": {}, "after": 0.3}),
+        json!({"name": "abandon until_dropped", "op": "abandon", "tool": "until_dropped",
+               "arguments": {}, "after": 0.3}),
+        json!({"name": "counts after", "op": "poll", "tool": "cancel_counts", "arguments": {},
+               "above": "counts before", "within": 10}),
+    ]);
+    operations
+}
+
+/// What every transport and mode must show, with `token` the one the
+/// toolkit got (if any).
+fn check_exercise(observed: &Observed, token: Option<&str>) {
+    // Schemas: an object schema from the signature, no `$ref`.
+    let list = observed.ok("list");
+    assert_eq!(list["next_cursor"], Value::Null, "one page");
+    let tools = list["tools"].as_array().expect("tools");
+    let tool = |name: &str| {
+        tools
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("tool {name} listed: {list}"))
+    };
+    for name in [
+        "echo",
+        "greet",
+        "add",
+        "search",
+        "whoami",
+        "fail",
+        "explode",
+        "stuck_async",
+        "meet_async",
+        "until_cancelled",
+        "until_dropped",
+        "cancel_counts",
+        "ping",
+    ] {
+        tool(name);
+    }
+    let search = tool("search");
+    assert_eq!(
+        search["description"],
+        "Searches, with defaults for what is not required."
+    );
+    let schema = &search["inputSchema"];
+    assert_eq!(schema["type"], "object", "{schema}");
+    assert_eq!(schema["required"], json!(["query"]), "{schema}");
+    assert_eq!(schema["properties"]["limit"]["type"], "integer", "{schema}");
+    assert_eq!(schema["properties"]["tags"]["type"], "array", "{schema}");
+    assert_eq!(
+        tool("echo")["inputSchema"]["properties"]["text"]["description"],
+        "The text to send back."
+    );
+    assert_eq!(
+        tool("ping")["inputSchema"],
+        json!({"type": "object", "properties": {}})
+    );
+    let all = list["tools"].to_string();
+    assert!(!all.contains("$ref"), "no $ref in any schema: {all}");
+
+    // Results: an object is structured content and its JSON as text; a
+    // string is text only.
+    let (is_error, text, structured) = observed.call("echo");
+    assert!(!is_error, "echo: {text}");
+    assert_eq!(structured, &json!({"echo": "hi"}));
+    assert_eq!(
+        serde_json::from_str::<Value>(text).expect("echo's text is JSON"),
+        json!({"echo": "hi"})
+    );
+    assert_eq!(
+        observed.call("greet"),
+        (false, "Hello, Ann!", &Value::Null),
+        "greet: text, no structured content"
+    );
+    assert_eq!(observed.call("add"), (false, "3.5", &Value::Null));
+
+    // Each error kind, with the texts ATP answers.
+    for (tool, _, expected) in error_cases() {
+        let (is_error, text, _) = observed.call(&format!("error {tool}"));
+        assert_eq!(
+            (is_error, text),
+            (true, expected),
+            "{tool}: an error result"
+        );
+    }
+
+    // The token.
+    let whoami = observed.call("whoami");
+    match token {
+        Some(token) => assert_eq!(whoami, (false, token, &Value::Null), "whoami"),
+        None => assert_eq!(
+            (whoami.0, whoami.1),
+            (true, "Missing auth_token for authenticated tool"),
+            "whoami without a token"
+        ),
+    }
+
+    // Concurrency: the four calls met, each in its own place.
+    let meets = observed.ok("meet").as_array().expect("four outcomes");
+    let mut arrived: Vec<&str> = meets
+        .iter()
+        .map(|outcome| {
+            assert!(
+                outcome.get("raised").is_none(),
+                "a meet_async call raised: {outcome}"
+            );
+            let (is_error, text, _) = tool_result(outcome);
+            assert!(!is_error, "the calls ran at once: {text}");
+            text
+        })
+        .collect();
+    arrived.sort_unstable();
+    assert_eq!(
+        arrived,
+        ["1", "2", "3", "4"],
+        "each call's place in the meeting"
+    );
+
+    // Cancellation: abandoning a call reaches a plain fn's context, and
+    // drops an async tool's future.
+    for tool in ["until_cancelled", "until_dropped"] {
+        let abandoned = observed.ok(&format!("abandon {tool}"));
+        assert_eq!(
+            abandoned["abandoned"], true,
+            "{tool} still running after 300 ms: {abandoned}"
+        );
+    }
+    let before = observed.call("counts before").2;
+    let after = observed.ok("counts after");
+    assert_eq!(
+        after["reached"], true,
+        "cancellations seen: {} (before {before})\nlog:\n{}",
+        after["result"]["structured"], observed.log
+    );
+}
+
+/// Over stdio, through the handshake: everything, with `ATP_AUTH_TOKEN`
+/// as the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON); run with --include-ignored"]
+async fn over_stdio_the_python_client_session_lists_and_calls_the_tools() {
+    let observed = over_stdio(Mode::Session, Some("stdio-token"), exercise()).await;
+    check_exercise(&observed, Some("stdio-token"));
+}
+
+/// Over stdio, with `mcp.Client`'s default mode (2026-07-28, stateless):
+/// everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON); run with --include-ignored"]
+async fn over_stdio_the_python_high_level_client_lists_and_calls_the_tools() {
+    let observed = over_stdio(Mode::Client, Some("stdio-token"), exercise()).await;
+    check_exercise(&observed, Some("stdio-token"));
+}
+
+/// Over stdio without `ATP_AUTH_TOKEN`, a tool that needs a token says so,
+/// in both modes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON); run with --include-ignored"]
+async fn over_stdio_without_a_token_the_python_client_is_told_one_is_missing() {
+    for mode in [Mode::Session, Mode::Client] {
+        let observed = over_stdio(mode, None, vec![call("whoami", "whoami", json!({}))]).await;
+        assert_eq!(
+            (observed.call("whoami").0, observed.call("whoami").1),
+            (true, "Missing auth_token for authenticated tool"),
+            "{mode:?}"
+        );
+    }
+}
+
+/// Over streamable HTTP, through the handshake: everything, with the
+/// bearer token as the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON); run with --include-ignored"]
+async fn over_streamable_http_the_python_client_session_lists_and_calls_the_tools() {
+    let toolkit = HttpToolkit::start().await;
+    let observed = toolkit
+        .python(Mode::Session.arg(), Some("bearer-token"), exercise())
+        .await;
+    check_session(&observed, Mode::Session);
+    check_exercise(&observed, Some("bearer-token"));
+    toolkit.stop().await;
+}
+
+/// Over streamable HTTP, with `mcp.Client`'s default mode (2026-07-28,
+/// stateless HTTP: a POST per request, no session): everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON); run with --include-ignored"]
+async fn over_streamable_http_the_python_high_level_client_lists_and_calls_the_tools() {
+    let toolkit = HttpToolkit::start().await;
+    let observed = toolkit
+        .python(Mode::Client.arg(), Some("bearer-token"), exercise())
+        .await;
+    check_session(&observed, Mode::Client);
+    check_exercise(&observed, Some("bearer-token"));
+    toolkit.stop().await;
+}
+
+/// Over streamable HTTP without a bearer token, a tool that needs a token
+/// says so, in both modes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON); run with --include-ignored"]
+async fn over_streamable_http_without_a_token_the_python_client_is_told_one_is_missing() {
+    let toolkit = HttpToolkit::start().await;
+    for mode in [Mode::Session, Mode::Client] {
+        let observed = toolkit
+            .python(mode.arg(), None, vec![call("whoami", "whoami", json!({}))])
+            .await;
+        check_session(&observed, mode);
+        assert_eq!(
+            (observed.call("whoami").0, observed.call("whoami").1),
+            (true, "Missing auth_token for authenticated tool"),
+            "{mode:?}"
+        );
+    }
+    toolkit.stop().await;
+}
+
+/// A request carrying a foreign `Origin` (a web page's) is refused with
+/// 403; the same request without one is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON); run with --include-ignored"]
+async fn over_streamable_http_a_foreign_origin_is_refused_to_httpx() {
+    let toolkit = HttpToolkit::start().await;
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "raw", "version": "0"}}
+    });
+    let accept = "application/json, text/event-stream";
+    let observed = toolkit
+        .python(
+            "raw",
+            None,
+            vec![
+                json!({"name": "foreign", "op": "post", "body": initialize,
+                       "headers": {"Accept": accept, "Origin": "http://evil.example"}}),
+                json!({"name": "local", "op": "post", "body": initialize,
+                       "headers": {"Accept": accept}}),
+            ],
+        )
+        .await;
+    let foreign = observed.ok("foreign");
+    assert_eq!(foreign["status"], 403, "with Origin: {foreign}");
+    let local = observed.ok("local");
+    assert_eq!(local["status"], 200, "without Origin: {local}");
+    toolkit.stop().await;
+}
