@@ -14,6 +14,7 @@ use tokio::time::{Instant, timeout_at};
 use tracing::Instrument;
 
 use crate::apps::{AppFuture, AppOutcome, Apps};
+use crate::call_metrics::CallGauges;
 use crate::cancel::Cancel;
 use crate::codec::{Inbound, Reply, ReplyKind};
 use crate::config::Limits;
@@ -57,6 +58,40 @@ impl InFlight {
 }
 
 struct InFlightGuard(Arc<InFlight>);
+
+/// A call waiting for a running slot, for `atp_calls_queued`; counted out
+/// however the wait ends (a slot, the time limit, a cancellation).
+struct Queued<'a>(&'a CallGauges);
+
+impl<'a> Queued<'a> {
+    fn new(gauges: &'a CallGauges) -> Self {
+        gauges.queued();
+        Self(gauges)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.dequeued();
+    }
+}
+
+/// A call holding a running slot, for `atp_calls_in_flight`; counted out
+/// when its run ends, however it ends (an async tool's future dropped).
+struct Running<'a>(&'a CallGauges);
+
+impl<'a> Running<'a> {
+    fn new(gauges: &'a CallGauges) -> Self {
+        gauges.started();
+        Self(gauges)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.finished();
+    }
+}
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
@@ -108,6 +143,8 @@ struct Shared {
     refusing: AtomicBool,
     /// The shutdown deadline passed: every call's context is cancelled.
     shutdown: Cancel,
+    /// `atp_calls_in_flight` and `atp_calls_queued`.
+    gauges: CallGauges,
 }
 
 /// Work for a call task.
@@ -161,6 +198,7 @@ impl Dispatcher {
             inflight: Arc::default(),
             refusing: AtomicBool::new(false),
             shutdown: Cancel::new(),
+            gauges: CallGauges::default(),
         }))
     }
 
@@ -250,7 +288,9 @@ impl Dispatcher {
     {
         if self.0.refusing.load(Ordering::SeqCst) {
             let id = job.request_id().clone();
-            return Some(Reply::new(job.kind(), id, Err(CallError::ShuttingDown)));
+            let result = Err(CallError::ShuttingDown);
+            self.count_refusal(&job, &result);
+            return Some(Reply::new(job.kind(), id, result));
         }
         let Ok(slot) = self.0.admitted.clone().try_acquire_owned() else {
             tracing::warn!(
@@ -260,11 +300,9 @@ impl Dispatcher {
             );
             let limit = self.0.limits.max_in_flight + self.0.limits.max_queued;
             let id = job.request_id().clone();
-            return Some(Reply::new(
-                job.kind(),
-                id,
-                Err(CallError::Overloaded(limit)),
-            ));
+            let result = Err(CallError::Overloaded(limit));
+            self.count_refusal(&job, &result);
+            return Some(Reply::new(job.kind(), id, result));
         };
         let guard = self.0.inflight.enter();
         let this = self.clone();
@@ -283,6 +321,15 @@ impl Dispatcher {
             drop(guard);
         });
         None
+    }
+
+    /// Counts a tool call refused before it was admitted.
+    fn count_refusal(&self, job: &Job, result: &CallResult) {
+        if let Job::Tool(request, _) = job
+            && let Some(tool) = self.0.registry.get(&request.tool_name)
+        {
+            tool.metrics.record(&tool.shared_name, result, None);
+        }
     }
 
     /// Waits for a running slot, within the call's time limit.
@@ -312,8 +359,19 @@ impl Dispatcher {
             }
             return Err(CallError::UnknownTool(tool_name));
         };
-        let mut args = CallArgs::from_request(params, auth_token)?;
-        args.validate(&tool.required, tool.needs_token)?;
+        let checked = CallArgs::from_request(params, auth_token).and_then(|args| {
+            args.validate(&tool.required, tool.needs_token)?;
+            Ok(args)
+        });
+        let mut args = match checked {
+            Ok(args) => args,
+            Err(err) => {
+                let result = Err(err);
+                tool.metrics
+                    .record(&tool.shared_name, &result, Some(admitted.elapsed()));
+                return result;
+            }
+        };
         let limit = tool.timeout.unwrap_or(shared.limits.call_timeout);
         let deadline = admitted + limit;
         // A cancellation only where something can watch it: the tool's
@@ -335,10 +393,15 @@ impl Dispatcher {
         };
         args.attach(context, shared.states.clone());
         let span = tracing::info_span!("call", tool = %tool.name, %request_id);
+        let gauges = &shared.gauges;
         let work = async {
-            let Some(permit) = self.running_slot(deadline).await else {
+            let queued = Queued::new(gauges);
+            let permit = self.running_slot(deadline).await;
+            drop(queued);
+            let Some(permit) = permit else {
                 return Ended::TimedOut;
             };
+            let _running = Running::new(gauges);
             tracing::debug!("call started");
             match &tool.invoke {
                 Invoke::Blocking(call) => {
@@ -398,8 +461,11 @@ impl Dispatcher {
             }
             Ended::Cancelled => Err(CallError::Cancelled),
         };
+        let elapsed = admitted.elapsed();
+        tool.metrics
+            .record(&tool.shared_name, &result, Some(elapsed));
         if tracing::enabled!(tracing::Level::DEBUG) {
-            span.in_scope(|| log_call(&result, admitted.elapsed()));
+            span.in_scope(|| log_call(&result, elapsed));
         }
         result
     }

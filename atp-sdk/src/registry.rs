@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicUsize;
 
 use sha2::{Digest, Sha256};
 
+use crate::call_metrics::ToolMetrics;
 use crate::dynamic::DynamicTool;
 use crate::error::Error;
 use crate::params::CallArgs;
@@ -67,6 +68,8 @@ pub(crate) struct Tool {
     /// (including ones answered "timed out"): named in the log when the
     /// program exits without them.
     pub(crate) blocking_running: Arc<AtomicUsize>,
+    /// Its counters and histogram.
+    pub(crate) metrics: ToolMetrics,
 }
 
 impl std::fmt::Debug for Tool {
@@ -102,6 +105,7 @@ fn from_def(def: &'static ToolDef) -> Entry {
                 Handler::Async(call) => Invoke::Async(call),
             },
             blocking_running: Arc::default(),
+            metrics: ToolMetrics::default(),
         },
         announced: Announced {
             name: def.name.to_owned(),
@@ -141,6 +145,7 @@ fn from_dynamic(tool: DynamicTool) -> Entry {
             timeout: parts.timeout,
             invoke: Invoke::Dynamic(parts.handler),
             blocking_running: Arc::default(),
+            metrics: ToolMetrics::default(),
             shared_name: Arc::from(parts.name.as_str()),
             // A run-time tool's handler may ask its arguments for one.
             uses_context: true,
