@@ -3,6 +3,7 @@
 mod support;
 
 use std::process::Output;
+use std::time::Duration;
 
 use atp_dev::DevServer;
 use serde_json::{Value, json};
@@ -305,6 +306,12 @@ async fn bench_drives_a_tool_and_reports_json() {
         .args(["--server", &server.base_url()]);
     let (output, ()) = tokio::join!(run(&mut bench), toolkit.serve(5, "raw"));
     assert!(output.status.success(), "{}", text(&output.stderr));
+    // stderr is no terminal here: no progress bar drawn into it.
+    let stderr = text(&output.stderr);
+    assert!(
+        !stderr.contains('\r') && !stderr.contains('\x1b'),
+        "no progress bar when stderr is not a terminal: {stderr:?}"
+    );
     let stdout = text(&output.stdout);
     assert!(
         stdout.contains("bench echo: 5 requests, 2 in flight"),
@@ -400,4 +407,194 @@ async fn app_starts_acts_and_ends_a_session() {
         "{}",
         text(&output.stderr)
     );
+}
+
+#[tokio::test]
+async fn context_prints_what_an_llm_is_shown() {
+    let server = DevServer::start().await.unwrap();
+    register(&server, "k", "demo", "echo").await;
+    let _toolkit = RawToolkit::connect(&server, "k").await;
+    server.wait_for_tools(&["echo"], WAIT).await.unwrap();
+    let base = server.base_url();
+
+    let output = run(atp_dev().args([
+        "context",
+        "demo",
+        "--provider",
+        "anthropic",
+        "--server",
+        &base,
+    ]))
+    .await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let tools: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(tools[0]["name"], "echo", "{tools}");
+    assert_eq!(tools[0]["description"], "The echo tool.", "{tools}");
+    assert_eq!(tools[0]["input_schema"]["type"], "object", "{tools}");
+    assert_eq!(
+        tools[0]["input_schema"]["required"],
+        json!(["x"]),
+        "{tools}"
+    );
+
+    let output = run(atp_dev().args([
+        "context",
+        "demo",
+        "--provider",
+        "mistral",
+        "--server",
+        &base,
+    ]))
+    .await;
+    let tools: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(tools[0]["type"], "function", "{tools}");
+    assert_eq!(tools[0]["function"]["name"], "echo", "{tools}");
+
+    // openai by default; --full prints the whole context.
+    let output = run(atp_dev().args([
+        "context",
+        "demo",
+        "--full",
+        "--user-prompt",
+        "echo this",
+        "--server",
+        &base,
+    ]))
+    .await;
+    let context: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(context["toolkit_name"], "demo", "{context}");
+    assert_eq!(context["user_prompt"], "echo this", "{context}");
+    assert_eq!(context["provider"], "openai", "{context}");
+    assert_eq!(context["tools"][0]["type"], "function", "{context}");
+    assert_eq!(context["tools"][0]["name"], "echo", "{context}");
+
+    let output = run(atp_dev().args(["context", "nobody", "--server", &base])).await;
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("nobody"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output =
+        run(atp_dev().args(["context", "demo", "--provider", "gemini", "--server", &base])).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("openai"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+/// `--watch`: a real file change restarts the command (the old one
+/// stopped, process group and all); a failing command stays down and says
+/// so; the next change starts it again; the last line is a signal's stop.
+#[tokio::test]
+async fn watch_restarts_the_command_when_a_file_changes() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = std::env::temp_dir().join(format!("atp-dev-watch-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::create_dir_all(dir.join("target/debug")).unwrap();
+    std::fs::write(dir.join("src/lib.rs"), "// v1\n").unwrap();
+    let starts = dir.join("starts.log");
+    // The command: notes each start and its pid, fails while `broken`
+    // exists, else runs until stopped (with a child of its own, as
+    // `cargo run` has).
+    let script = format!(
+        "echo $$ >> {starts}; if [ -f {broken} ]; then exit 101; fi; sleep 60 & wait",
+        starts = starts.display(),
+        broken = dir.join("broken").display(),
+    );
+    let mut child = atp_dev()
+        .current_dir(&dir)
+        .args(["--port", "0", "--watch", "--", "sh", "-c", &script])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let mut wait_for = async |needle: &str| {
+        let found = tokio::time::timeout(WAIT, async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                seen.push(line.clone());
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+            panic!("atp-dev exited; it said:\n{}", seen.join("\n"));
+        })
+        .await;
+        found.unwrap_or_else(|_| panic!("no line with {needle:?}"))
+    };
+    let watching = wait_for("atp-dev: watching").await;
+    assert!(watching.contains("src"), "{watching}");
+    let started = |n: usize| {
+        let starts = starts.clone();
+        async move {
+            tokio::time::timeout(WAIT, async {
+                loop {
+                    let text = std::fs::read_to_string(&starts).unwrap_or_default();
+                    let pids: Vec<String> = text.lines().map(str::to_owned).collect();
+                    if pids.len() >= n {
+                        return pids;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+            .await
+            .unwrap_or_else(|_| panic!("{n} starts"))
+        }
+    };
+    let first = started(1).await;
+
+    // A change under target/ is no change.
+    std::fs::write(dir.join("target/debug/out"), "build output").unwrap();
+    // A real change restarts it; the first run is gone.
+    std::fs::write(dir.join("src/lib.rs"), "// v2\n").unwrap();
+    let line = wait_for("restarting").await;
+    assert!(line.contains("src/lib.rs changed"), "{line}");
+    let pids = started(2).await;
+    let alive = |pid: &str| {
+        std::process::Command::new("kill")
+            .args(["-0", pid])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(!alive(&first[0]), "the first run was stopped");
+    assert!(alive(&pids[1]), "the second run is running");
+
+    // A failing command stays down, said so.
+    std::fs::write(dir.join("broken"), "").unwrap();
+    std::fs::write(dir.join("src/lib.rs"), "// v3\n").unwrap();
+    wait_for("restarting").await;
+    let failed = wait_for("failed").await;
+    assert!(failed.contains("101"), "{failed}");
+    assert!(failed.contains("the next change"), "{failed}");
+    // The next change tries again.
+    std::fs::remove_file(dir.join("broken")).unwrap();
+    std::fs::write(dir.join("src/lib.rs"), "// v4\n").unwrap();
+    wait_for("restarting").await;
+    let pids = started(4).await;
+    assert!(alive(&pids[3]));
+
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-s", "TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("stops at once")
+        .unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(!alive(&pids[3]), "the command was stopped with atp-dev");
+    let text = std::fs::read_to_string(&starts).unwrap();
+    assert_eq!(text.lines().count(), 4, "no restart for target/: {text}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,12 +1,12 @@
 //! `atp-dev bench TOOL ...`: a load test through the call API, with a
 //! report of throughput and latency.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
 use super::{ServerArg, client_error};
@@ -51,8 +51,8 @@ pub(super) async fn run(server: &ServerArg, run: BenchRun, json: bool, ceiling: 
         None
     };
     let done = Arc::new(AtomicUsize::new(0));
-    let bar = (!json && std::io::stderr().is_terminal())
-        .then(|| tokio::spawn(progress_bar(done.clone(), run.options.requests)));
+    let bar = progress_bar(json, run.options.requests);
+    let ticker = tokio::spawn(follow(bar.clone(), done.clone()));
     let BenchRun {
         tool,
         params,
@@ -88,10 +88,8 @@ pub(super) async fn run(server: &ServerArg, run: BenchRun, json: bool, ceiling: 
     })
     .await;
     report.driver_ceiling_per_s = driver_ceiling;
-    if let Some(bar) = bar {
-        bar.abort();
-        eprint!("\r\x1b[2K");
-    }
+    ticker.abort();
+    bar.finish_and_clear();
     if json {
         println!(
             "{}",
@@ -107,18 +105,30 @@ pub(super) async fn run(server: &ServerArg, run: BenchRun, json: bool, ceiling: 
     }
 }
 
-/// Redraws `[#####.....] done/total` on stderr until aborted.
-async fn progress_bar(done: Arc<AtomicUsize>, total: usize) {
+/// The progress bar on stderr, with the rate and the time left; hidden
+/// for `--json` and when stderr is not a terminal.
+fn progress_bar(json: bool, total: usize) -> ProgressBar {
+    let target = if json {
+        ProgressDrawTarget::hidden()
+    } else {
+        // Hidden by indicatif itself when stderr is not a terminal.
+        ProgressDrawTarget::stderr_with_hz(10)
+    };
+    let bar = ProgressBar::with_draw_target(Some(total as u64), target);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} calls  {per_sec:>10}  ETA {eta}")
+            .expect("the template is valid")
+            .progress_chars("##."),
+    );
+    bar
+}
+
+/// Moves the bar as calls are answered, until aborted.
+async fn follow(bar: ProgressBar, done: Arc<AtomicUsize>) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
         tick.tick().await;
-        let n = done.load(Ordering::Relaxed).min(total);
-        let filled = n * 30 / total.max(1);
-        eprint!(
-            "\r[{}{}] {n}/{total}",
-            "#".repeat(filled),
-            ".".repeat(30 - filled)
-        );
+        bar.set_position(done.load(Ordering::Relaxed) as u64);
     }
 }
 

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use super::child::Child;
 use super::{DEV_API_KEY, ServeArgs, init_logging};
 use crate::client::DEFAULT_SERVER;
 use crate::server::DevServer;
@@ -76,7 +77,21 @@ pub(super) async fn run(args: ServeArgs, command: Vec<OsString>) -> ExitCode {
         eprintln!("  (point them here with --server {base_url} or ATP_DEV_URL={base_url})");
     }
 
-    let code = if command.is_empty() {
+    let code = if let Some(paths) = args.watch {
+        if command.is_empty() {
+            eprintln!("atp-dev: --watch needs a command to run: atp-dev --watch -- cargo run");
+            server.shutdown().await;
+            return ExitCode::from(2);
+        }
+        super::watch::run(
+            paths,
+            &command,
+            &base_url,
+            key.as_deref().unwrap_or(DEV_API_KEY),
+            &mut signals,
+        )
+        .await
+    } else if command.is_empty() {
         signals.recv().await;
         eprintln!("atp-dev: stopping");
         ExitCode::SUCCESS
@@ -110,42 +125,32 @@ async fn run_command(
     api_key: &str,
     signals: &mut Signals,
 ) -> ExitCode {
-    let program = &command[0];
-    let mut child = tokio::process::Command::new(program);
-    child
-        .args(&command[1..])
-        .env("ATP_BASE_URL", base_url)
-        .env("ATP_API_KEY", api_key);
-    if std::env::var_os("ATP_APP_NAME").is_none() {
-        child.env("ATP_APP_NAME", app_name(command));
-    }
-    child.kill_on_drop(true);
-    let mut child = match child.spawn() {
+    let mut child = match Child::spawn(command, base_url, api_key) {
         Ok(child) => child,
         Err(err) => {
-            eprintln!(
-                "atp-dev: could not run {}: {err}",
-                program.to_string_lossy()
-            );
+            eprintln!("atp-dev: {err}");
             return ExitCode::from(127);
         }
     };
     tokio::select! {
-        status = child.wait() => match status {
-            Ok(status) => {
-                let code = status.code().unwrap_or(1);
-                eprintln!("atp-dev: {} exited ({status})", program.to_string_lossy());
-                ExitCode::from(u8::try_from(code).unwrap_or(1))
-            }
-            Err(err) => {
-                eprintln!("atp-dev: waiting for {}: {err}", program.to_string_lossy());
-                ExitCode::FAILURE
-            }
-        },
+        status = child.wait() => {
+            let code = match status {
+                Ok(status) => {
+                    eprintln!("atp-dev: {} exited ({status})", child.program());
+                    ExitCode::from(u8::try_from(status.code().unwrap_or(1)).unwrap_or(1))
+                }
+                Err(err) => {
+                    eprintln!("atp-dev: waiting for {}: {err}", child.program());
+                    ExitCode::FAILURE
+                }
+            };
+            // What it started and left behind goes with it.
+            child.stop().await;
+            code
+        }
         () = signals.recv() => {
-            eprintln!("atp-dev: stopping {} and the server", program.to_string_lossy());
-            let _ = child.start_kill();
-            let _ = child.wait().await;
+            eprintln!("atp-dev: stopping {} and the server", child.program());
+            child.stop().await;
             ExitCode::from(130)
         }
     }
@@ -182,13 +187,13 @@ pub fn app_name(command: &[OsString]) -> String {
 /// server says it is listening, so a signal sent right after that line is
 /// never left to the default action (which would kill the process without
 /// stopping the command).
-struct Signals {
+pub(super) struct Signals {
     #[cfg(unix)]
     unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
 
 impl Signals {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -202,7 +207,7 @@ impl Signals {
     }
 
     /// Resolves at the next Ctrl-C or SIGTERM.
-    async fn recv(&mut self) {
+    pub(super) async fn recv(&mut self) {
         #[cfg(unix)]
         if let Some((int, term)) = &mut self.unix {
             tokio::select! {
