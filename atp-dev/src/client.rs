@@ -179,6 +179,27 @@ impl DevClient {
         self.send(request).await
     }
 
+    /// What an LLM is shown of `toolkit` (a connected toolkit's app name)
+    /// for `provider` (`openai`, `anthropic` or `mistral`): the same
+    /// context the LLM-client API answers, its `tools` in the provider's
+    /// shape.
+    pub async fn context(
+        &self,
+        toolkit: &str,
+        provider: &str,
+        user_prompt: &str,
+    ) -> Result<Value, ClientError> {
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/api/dev/toolkits/{toolkit}/context", self.server),
+            [("provider", provider), ("user_prompt", user_prompt)],
+        )
+        .map_err(|err| ClientError::Unreachable {
+            server: self.server.clone(),
+            reason: format!("not a URL: {err}"),
+        })?;
+        self.send(self.http.get(url)).await
+    }
+
     /// Starts an app session (`atp_app_request`) with `params`.
     pub async fn app_start(
         &self,

@@ -61,11 +61,18 @@ fn is_app(tool: &ToolInfo) -> bool {
 }
 
 /// A tool as an LLM is shown it: its JSON Schema when the toolkit sent one
-/// (the SDK does), else one made of its parameter names (the reference
+/// (the SDK does; its `required` filled in from `required_params` when the
+/// schema has none), else one made of its parameter names (the reference
 /// client sends only those).
 fn spec(tool: &ToolInfo) -> ToolSpec {
     let parameters = match tool.metadata.extra.get("parameters") {
-        Some(schema) if schema.is_object() => schema.clone(),
+        Some(Value::Object(schema)) => {
+            let mut schema = schema.clone();
+            if !schema.contains_key("required") && !tool.metadata.required_params.is_empty() {
+                schema.insert("required".to_owned(), json!(tool.metadata.required_params));
+            }
+            Value::Object(schema)
+        }
         _ => {
             let properties: serde_json::Map<String, Value> = tool
                 .metadata

@@ -1,12 +1,15 @@
 //! The `atp-dev` command line: serve (optionally running a toolkit
 //! command beside the server), and the client subcommands, one file each:
-//! `tools`, `call`, `app`, `bench`.
+//! `tools`, `call`, `context`, `app`, `bench`.
 
 mod app;
 mod bench;
 mod call;
+mod child;
+mod context;
 mod serve;
 mod tools;
+mod watch;
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -78,6 +81,11 @@ pub(crate) struct ServeArgs {
     /// client address (toolkits included).
     #[arg(long, default_value_t = 64)]
     pub(super) max_streams_per_client: usize,
+    /// Restart the command (after `--`) when a file under PATH changes;
+    /// with no PATH: src/, examples/, Cargo.toml and build.rs of the
+    /// current directory (target/ never). `atp-dev --watch -- cargo run`.
+    #[arg(long, value_name = "PATH", num_args = 0..)]
+    pub(super) watch: Option<Vec<std::path::PathBuf>>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +115,23 @@ enum Command {
         /// The toolkit to call, when several offer the tool.
         #[arg(long = "app")]
         app_name: Option<String>,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Print what an LLM is shown of a toolkit: its tools as the
+    /// provider's function definitions, as JSON.
+    Context {
+        /// The toolkit (its app name, as `atp-dev tools` lists it).
+        toolkit: String,
+        /// Whose tool format: openai (Responses API), anthropic, mistral.
+        #[arg(long, default_value = "openai", value_parser = ["openai", "anthropic", "mistral"])]
+        provider: String,
+        /// The user prompt to put in the context.
+        #[arg(long, default_value = "")]
+        user_prompt: String,
+        /// Print the whole context, not only its tools.
+        #[arg(long)]
+        full: bool,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -207,6 +232,13 @@ async fn run(cli: Cli, command: Vec<OsString>) -> ExitCode {
     match cli.command {
         Some(Command::Tools { server, json }) => tools::run(&server, json).await,
         Some(Command::App { step }) => app::run(step).await,
+        Some(Command::Context {
+            toolkit,
+            provider,
+            user_prompt,
+            full,
+            server,
+        }) => context::run(&server, &toolkit, &provider, &user_prompt, full).await,
         Some(Command::Call {
             tool,
             params,
