@@ -131,7 +131,7 @@ async fn watch_over(state: AppState, mut socket: WebSocket) {
 
 /// One event of the live log.
 enum LogEvent {
-    Call(CallEvent),
+    Call(Box<CallEvent>),
     Tools(u64),
     Lagged(u64),
 }
@@ -183,14 +183,14 @@ impl Watcher {
     /// The next event to send; `None` when the server is shutting down.
     async fn next(&mut self) -> Option<LogEvent> {
         if let Some(event) = self.backlog.pop_front() {
-            return Some(LogEvent::Call(event));
+            return Some(LogEvent::Call(Box::new(event)));
         }
         if self.hub.is_closed() {
             return None;
         }
         tokio::select! {
             received = self.calls.recv() => match received {
-                Ok(event) => Some(LogEvent::Call(event)),
+                Ok(event) => Some(LogEvent::Call(Box::new(event))),
                 Err(broadcast::error::RecvError::Lagged(missed)) => Some(LogEvent::Lagged(missed)),
                 Err(broadcast::error::RecvError::Closed) => None,
             },

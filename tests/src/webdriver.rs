@@ -1,310 +1,335 @@
-//! A small W3C WebDriver client for browser tests: starts `chromedriver`,
-//! opens a headless Chromium session, and offers the few commands the
-//! playground test needs (navigate, find, click, type, read, screenshot).
+//! Headless Chromium for the browser tests, driven over WebDriver with
+//! `thirtyfour`: `Browser::start` runs `chromedriver` on a free loopback
+//! port as a child process and opens one session with a fresh profile;
+//! `Browser::close` (or, on a panic, `Drop`) ends it all: the session, the
+//! driver, every browser process it started, and the profile directory.
 //!
-//! Hand-written over reqwest instead of a WebDriver crate so the tree keeps
-//! one `syn` major (the `webdriver` crate brings syn 2 derive crates).
+//! The browser tests need Debian's `chromium` and `chromium-driver` and
+//! this package's `browser` feature (which brings thirtyfour), so they are
+//! `#[ignore]`d: run them with [`HOW_TO_RUN`]. Without the browser, or
+//! without the feature, they then fail saying what is missing.
+//!
+//! Why a feature: thirtyfour turns on `serde_json/preserve_order` (a
+//! bigger `Value` whose objects keep insertion order) and `tracing`'s
+//! default features (tracing-attributes, on syn 2) for everything in the
+//! build it is part of. In the default build, atp-sdk and atp-dev would be
+//! tested with another serde_json than they ship with, clippy's size lints
+//! would fire on their enums, and the workspace would have two syn majors.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
-use base64::Engine as _;
-use serde_json::{Value, json};
-use tokio::process::{Child, Command};
+/// What to install for the browser tests.
+pub const INSTALL_HINT: &str = "the browser tests need Chromium and chromedriver: \
+     apt-get install chromium chromium-driver \
+     (or point CHROME_BIN and CHROMEDRIVER at them)";
 
-/// The key under which WebDriver returns an element reference.
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// The command that runs the browser tests.
+pub const HOW_TO_RUN: &str = "cargo test -p atp-tests --features browser \
+     --test playground --test playground_security -- --include-ignored";
+
+/// Why a browser test cannot run in this build: the `browser` feature is
+/// off (and the browser may be missing too).
+pub fn without_the_feature() -> String {
+    let missing = match find_browser() {
+        Ok(_) => String::new(),
+        Err(missing) => format!("; and {missing}"),
+    };
+    format!(
+        "the browser tests are built with atp-tests' `browser` feature (thirtyfour): {HOW_TO_RUN}{missing}"
+    )
+}
+
+/// Where a browser test leaves its screenshot: `name` in the target
+/// directory (`CARGO_TARGET_DIR`, or the workspace's `target`).
+pub fn screenshot_path(name: &str) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join(name)
+}
 
 /// Where the browser and its driver are, from `CHROMEDRIVER` and
-/// `CHROME_BIN` or Debian's paths. `None` when either is missing.
-pub fn find_browser() -> Option<(PathBuf, PathBuf)> {
+/// `CHROME_BIN` or Debian's paths; an error naming what is missing and
+/// what to install.
+pub fn find_browser() -> Result<(PathBuf, PathBuf), String> {
     let driver = std::env::var_os("CHROMEDRIVER")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/chromedriver"));
     let chrome = std::env::var_os("CHROME_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    (driver.exists() && chrome.exists()).then_some((driver, chrome))
+    let missing: Vec<String> = [&driver, &chrome]
+        .into_iter()
+        .filter(|p| !p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    if missing.is_empty() {
+        Ok((driver, chrome))
+    } else {
+        Err(format!(
+            "{} not found: {INSTALL_HINT}",
+            missing.join(" and ")
+        ))
+    }
 }
 
-/// A failed WebDriver command.
-pub type Error = Box<dyn std::error::Error + Send + Sync>;
+#[cfg(feature = "browser")]
+pub use session::{Browser, Error};
 
-/// A running chromedriver with one browser session. Dropping it kills the
-/// driver (and with it the browser); call [`close`](Self::close) to end
-/// the session properly.
-#[derive(Debug)]
-pub struct Browser {
-    http: reqwest::Client,
-    session: String,
-    driver: Child,
-    _profile: TempDir,
-}
+/// The session, with thirtyfour.
+#[cfg(feature = "browser")]
+mod session {
+    use std::path::{Path, PathBuf};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
 
-/// An element of the page.
-#[derive(Debug, Clone)]
-pub struct Element(String);
+    use serde_json::Value;
+    use thirtyfour::prelude::*;
+    use thirtyfour::{ChromiumLikeCapabilities, WebElement};
+    use tokio::process::{Child, Command};
+    use tokio::sync::{Semaphore, SemaphorePermit};
 
-impl Browser {
-    /// Starts `driver` on a free loopback port and a headless `chrome`
-    /// session with a fresh profile and no network besides loopback.
-    pub async fn start(driver: &Path, chrome: &Path) -> Result<Browser, Error> {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let mut child = Command::new(driver)
-            .arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()?;
-        // The workspace builds rustls on `ring`; make it the default provider.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()?;
-        let base = format!("http://127.0.0.1:{port}");
+    use super::{INSTALL_HINT, find_browser};
 
-        // Ready when /status says so; bounded.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(res) = http.get(format!("{base}/status")).send().await
-                && let Ok(body) = res.json::<Value>().await
-                && body["value"]["ready"] == true
-            {
-                break;
-            }
-            if let Some(status) = child.try_wait()? {
-                return Err(format!("chromedriver exited at start: {status}").into());
-            }
-            if Instant::now() > deadline {
-                return Err("chromedriver not ready within 30 s".into());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    /// A failed browser command (a [`WebDriverError`] or a failed check).
+    pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
-        let profile = TempDir::new("atp-playground-chrome")?;
-        let caps = json!({
-            "capabilities": { "alwaysMatch": {
-                "browserName": "chrome",
-                "goog:chromeOptions": {
-                    "binary": chrome,
-                    "args": [
-                        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                        "--disable-quic", "--no-first-run", "--disable-background-networking",
-                        "--disable-component-update", "--disable-sync", "--window-size=1280,960",
-                        format!("--user-data-dir={}", profile.0.display()),
-                    ],
-                },
-            }},
-        });
-        let res = http
-            .post(format!("{base}/session"))
-            .json(&caps)
-            .send()
-            .await?;
-        let body: Value = res.json().await?;
-        let session = body["value"]["sessionId"]
-            .as_str()
-            .ok_or_else(|| format!("no session: {body}"))?
-            .to_owned();
-        Ok(Browser {
-            http,
-            session: format!("{base}/session/{session}"),
-            driver: child,
-            _profile: profile,
-        })
+    /// How often the waits look again.
+    const POLL: Duration = Duration::from_millis(50);
+
+    /// One browser at a time per test binary: on a small machine, two
+    /// Chromiums starting at once slow each other past the tests' waits.
+    static ONE_AT_A_TIME: Semaphore = Semaphore::const_new(1);
+
+    /// A running chromedriver with one headless Chromium session.
+    ///
+    /// Call [`close`](Self::close) at the end; if the test panics first, `Drop`
+    /// still kills the driver and the browser and removes the profile.
+    #[derive(Debug)]
+    pub struct Browser {
+        driver: Option<WebDriver>,
+        chromedriver: Child,
+        /// The driver's process group (its pid): the browser's processes are
+        /// in it too, so one signal ends whatever the session left.
+        group: u32,
+        profile: PathBuf,
+        _turn: SemaphorePermit<'static>,
     }
 
-    async fn command(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Value,
-    ) -> Result<Value, Error> {
-        let url = format!("{}{path}", self.session);
-        let mut req = self.http.request(method.clone(), &url);
-        // Only POST carries a body: chromedriver refuses a DELETE with one
-        // (and the session, with its browser, would outlive the test).
-        if method == reqwest::Method::POST {
-            req = req.json(&body);
-        }
-        let res = req.send().await?;
-        let status = res.status();
-        let body: Value = res.json().await?;
-        if !status.is_success() {
-            return Err(format!(
-                "{method} {path}: HTTP {status}: {}",
-                body["value"]["message"].as_str().unwrap_or("")
-            )
-            .into());
-        }
-        Ok(body["value"].clone())
-    }
+    impl Browser {
+        /// Starts chromedriver and a headless Chromium session (no network
+        /// besides loopback is needed); `extra_args` are added to Chromium's.
+        pub async fn start(extra_args: &[&str]) -> Result<Browser, Error> {
+            let (driver, chrome) = find_browser()?;
+            let turn = ONE_AT_A_TIME.acquire().await?;
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port();
+            let chromedriver = Command::new(&driver)
+                .arg(format!("--port={port}"))
+                .arg("--allowed-ips=127.0.0.1")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                // Its own process group, which the browser it starts joins.
+                .process_group(0)
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|err| format!("cannot run {}: {err}; {INSTALL_HINT}", driver.display()))?;
+            let group = chromedriver.id().ok_or("chromedriver exited at once")?;
+            let profile = std::env::temp_dir()
+                .join(format!("atp-browser-test-{}-{port}", std::process::id()));
+            let mut browser = Browser {
+                driver: None,
+                chromedriver,
+                group,
+                profile,
+                _turn: turn,
+            };
+            std::fs::create_dir_all(&browser.profile)?;
 
-    async fn post(&self, path: &str, body: Value) -> Result<Value, Error> {
-        self.command(reqwest::Method::POST, path, body).await
-    }
+            // The workspace builds rustls on `ring` with no default provider:
+            // install it before reqwest builds a client (it would panic).
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()?;
+            let base = format!("http://127.0.0.1:{port}");
+            browser.wait_for_driver(&http, &base).await?;
 
-    async fn get(&self, path: &str) -> Result<Value, Error> {
-        self.command(reqwest::Method::GET, path, Value::Null).await
-    }
-
-    /// Opens `url`.
-    pub async fn goto(&self, url: &str) -> Result<(), Error> {
-        self.post("/url", json!({ "url": url })).await.map(drop)
-    }
-
-    /// Every element matching a CSS selector, now.
-    pub async fn find_all(&self, css: &str) -> Result<Vec<Element>, Error> {
-        let found = self
-            .post(
-                "/elements",
-                json!({ "using": "css selector", "value": css }),
-            )
-            .await?;
-        Ok(found
-            .as_array()
+            let mut caps = DesiredCapabilities::chrome();
+            caps.set_binary(&chrome.to_string_lossy())?;
+            for arg in [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-crash-reporter",
+                "--window-size=1280,960",
+                &format!("--user-data-dir={}", browser.profile.display()),
+            ]
             .into_iter()
-            .flatten()
-            .filter_map(|e| e[ELEMENT_KEY].as_str().map(|id| Element(id.to_owned())))
-            .collect())
-    }
+            .chain(extra_args.iter().copied())
+            {
+                caps.add_arg(arg)?;
+            }
+            let session = WebDriver::builder(base, caps)
+                .client(http)
+                .request_timeout(Duration::from_secs(60))
+                .await?;
+            // A page that does not load fails its test in bounded time.
+            let loaded = session.set_page_load_timeout(Duration::from_secs(30)).await;
+            browser.driver = Some(session);
+            loaded?;
+            Ok(browser)
+        }
 
-    /// Waits (bounded) for an element matching `css` and returns the first.
-    pub async fn wait_for(&self, css: &str, timeout: Duration) -> Result<Element, Error> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(element) = self.find_all(css).await?.into_iter().next() {
-                return Ok(element);
+        /// Waits (bounded) until chromedriver's `/status` says it is ready.
+        async fn wait_for_driver(
+            &mut self,
+            http: &reqwest::Client,
+            base: &str,
+        ) -> Result<(), Error> {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Ok(res) = http.get(format!("{base}/status")).send().await
+                    && let Ok(body) = res.json::<Value>().await
+                    && body["value"]["ready"] == true
+                {
+                    return Ok(());
+                }
+                if let Some(status) = self.chromedriver.try_wait()? {
+                    return Err(format!("chromedriver exited at start: {status}").into());
+                }
+                if Instant::now() > deadline {
+                    return Err("chromedriver not ready within 30 s".into());
+                }
+                tokio::time::sleep(POLL).await;
             }
-            if Instant::now() > deadline {
-                return Err(format!("no element `{css}` within {timeout:?}").into());
+        }
+
+        /// The WebDriver session (tabs, navigation, scripts...).
+        pub fn driver(&self) -> &WebDriver {
+            self.driver.as_ref().expect("the session is open")
+        }
+
+        /// Opens `url` in the current tab.
+        pub async fn goto(&self, url: &str) -> Result<(), Error> {
+            Ok(self.driver().goto(url).await?)
+        }
+
+        /// Every element matching a CSS selector, now.
+        pub async fn find_all(&self, css: &str) -> Result<Vec<WebElement>, Error> {
+            Ok(self.driver().find_all(By::Css(css)).await?)
+        }
+
+        /// Waits (bounded) for an element matching `css` and returns the first.
+        pub async fn wait_for(&self, css: &str, timeout: Duration) -> Result<WebElement, Error> {
+            self.driver()
+                .query(By::Css(css))
+                .wait(timeout, POLL)
+                .first()
+                .await
+                .map_err(|err| format!("no element `{css}` within {timeout:?}: {err}").into())
+        }
+
+        /// Runs a script in the page (a function body) and returns its result.
+        pub async fn execute(&self, script: &str) -> Result<Value, Error> {
+            Ok(self.driver().execute(script, vec![]).await?.json().clone())
+        }
+
+        /// Waits (bounded) until `script` (a function body) returns something
+        /// truthy, and returns it.
+        pub async fn wait_until(&self, script: &str, timeout: Duration) -> Result<Value, Error> {
+            let deadline = Instant::now() + timeout;
+            loop {
+                let value = self.execute(script).await?;
+                let falsy =
+                    matches!(&value, Value::Null | Value::Bool(false)) || value == 0 || value == "";
+                if !falsy {
+                    return Ok(value);
+                }
+                if Instant::now() > deadline {
+                    return Err(format!("`{script}` stayed falsy for {timeout:?}").into());
+                }
+                tokio::time::sleep(POLL).await;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        /// Clears an input, then types `text` into it.
+        pub async fn fill(&self, element: &WebElement, text: &str) -> Result<(), Error> {
+            element.clear().await?;
+            if !text.is_empty() {
+                element.send_keys(text).await?;
+            }
+            Ok(())
+        }
+
+        /// The text of the first element matching `css` (waited for).
+        pub async fn text_of(&self, css: &str, timeout: Duration) -> Result<String, Error> {
+            Ok(self.wait_for(css, timeout).await?.text().await?)
+        }
+
+        /// A PNG screenshot of the current tab, written to `path`.
+        pub async fn screenshot(&self, path: &Path) -> Result<(), Error> {
+            Ok(self.driver().screenshot(path).await?)
+        }
+
+        /// Ends the session (the browser closes), then stops the driver and
+        /// removes the profile. Whatever the session's end says, nothing is
+        /// left running.
+        pub async fn close(mut self) -> Result<(), Error> {
+            let ended = match self.driver.take() {
+                Some(driver) => driver.quit().await,
+                None => Ok(()),
+            };
+            self.kill_group();
+            let _ = self.chromedriver.wait().await;
+            remove_profile(&self.profile);
+            Ok(ended?)
+        }
+
+        /// SIGKILL to the driver's process group: the driver and every browser
+        /// process still there. The driver is our child and not yet reaped, so
+        /// the group id is still ours.
+        fn kill_group(&mut self) {
+            if matches!(self.chromedriver.try_wait(), Ok(None)) {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", self.group)])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+            let _ = self.chromedriver.start_kill();
         }
     }
 
-    /// Waits (bounded) until `script` (a function body returning a value)
-    /// returns something truthy, and returns it.
-    pub async fn wait_until(&self, script: &str, timeout: Duration) -> Result<Value, Error> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let value = self.execute(script).await?;
-            let truthy = !matches!(&value, Value::Null | Value::Bool(false))
-                && value != json!(0)
-                && value != json!("");
-            if truthy {
-                return Ok(value);
+    impl Drop for Browser {
+        fn drop(&mut self) {
+            // Not closed (a panic, an early return): end everything at once,
+            // without a blocking `DELETE /session` round trip.
+            if let Some(driver) = self.driver.take() {
+                let _ = driver.leak();
             }
-            if Instant::now() > deadline {
-                return Err(format!("`{script}` stayed falsy for {timeout:?}").into());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.kill_group();
+            remove_profile(&self.profile);
         }
     }
 
-    /// Runs a script in the page (a function body) and returns its result.
-    pub async fn execute(&self, script: &str) -> Result<Value, Error> {
-        self.post("/execute/sync", json!({ "script": script, "args": [] }))
-            .await
-    }
-
-    /// Clicks an element.
-    pub async fn click(&self, element: &Element) -> Result<(), Error> {
-        self.post(&format!("/element/{}/click", element.0), json!({}))
-            .await
-            .map(drop)
-    }
-
-    /// Clears an input, then types `text` into it.
-    pub async fn fill(&self, element: &Element, text: &str) -> Result<(), Error> {
-        self.post(&format!("/element/{}/clear", element.0), json!({}))
-            .await?;
-        if !text.is_empty() {
-            self.post(
-                &format!("/element/{}/value", element.0),
-                json!({ "text": text }),
-            )
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// The element's rendered text.
-    pub async fn text(&self, element: &Element) -> Result<String, Error> {
-        let value = self.get(&format!("/element/{}/text", element.0)).await?;
-        Ok(value.as_str().unwrap_or_default().to_owned())
-    }
-
-    /// An attribute of the element (`None` if absent).
-    pub async fn attr(&self, element: &Element, name: &str) -> Result<Option<String>, Error> {
-        let value = self
-            .get(&format!("/element/{}/attribute/{name}", element.0))
-            .await?;
-        Ok(value.as_str().map(str::to_owned))
-    }
-
-    /// The element's tag name, lower case.
-    pub async fn tag(&self, element: &Element) -> Result<String, Error> {
-        let value = self.get(&format!("/element/{}/name", element.0)).await?;
-        Ok(value.as_str().unwrap_or_default().to_lowercase())
-    }
-
-    /// A PNG screenshot of the page, written to `path`.
-    pub async fn screenshot(&self, path: &Path) -> Result<(), Error> {
-        let value = self.get("/screenshot").await?;
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(value.as_str().ok_or("no screenshot data")?)?;
-        std::fs::write(path, png)?;
-        Ok(())
-    }
-
-    /// Ends the session and stops the driver.
-    pub async fn close(mut self) -> Result<(), Error> {
-        let ended = self.command(reqwest::Method::DELETE, "", Value::Null).await;
-        let _ = self.driver.kill().await;
-        // Chromium's helpers may still be writing to the profile for a
-        // moment after the session ends: remove it until it stays gone
-        // (bounded), so no run leaves a profile behind in the temp dir.
-        let profile = self._profile.0.clone();
+    /// Removes the profile until it stays gone (bounded): a browser process
+    /// may still be writing to it for a moment after it was told to end.
+    fn remove_profile(profile: &Path) {
         for _ in 0..40 {
-            let _ = std::fs::remove_dir_all(&profile);
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = std::fs::remove_dir_all(profile);
             if !profile.exists() {
-                break;
+                return;
             }
+            std::thread::sleep(POLL);
         }
-        ended.map(drop)
     }
-}
-
-/// A directory removed on drop.
-#[derive(Debug)]
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(prefix: &str) -> std::io::Result<TempDir> {
-        let path = std::env::temp_dir().join(format!(
-            "{prefix}-{}-{}",
-            std::process::id(),
-            fastrand_suffix()
-        ));
-        std::fs::create_dir_all(&path)?;
-        Ok(TempDir(path))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn fastrand_suffix() -> u64 {
-    use std::time::SystemTime;
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::from(d.subsec_nanos()))
 }
