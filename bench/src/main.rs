@@ -31,6 +31,9 @@ use atp_dev::bench::{BenchOptions, BenchReport, Outcome, ceiling, drive};
 use atp_dev::{CallError, CallOptions, DevServer};
 use serde_json::{Value, json};
 
+#[cfg(feature = "mcp")]
+mod mcp;
+
 const CONCURRENCY: [usize; 4] = [1, 16, 64, 256];
 const MANY: usize = 100;
 const VERY_MANY: usize = 10_000;
@@ -85,6 +88,8 @@ impl SuiteOptions {
 enum Impl {
     Limit,
     Sdk,
+    /// The SDK with a metrics recorder installed (Prometheus).
+    SdkMetrics,
     SdkInbox,
     Reference,
 }
@@ -94,6 +99,7 @@ impl Impl {
         match self {
             Impl::Limit => "limit (bare tokio-websockets)",
             Impl::Sdk => "atp-sdk",
+            Impl::SdkMetrics => "atp-sdk, Prometheus recorder",
             Impl::SdkInbox => "atp-sdk, HTTP inbox",
             Impl::Reference => "reference (Python 0.2.5)",
         }
@@ -103,6 +109,7 @@ impl Impl {
         match self {
             Impl::Limit => "bench-limit",
             Impl::Sdk => "bench-sdk",
+            Impl::SdkMetrics => "bench-sdk-metrics",
             Impl::SdkInbox => "bench-sdk-inbox",
             Impl::Reference => "bench-reference",
         }
@@ -112,6 +119,7 @@ impl Impl {
         match self {
             Impl::Limit => &["echo"],
             Impl::Sdk => &["echo", "echo_async", "wait_async", "sleep_blocking"],
+            Impl::SdkMetrics => &["echo"],
             Impl::SdkInbox => &["echo", "echo_async"],
             Impl::Reference => &["echo", "wait_async", "sleep_blocking"],
         }
@@ -133,6 +141,9 @@ fn toolkit_binary() -> std::io::Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = std::process::Command::new(cargo);
     build.args(["build", "-p", "atp-bench", "--bin", "atp-bench-toolkit"]);
+    if cfg!(feature = "mcp") {
+        build.args(["--features", "mcp"]);
+    }
     if !cfg!(debug_assertions) {
         build.arg("--release");
     }
@@ -171,6 +182,11 @@ fn spawn_toolkit(
         Impl::SdkInbox => {
             let mut c = tokio::process::Command::new(exe);
             c.arg("--sdk").env("ATP_TRANSPORT", "http");
+            c
+        }
+        Impl::SdkMetrics => {
+            let mut c = tokio::process::Command::new(exe);
+            c.arg("--sdk").env("ATP_BENCH_RECORDER", "1");
             c
         }
         Impl::Reference => {
@@ -323,6 +339,8 @@ struct Results {
     reconnect: BTreeMap<Impl, Duration>,
     replicas: Option<Replicas>,
     ceilings: BTreeMap<usize, f64>,
+    /// MCP: (server, over, in flight) → the load and the server's CPU per call.
+    mcp: BTreeMap<(&'static str, &'static str, usize), (BenchReport, Option<Duration>)>,
     notes: Vec<String>,
 }
 
@@ -358,7 +376,7 @@ async fn suite(options: SuiteOptions) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut impls = vec![Impl::Limit, Impl::Sdk, Impl::SdkInbox];
+    let mut impls = vec![Impl::Limit, Impl::Sdk, Impl::SdkMetrics, Impl::SdkInbox];
     let mut results = Results::default();
     if options.reference && reference_python().is_some() {
         impls.push(Impl::Reference);
@@ -475,7 +493,7 @@ async fn suite(options: SuiteOptions) -> ExitCode {
         // Back to serving after a drop: the only toolkit connected now.
         // (The bare limit client does not reconnect: it is not measured;
         // the inbox has no connection to drop.)
-        if which == Impl::SdkInbox {
+        if matches!(which, Impl::SdkInbox | Impl::SdkMetrics) {
             let _ = child.kill().await;
             continue;
         }
@@ -557,6 +575,28 @@ async fn suite(options: SuiteOptions) -> ExitCode {
     eprintln!("== three replicas of one toolkit");
     results.replicas = replicas(&toolkit, &server, &options, &mut results.notes).await;
     server.shutdown().await;
+
+    #[cfg(feature = "mcp")]
+    {
+        let python = reference_python().filter(|_| options.reference);
+        for row in mcp::rows(
+            &toolkit,
+            python.as_deref(),
+            options.quick,
+            &mut results.notes,
+        )
+        .await
+        {
+            results.mcp.insert(
+                (row.server.label(), row.over.label(), row.concurrency),
+                (row.report, row.cpu_per_call),
+            );
+        }
+    }
+    #[cfg(not(feature = "mcp"))]
+    results
+        .notes
+        .push("MCP was not measured: build atp-bench with `--features mcp`.".to_owned());
 
     let text = render(&results, &options);
     println!("{text}");
@@ -760,7 +800,7 @@ fn render(r: &Results, options: &SuiteOptions) -> String {
     let _ = writeln!(out, "Machine: {}.", machine());
     let _ = writeln!(
         out,
-        "Command: `cargo run --release -p atp-bench{}`; atp-dev in process, each toolkit its own process, all on loopback.\n",
+        "Command: `cargo run --release -p atp-bench --features mcp{}`; atp-dev in process, each toolkit its own process, all on loopback.\n",
         if options.quick { " -- --quick" } else { "" }
     );
     let _ = writeln!(
@@ -813,6 +853,11 @@ fn render(r: &Results, options: &SuiteOptions) -> String {
         (Impl::Limit, "echo", "echo (no SDK)"),
         (Impl::Sdk, "echo", "echo (plain `fn`)"),
         (Impl::Sdk, "echo_async", "echo_async (`async fn`)"),
+        (
+            Impl::SdkMetrics,
+            "echo",
+            "echo (plain `fn`), metrics recorded",
+        ),
         (Impl::SdkInbox, "echo", "echo (plain `fn`)"),
         (Impl::SdkInbox, "echo_async", "echo_async (`async fn`)"),
         (Impl::Reference, "echo", "echo"),
@@ -834,6 +879,49 @@ fn render(r: &Results, options: &SuiteOptions) -> String {
         );
     }
     let _ = writeln!(out);
+    if let (Some(with), Some(without)) = (
+        get(Impl::SdkMetrics, "echo", COST_AT),
+        get(Impl::Sdk, "echo", COST_AT),
+    ) {
+        let cpu_with = cpu(Impl::SdkMetrics, "echo");
+        let cpu_without = cpu(Impl::Sdk, "echo");
+        let _ = writeln!(
+            out,
+            "Metrics: with a Prometheus recorder installed (`metrics-exporter-prometheus`), the SDK's echo at {COST_AT} in flight made {:.0} calls/s against {:.0} without one ({}), at {} against {} µs of CPU per call. Without a recorder the `metrics` calls are no-ops: the plain rows above are that case.\n",
+            with.throughput_per_s,
+            without.throughput_per_s,
+            ratio(with.throughput_per_s, without.throughput_per_s),
+            cpu_with.map_or_else(|| "–".to_owned(), |v| format!("{v:.1}")),
+            cpu_without.map_or_else(|| "–".to_owned(), |v| format!("{v:.1}")),
+        );
+    }
+    if !r.mcp.is_empty() {
+        let _ = writeln!(
+            out,
+            "MCP: echo served by atp-sdk (`ATP_TRANSPORT=mcp` / `mcp-http`, the same `#[atp_tool]`) and by the official Python MCP server (`mcp` 2.x, `MCPServer`, returning `dict[str, Any]`), both as processes, driven by the same client (rmcp's, in process); CPU is the server process's per call.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| server | over | in flight | calls | calls/s | p50 ms | p99 ms | CPU µs per call | errors |"
+        );
+        let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        for ((server, over, c), (report, cpu)) in &r.mcp {
+            let _ = writeln!(
+                out,
+                "| {server} | {over} | {c} | {} | {:.0} | {:.3} | {:.3} | {} | {} |",
+                report.requests,
+                report.throughput_per_s,
+                report.p50_ms,
+                report.p99_ms,
+                cpu.map_or_else(
+                    || "–".to_owned(),
+                    |d| format!("{:.1}", d.as_secs_f64() * 1e6)
+                ),
+                report.errors + report.timeouts
+            );
+        }
+        let _ = writeln!(out);
+    }
     if !r.big_echo.is_empty() {
         let _ = writeln!(out, "| 1 MiB echo, 8 in flight | calls/s | MB/s |");
         let _ = writeln!(out, "|---|---:|---:|");

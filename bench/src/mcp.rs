@@ -1,0 +1,255 @@
+//! The MCP rows: echo over stdio and streamable HTTP, served by atp-sdk
+//! (`ATP_TRANSPORT=mcp` / `mcp-http`) and by the official Python server
+//! (`mcp` 2.x, `MCPServer`), driven by the same client (rmcp's), with the
+//! server process's CPU time per call.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use atp_dev::bench::{BenchOptions, BenchReport, Outcome, drive};
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use serde_json::json;
+
+use crate::cpu_time;
+
+/// Calls in flight in the MCP rows.
+pub(crate) const MCP_CONCURRENCY: [usize; 2] = [1, 16];
+
+/// One MCP server under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Server {
+    Sdk,
+    Python,
+}
+
+impl Server {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Server::Sdk => "atp-sdk",
+            Server::Python => "Python MCPServer (mcp 2.x)",
+        }
+    }
+}
+
+/// Over what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Over {
+    Stdio,
+    Http,
+}
+
+impl Over {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Over::Stdio => "stdio",
+            Over::Http => "streamable HTTP",
+        }
+    }
+}
+
+/// One measured load.
+pub(crate) struct McpRow {
+    pub(crate) server: Server,
+    pub(crate) over: Over,
+    pub(crate) concurrency: usize,
+    pub(crate) report: BenchReport,
+    pub(crate) cpu_per_call: Option<Duration>,
+}
+
+type Client = RunningService<RoleClient, ()>;
+
+/// Runs every row it can: atp-sdk always, the Python server when
+/// `python` has `mcp` 2.x.
+pub(crate) async fn rows(
+    toolkit: &Path,
+    python: Option<&Path>,
+    quick: bool,
+    notes: &mut Vec<String>,
+) -> Vec<McpRow> {
+    let mut rows = Vec::new();
+    let mut servers = vec![Server::Sdk];
+    match python {
+        Some(python) if has_mcp(python) => servers.push(Server::Python),
+        _ => notes.push(
+            "The Python MCP server was not measured: no Python with `mcp` 2.x (set ATP_REF_PYTHON or create .venv with mcp==2.3.0)."
+                .to_owned(),
+        ),
+    }
+    for server in servers {
+        for over in [Over::Stdio, Over::Http] {
+            eprintln!("== MCP: {} over {}", server.label(), over.label());
+            match measure(toolkit, python, server, over, quick).await {
+                Ok(mut measured) => rows.append(&mut measured),
+                Err(err) => notes.push(format!(
+                    "MCP, {} over {}: not measured ({err}).",
+                    server.label(),
+                    over.label()
+                )),
+            }
+        }
+    }
+    rows
+}
+
+fn has_mcp(python: &Path) -> bool {
+    std::process::Command::new(python)
+        .args(["-c", "import mcp.server.mcpserver"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("mcp_server.py")
+}
+
+/// A free loopback port (bound, then let go).
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+async fn measure(
+    toolkit: &Path,
+    python: Option<&Path>,
+    server: Server,
+    over: Over,
+    quick: bool,
+) -> Result<Vec<McpRow>, String> {
+    let port = free_port().map_err(|e| e.to_string())?;
+    let mut command = match server {
+        Server::Sdk => {
+            let mut c = tokio::process::Command::new(toolkit);
+            c.arg("--sdk")
+                .env("ATP_APP_NAME", "bench-mcp")
+                .env("RUST_LOG", "warn");
+            match over {
+                Over::Stdio => c.env("ATP_TRANSPORT", "mcp"),
+                Over::Http => c
+                    .env("ATP_TRANSPORT", "mcp-http")
+                    .env("ATP_MCP_ADDR", format!("127.0.0.1:{port}")),
+            };
+            c
+        }
+        Server::Python => {
+            let mut c = tokio::process::Command::new(python.expect("checked"));
+            c.arg(script());
+            match over {
+                Over::Stdio => c.arg("stdio"),
+                Over::Http => c.args(["http", &port.to_string()]),
+            };
+            c
+        }
+    };
+    command
+        .env_remove("ATP_API_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let mut child = command.spawn().map_err(|e| e.to_string())?;
+    let pid = child.id();
+    let client: Client = match over {
+        Over::Stdio => {
+            let stdout = child.stdout.take().expect("piped");
+            let stdin = child.stdin.take().expect("piped");
+            tokio::time::timeout(Duration::from_secs(30), ().serve((stdout, stdin)))
+                .await
+                .map_err(|_| "no MCP handshake within 30 s".to_owned())?
+                .map_err(|e| e.to_string())?
+        }
+        Over::Http => {
+            let url = format!("http://127.0.0.1:{port}/mcp");
+            // The server needs a moment to listen.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                let config = StreamableHttpClientTransportConfig::with_uri(url.clone())
+                    .max_concurrent_requests(64);
+                let transport = StreamableHttpClientTransport::from_config(config);
+                match ().serve(transport).await {
+                    Ok(client) => break client,
+                    Err(err) if tokio::time::Instant::now() > deadline => {
+                        return Err(format!("no MCP handshake at {url}: {err}"));
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        }
+    };
+    let mut rows = Vec::new();
+    for concurrency in MCP_CONCURRENCY {
+        let requests = match (server, concurrency) {
+            (Server::Python, 1) => 1_000,
+            (Server::Python, _) => 2_000,
+            (Server::Sdk, 1) => 3_000,
+            (Server::Sdk, _) => 20_000,
+        };
+        let requests = if quick {
+            (requests / 10).max(50)
+        } else {
+            requests
+        };
+        let _ = load(&client, (requests / 10).max(concurrency), concurrency).await;
+        let before = pid.and_then(cpu_time);
+        let report = load(&client, requests, concurrency).await;
+        let cpu_per_call = pid
+            .and_then(cpu_time)
+            .zip(before)
+            .map(|(after, before)| (after - before) / report.requests.max(1) as u32);
+        eprintln!(
+            "  echo c={concurrency:<3} {:>8.0}/s  p50 {:>7.3} ms  cpu {:>7.1} µs/call  errors {}",
+            report.throughput_per_s,
+            report.p50_ms,
+            cpu_per_call.map_or(f64::NAN, |d| d.as_secs_f64() * 1e6),
+            report.errors + report.timeouts
+        );
+        rows.push(McpRow {
+            server,
+            over,
+            concurrency,
+            report,
+            cpu_per_call,
+        });
+    }
+    let _ = client.cancel().await;
+    let _ = child.kill().await;
+    Ok(rows)
+}
+
+/// `requests` echo calls, `concurrency` at a time.
+async fn load(client: &Client, requests: usize, concurrency: usize) -> BenchReport {
+    let peer = client.peer().clone();
+    drive(
+        BenchOptions {
+            requests,
+            concurrency,
+        },
+        None,
+        move || {
+            let peer = peer.clone();
+            async move {
+                let args = json!({"text": "hello"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
+                let call = peer.call_tool(CallToolRequestParams::new("echo").with_arguments(args));
+                match tokio::time::timeout(Duration::from_secs(60), call).await {
+                    Ok(Ok(result)) if !result.is_error.unwrap_or(false) => {
+                        Outcome::Answered(result.structured_content.unwrap_or_default())
+                    }
+                    Ok(Ok(result)) => Outcome::Failed(format!("{:?}", result.content)),
+                    Ok(Err(err)) => Outcome::Failed(err.to_string()),
+                    Err(_) => Outcome::TimedOut,
+                }
+            }
+        },
+    )
+    .await
+}
