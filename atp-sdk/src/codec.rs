@@ -244,14 +244,8 @@ fn decode_payload(message_type: &str, payload: Payload<'_>) -> Inbound {
             };
             Inbound::Connected(message)
         }
-        "atp_tool_request" => match request(request_id, payload, ReplyKind::Tool) {
-            Ok(request) => Inbound::Call(request),
-            Err(inbound) => inbound,
-        },
-        "atp_app_request" => match request(request_id, payload, ReplyKind::App) {
-            Ok(request) => Inbound::AppStart(request),
-            Err(inbound) => inbound,
-        },
+        "atp_tool_request" => request(request_id, payload, ReplyKind::Tool, Inbound::Call),
+        "atp_app_request" => request(request_id, payload, ReplyKind::App, Inbound::AppStart),
         "atp_app_action" => match request_id {
             Some(id) => Inbound::AppAction(id, payload.action_data.unwrap_or(Value::Null)),
             None => Inbound::Ignore("app action without a request_id"),
@@ -264,15 +258,16 @@ fn decode_payload(message_type: &str, payload: Payload<'_>) -> Inbound {
     }
 }
 
-/// The request in a tool or app request; what to answer instead when it
-/// can't be one.
+/// The request in a tool or app request, as `wrap` makes it inbound; what
+/// to answer instead when it can't be one.
 fn request(
     request_id: Option<RequestId>,
     payload: Payload<'_>,
     kind: ReplyKind,
-) -> Result<ToolRequest, Inbound> {
+    wrap: fn(ToolRequest) -> Inbound,
+) -> Inbound {
     let Some(request_id) = request_id else {
-        return Err(Inbound::Ignore("request without a request_id"));
+        return Inbound::Ignore("request without a request_id");
     };
     let tool_name = match payload.tool_name {
         Some(Value::String(name)) => name,
@@ -282,14 +277,14 @@ fn request(
                 ReplyKind::Tool => CallError::UnknownTool(missing),
                 ReplyKind::App => CallError::UnknownApp(missing),
             };
-            return Err(Inbound::Reject(request_id, err, kind));
+            return Inbound::Reject(request_id, err, kind);
         }
     };
     let auth_token = match payload.auth_token {
         Some(Value::String(token)) => Some(AuthToken::new(token)),
         _ => None,
     };
-    Ok(ToolRequest {
+    wrap(ToolRequest {
         request_id,
         tool_name,
         params: payload.params.unwrap_or(Value::Null),

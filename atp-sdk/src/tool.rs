@@ -357,7 +357,9 @@ pub(crate) fn parameters_schema(params: &[ParamSpec]) -> Value {
 }
 
 /// The parameters of a struct: the properties of `P`'s JSON Schema, each
-/// required as the schema says (an app's [`Params`](crate::App::Params)).
+/// required as the schema says (an app's [`Params`](crate::App::Params)),
+/// in name order (whatever order the JSON map keeps: serde_json's
+/// `preserve_order`, turned on by any crate in a build, changes it).
 pub(crate) fn params_of<P: JsonSchema>() -> Vec<ParamSpec> {
     let schema = generator().into_root_schema_for::<P>().to_value();
     let required: Vec<&str> = schema["required"]
@@ -367,8 +369,10 @@ pub(crate) fn params_of<P: JsonSchema>() -> Vec<ParamSpec> {
     let Some(properties) = schema["properties"].as_object() else {
         return Vec::new();
     };
+    let mut properties: Vec<(&String, &Value)> = properties.iter().collect();
+    properties.sort_by(|a, b| a.0.cmp(b.0));
     properties
-        .iter()
+        .into_iter()
         .map(|(name, property)| {
             let mut property = property.clone();
             let description = property

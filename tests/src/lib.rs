@@ -460,6 +460,7 @@ pub fn sha256_hex(text: &str) -> String {
 // ---------------------------------------------------------------------------
 
 pub mod front;
+pub mod mcp_tools;
 pub mod raw;
 pub mod webdriver;
 
@@ -551,4 +552,22 @@ pub async fn stuck_async(ms: u64) -> u64 {
 pub fn stuck_blocking(ms: u64) -> u64 {
     std::thread::sleep(Duration::from_millis(ms));
     ms
+}
+
+/// The Python of the tests that drive a client nobody here wrote (the
+/// reference ATP client, the official MCP SDK): `ATP_REF_PYTHON`, or the
+/// workspace's `.venv`. Those tests are `#[ignore]`d with their reason; run
+/// with `--include-ignored` and no such Python, they fail saying what to
+/// install (`needs`, a pip requirement).
+pub fn reference_python(needs: &str) -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("ATP_REF_PYTHON").filter(|p| !p.is_empty()) {
+        return path.into();
+    }
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    assert!(
+        venv.exists(),
+        "no Python for this test: set ATP_REF_PYTHON, or make the workspace's venv: \
+         python3 -m venv .venv && .venv/bin/pip install {needs}"
+    );
+    venv
 }
