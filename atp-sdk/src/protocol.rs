@@ -2,7 +2,10 @@
 //!
 //! Every frame and HTTP body of the ATP toolkit protocol, in both
 //! directions. The SDK uses the toolkit side, `atp-dev` the server side; both
-//! share these definitions so they can't drift apart.
+//! share these definitions so they can't drift apart. The contract they
+//! implement, with the reference client's quirks and what we do instead, is
+//! written down in the repository's
+//! [`docs/PROTOCOL.md`](https://github.com/atp-sdk/atp-sdk/blob/main/docs/PROTOCOL.md).
 //!
 //! | step | direction | type |
 //! |---|---|---|

@@ -135,25 +135,76 @@ fn reference_python() -> Option<PathBuf> {
     venv.exists().then_some(venv)
 }
 
-/// The toolkit binary beside this one, built (with cargo) if needed.
-fn toolkit_binary() -> std::io::Result<PathBuf> {
-    let exe = std::env::current_exe()?.with_file_name("atp-bench-toolkit");
+/// A build of the toolkit binary: what it links decides its memory, so
+/// each measurement gets the build it needs and no more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Build {
+    /// What a toolkit links: the SDK with its default features.
+    Lean,
+    /// With a Prometheus recorder (the metrics row).
+    Recorder,
+    /// With atp-sdk's `mcp` feature (the MCP rows).
+    #[cfg(feature = "mcp")]
+    Mcp,
+}
+
+impl Build {
+    fn name(self) -> &'static str {
+        match self {
+            Build::Lean => "lean",
+            Build::Recorder => "recorder",
+            #[cfg(feature = "mcp")]
+            Build::Mcp => "mcp",
+        }
+    }
+}
+
+/// The toolkit binary of `build`, built with cargo (each build in a target
+/// directory of its own, so none overwrites another).
+fn toolkit_binary(build: Build) -> std::io::Result<PathBuf> {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace.join("target"), PathBuf::from)
+        .join(format!("bench-{}", build.name()));
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let exe = target.join(profile).join("atp-bench-toolkit");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut build = std::process::Command::new(cargo);
-    build.args(["build", "-p", "atp-bench", "--bin", "atp-bench-toolkit"]);
-    if cfg!(feature = "mcp") {
-        build.args(["--features", "mcp"]);
+    let mut command = std::process::Command::new(cargo);
+    command
+        .args([
+            "build",
+            "-p",
+            "atp-bench",
+            "--bin",
+            "atp-bench-toolkit",
+            "--target-dir",
+        ])
+        .arg(&target);
+    match build {
+        Build::Lean => {}
+        Build::Recorder => {
+            command.args(["--features", "recorder"]);
+        }
+        #[cfg(feature = "mcp")]
+        Build::Mcp => {
+            command.args(["--features", "mcp"]);
+        }
     }
     if !cfg!(debug_assertions) {
-        build.arg("--release");
+        command.arg("--release");
     }
-    let status = build.stdout(Stdio::null()).status();
+    eprintln!("atp-bench: building the toolkit ({} build)", build.name());
+    let status = command.stdout(Stdio::null()).status();
     match status {
         Ok(status) if status.success() => Ok(exe),
-        _ if exe.exists() => Ok(exe),
-        _ => Err(std::io::Error::other(
-            "could not build atp-bench-toolkit: run `cargo build --release -p atp-bench`",
-        )),
+        _ => Err(std::io::Error::other(format!(
+            "could not build atp-bench-toolkit ({} build)",
+            build.name()
+        ))),
     }
 }
 
@@ -358,13 +409,14 @@ struct Replicas {
 
 async fn suite(options: SuiteOptions) -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let toolkit = match toolkit_binary() {
-        Ok(path) => path,
-        Err(err) => {
-            eprintln!("atp-bench: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let (toolkit, with_recorder) =
+        match (toolkit_binary(Build::Lean), toolkit_binary(Build::Recorder)) {
+            (Ok(lean), Ok(recorder)) => (lean, recorder),
+            (Err(err), _) | (_, Err(err)) => {
+                eprintln!("atp-bench: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
     let server = match DevServer::builder()
         .call_timeout(Duration::from_secs(60))
         .start()
@@ -403,7 +455,12 @@ async fn suite(options: SuiteOptions) -> ExitCode {
     for &which in &impls {
         eprintln!("== {}", which.label());
         let app = which.app();
-        let mut child = match spawn_toolkit(&toolkit, which, &server, app, None) {
+        let binary = if which == Impl::SdkMetrics {
+            &with_recorder
+        } else {
+            &toolkit
+        };
+        let mut child = match spawn_toolkit(binary, which, &server, app, None) {
             Ok(child) => child,
             Err(err) => {
                 eprintln!("atp-bench: could not start {}: {err}", which.label());
@@ -579,14 +636,22 @@ async fn suite(options: SuiteOptions) -> ExitCode {
     #[cfg(feature = "mcp")]
     {
         let python = reference_python().filter(|_| options.reference);
-        for row in mcp::rows(
-            &toolkit,
-            python.as_deref(),
-            options.quick,
-            &mut results.notes,
-        )
-        .await
-        {
+        let rows = match toolkit_binary(Build::Mcp) {
+            Ok(toolkit) => {
+                mcp::rows(
+                    &toolkit,
+                    python.as_deref(),
+                    options.quick,
+                    &mut results.notes,
+                )
+                .await
+            }
+            Err(err) => {
+                results.notes.push(format!("MCP was not measured: {err}."));
+                Vec::new()
+            }
+        };
+        for row in rows {
             results.mcp.insert(
                 (row.server.label(), row.over.label(), row.concurrency),
                 (row.report, row.cpu_per_call),

@@ -571,3 +571,11 @@ pub fn reference_python(needs: &str) -> std::path::PathBuf {
     );
     venv
 }
+
+/// Waits `ms` milliseconds, then answers this process's id: which replica
+/// of a toolkit served the call.
+#[atp_tool]
+pub async fn process_id(ms: u64) -> u32 {
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    std::process::id()
+}

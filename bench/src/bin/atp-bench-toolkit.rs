@@ -5,9 +5,10 @@
 //! - `--sdk-many N`: N tools (the same three and fillers);
 //! - `--limit`: the least a toolkit can do, without the SDK.
 //!
-//! `ATP_BENCH_RECORDER=1` installs a Prometheus recorder first; with
-//! `ATP_TRANSPORT=mcp` or `mcp-http` (built `--features mcp`), `--sdk`
-//! serves MCP instead.
+//! `ATP_BENCH_RECORDER=1` installs a Prometheus recorder first (built
+//! `--features recorder`); with `ATP_TRANSPORT=mcp` or `mcp-http` (built
+//! `--features mcp`), `--sdk` serves MCP instead. atp-bench builds each
+//! variant on its own, so the plain one links only what a toolkit links.
 //!
 //! A binary of its own, linking only what a toolkit links, so its memory
 //! is a toolkit's.
@@ -58,11 +59,17 @@ async fn replica(ms: u64) -> u32 {
 fn main() -> ExitCode {
     // For the metrics row: the same toolkit with a Prometheus recorder
     // installed (nothing scrapes it: the cost is in recording).
-    if std::env::var_os("ATP_BENCH_RECORDER").is_some()
-        && let Err(err) = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()
-    {
-        eprintln!("no recorder: {err}");
-        return ExitCode::FAILURE;
+    if std::env::var_os("ATP_BENCH_RECORDER").is_some() {
+        #[cfg(feature = "recorder")]
+        if let Err(err) = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
+            eprintln!("no recorder: {err}");
+            return ExitCode::FAILURE;
+        }
+        #[cfg(not(feature = "recorder"))]
+        {
+            eprintln!("ATP_BENCH_RECORDER needs the `recorder` build (--features recorder)");
+            return ExitCode::FAILURE;
+        }
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
