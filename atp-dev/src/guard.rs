@@ -31,7 +31,8 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::api::{ApiError, AppState};
+use crate::api_error::ApiError;
+use crate::credentials::{authorization, constant_time_eq};
 
 /// What the guard lets through.
 #[derive(Debug, Clone, Default)]
@@ -78,8 +79,12 @@ fn area(path: &str) -> Area {
 }
 
 /// The middleware in front of every route.
-pub(crate) async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match check(&state.guard, &request) {
+pub(crate) async fn guard(
+    State(config): State<Arc<GuardConfig>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match check(&config, &request) {
         Ok(()) => next.run(request).await,
         Err(refusal) => refusal.into_response(),
     }
@@ -210,21 +215,6 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 fn bearer_is(headers: &HeaderMap, key: &str) -> bool {
     authorization(headers, "bearer").is_some_and(|given| constant_time_eq(given, key))
-}
-
-/// The credentials of an `Authorization: <scheme> <credentials>` header.
-pub(crate) fn authorization<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (given, credentials) = value.split_once(' ')?;
-    given
-        .eq_ignore_ascii_case(scheme)
-        .then(|| credentials.trim())
-}
-
-/// Compares two secrets in time independent of where they differ.
-pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The long-lived connections (event streams, WebSockets) open per client

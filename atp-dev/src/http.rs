@@ -11,7 +11,7 @@ use crate::{announce, call_api, guard, inbox, llm_api, playground, toolkit_ws};
 
 /// Every route of the server, behind the guard (see `guard.rs`).
 pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let guarded = axum::middleware::from_fn_with_state(state.clone(), guard::guard);
+    let guarded = axum::middleware::from_fn_with_state(state.guard.clone(), guard::guard);
     Router::new()
         .route("/api/v1/toolkit/verify_hash", post(announce::verify_hash))
         .route(

@@ -38,11 +38,13 @@
 
 mod announce;
 mod api;
+mod api_error;
 pub mod bench;
 mod call_api;
 mod call_log;
 pub mod cli;
 pub mod client;
+mod credentials;
 mod guard;
 mod http;
 mod hub;

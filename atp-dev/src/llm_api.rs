@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use tokio_websockets::{CloseCode, Message};
 
 use crate::api::{ApiError, AppState, JsonBody};
-use crate::guard::{authorization, constant_time_eq};
+use crate::credentials::{authorization, constant_time_eq};
 use crate::hub::{CallError, CallOptions, Hub, ToolInfo};
 use crate::ws_upgrade::{WebSocket, WsUpgrade};
 

@@ -33,7 +33,8 @@ use tokio_websockets::{CloseCode, Message};
 
 use crate::api::{ApiError, AppState};
 use crate::call_log::CallEvent;
-use crate::guard::{StreamSlot, constant_time_eq, peer};
+use crate::credentials::constant_time_eq;
+use crate::guard::{StreamSlot, peer};
 use crate::hub::Hub;
 use crate::ws_upgrade::{WebSocket, WsUpgrade};
 

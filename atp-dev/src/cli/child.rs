@@ -7,8 +7,6 @@ use std::ffi::OsString;
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use super::serve::app_name;
-
 /// How long a stopped command may take to exit before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
@@ -111,4 +109,31 @@ impl Child {
     fn signal_group(&mut self, _kill: bool) {
         let _ = self.child.start_kill();
     }
+}
+
+/// The toolkit's name for a command: the target of `cargo run --example
+/// X` / `--bin X` / `-p X`, else the program's file name.
+pub fn app_name(command: &[OsString]) -> String {
+    let words: Vec<String> = command
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    let program = std::path::Path::new(&words[0]).file_stem().map_or_else(
+        || "toolkit".to_owned(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    if program == "cargo" {
+        for flag in ["--example", "--bin", "-p", "--package"] {
+            if let Some(at) = words.iter().position(|w| w == flag)
+                && let Some(name) = words.get(at + 1)
+            {
+                return name.clone();
+            }
+            let prefix = format!("{flag}=");
+            if let Some(name) = words.iter().find_map(|w| w.strip_prefix(&prefix)) {
+                return name.to_owned();
+            }
+        }
+    }
+    program
 }

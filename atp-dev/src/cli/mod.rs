@@ -8,6 +8,7 @@ mod call;
 mod child;
 mod context;
 mod serve;
+mod signals;
 mod tools;
 mod watch;
 
@@ -23,7 +24,7 @@ use serde_json::{Map, Value};
 use crate::bench::BenchOptions;
 use crate::client::{ClientError, DEFAULT_SERVER, DevClient};
 
-pub use serve::app_name;
+pub use child::app_name;
 
 /// The API key `atp-dev` hands a toolkit when none is configured. Any key
 /// is accepted then, so this one is no secret.

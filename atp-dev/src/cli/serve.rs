@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::child::Child;
+use super::signals::Signals;
 use super::{DEV_API_KEY, ServeArgs, init_logging};
 use crate::client::DEFAULT_SERVER;
 use crate::server::DevServer;
@@ -153,69 +154,5 @@ async fn run_command(
             child.stop().await;
             ExitCode::from(130)
         }
-    }
-}
-
-/// The toolkit's name for a command: the target of `cargo run --example
-/// X` / `--bin X` / `-p X`, else the program's file name.
-pub fn app_name(command: &[OsString]) -> String {
-    let words: Vec<String> = command
-        .iter()
-        .map(|w| w.to_string_lossy().into_owned())
-        .collect();
-    let program = std::path::Path::new(&words[0]).file_stem().map_or_else(
-        || "toolkit".to_owned(),
-        |s| s.to_string_lossy().into_owned(),
-    );
-    if program == "cargo" {
-        for flag in ["--example", "--bin", "-p", "--package"] {
-            if let Some(at) = words.iter().position(|w| w == flag)
-                && let Some(name) = words.get(at + 1)
-            {
-                return name.clone();
-            }
-            let prefix = format!("{flag}=");
-            if let Some(name) = words.iter().find_map(|w| w.strip_prefix(&prefix)) {
-                return name.to_owned();
-            }
-        }
-    }
-    program
-}
-
-/// Ctrl-C and SIGTERM, listened for from creation on: made before the
-/// server says it is listening, so a signal sent right after that line is
-/// never left to the default action (which would kill the process without
-/// stopping the command).
-pub(super) struct Signals {
-    #[cfg(unix)]
-    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
-}
-
-impl Signals {
-    pub(super) fn new() -> Self {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let unix = signal(SignalKind::interrupt())
-                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
-                .ok();
-            Signals { unix }
-        }
-        #[cfg(not(unix))]
-        Signals {}
-    }
-
-    /// Resolves at the next Ctrl-C or SIGTERM.
-    pub(super) async fn recv(&mut self) {
-        #[cfg(unix)]
-        if let Some((int, term)) = &mut self.unix {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -12,7 +12,7 @@ use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::mpsc;
 
 use super::child::Child;
-use super::serve::Signals;
+use super::signals::Signals;
 
 /// How long changes are gathered into one restart.
 const DEBOUNCE: Duration = Duration::from_millis(250);

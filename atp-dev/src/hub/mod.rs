@@ -179,7 +179,7 @@ impl Hub {
         self.config
             .api_key
             .as_deref()
-            .is_none_or(|k| crate::guard::constant_time_eq(k, key))
+            .is_none_or(|k| crate::credentials::constant_time_eq(k, key))
     }
 
     /// A short, irreversible name for a key, for logs.
