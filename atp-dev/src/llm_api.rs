@@ -252,8 +252,24 @@ async fn serve(state: AppState, path_key: String, mut socket: WebSocket) {
     tracing::info!("LLM client connected");
     // Requests run at once, each in a task; replies come back here.
     let (replies, mut outbox) = mpsc::unbounded_channel::<String>();
+    // The hub closing (a shutdown) ends the connection, as a toolkit's.
+    let mut changes = hub.subscribe();
     loop {
+        if hub.is_closed() {
+            let _ = socket
+                .send(Message::close(
+                    Some(CloseCode::GOING_AWAY),
+                    "atp-dev is shutting down",
+                ))
+                .await;
+            break;
+        }
         tokio::select! {
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+            }
             reply = outbox.recv() => {
                 let Some(reply) = reply else { break };
                 if socket.send(Message::text(reply)).await.is_err() {

@@ -521,3 +521,58 @@ async fn a_lost_server_is_an_error_without_the_key(transport: LlmTransport) {
         assert!(!text.contains(TOKEN), "the token in {text}");
     }
 }
+
+/// Over the WebSocket, the client connects again by itself: after the
+/// server restarts on the same address, the requests that follow are
+/// served on a new connection (the one that found the old connection gone,
+/// if any, is an error and is not sent twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_websocket_client_connects_again_after_the_server_restarts() {
+    let (server, toolkit) = setup().await;
+    let atp = client(&server, LlmTransport::WebSocket);
+    bounded(atp.context(TOOLKIT, Provider::OpenAi, PROMPT))
+        .await
+        .expect("served on the first connection");
+    let addr = server.local_addr();
+    server.shutdown().await;
+    let server = DevServer::builder()
+        .bind(addr)
+        .start()
+        .await
+        .expect("the server starts again on its address");
+    server
+        .wait_for_tools(&TOOLS, WAIT)
+        .await
+        .expect("the toolkit connects again");
+    let mut failures = Vec::new();
+    let context = bounded(async {
+        loop {
+            match atp.context(TOOLKIT, Provider::Anthropic, PROMPT).await {
+                Ok(context) => break context,
+                Err(err) => {
+                    assert!(
+                        matches!(err, LlmError::Connection(_)),
+                        "only the lost connection fails: {err}"
+                    );
+                    failures.push(err);
+                    // The next attempt waits for the client's backoff.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    })
+    .await;
+    assert_eq!(context.toolkit_name, TOOLKIT);
+    assert!(
+        failures.len() <= 1,
+        "one failed request at most, the one that found the connection gone: {failures:?}"
+    );
+    let call = ToolCall {
+        id: "again".to_owned(),
+        name: "echo".to_owned(),
+        arguments: json!({"text": "again"}),
+    };
+    let answer = bounded(atp.call_tool(TOOLKIT, &call, None)).await.unwrap();
+    assert_eq!(answer, json!({"echo": "again"}));
+    finish(server, toolkit).await;
+}
