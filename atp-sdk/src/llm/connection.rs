@@ -225,6 +225,9 @@ async fn serve(mut ws: Ws, mut requests: mpsc::UnboundedReceiver<Outgoing>) {
                     let _ = reply.send(Err(LlmError::Connection(err.to_string())));
                     break err.to_string();
                 }
+                // Requests whose caller gave up (its time limit) are
+                // forgotten, so abandoned waits can't pile up.
+                waiting.retain(|_, waiter| !waiter.is_closed());
                 waiting.insert(id, reply);
             }
             message = ws.next() => match message {

@@ -376,15 +376,20 @@ impl LlmClient {
         if matches!(status.as_u16(), 401 | 403) {
             return Err(LlmError::Unauthorized(format!("HTTP {status}")));
         }
-        let body: Value = response
-            .json()
+        let bytes = response
+            .bytes()
             .await
             .map_err(|err| LlmError::Connection(crate::inbox::describe(err)))?;
+        let body = serde_json::from_slice::<Value>(&bytes);
         if !status.is_success() {
-            let message = error_of(&body).unwrap_or_else(|| format!("HTTP {status}: {body}"));
+            // A proxy's error page is no JSON: say the status.
+            let message = body
+                .ok()
+                .and_then(|body| error_of(&body))
+                .unwrap_or_else(|| format!("HTTP {status}"));
             return Err(LlmError::Server(message));
         }
-        Ok(body)
+        body.map_err(|err| LlmError::Server(format!("the server's answer is not JSON: {err}")))
     }
 }
 
