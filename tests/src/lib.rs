@@ -579,3 +579,73 @@ pub async fn process_id(ms: u64) -> u32 {
     tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     std::process::id()
 }
+
+/// Runs a driver script of a client nobody here wrote (`command`, a Python
+/// with its arguments): feeds it `input` on stdin and returns its stdout
+/// parsed as one JSON document, and its stderr. Fails the test — with the
+/// script's output — if it takes longer than `wait` (it is killed), exits
+/// badly, or prints no JSON.
+pub async fn run_json_script(
+    mut command: tokio::process::Command,
+    input: Vec<u8>,
+    wait: std::time::Duration,
+) -> (Value, String) {
+    use std::process::Stdio;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut child = command
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the script's Python starts");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let feed = tokio::spawn(async move {
+        stdin.write_all(&input).await?;
+        stdin.shutdown().await
+    });
+    let out = tokio::spawn(async move {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).await.map(|_| text)
+    });
+    let err = tokio::spawn(async move {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).await.map(|_| text)
+    });
+    let status = tokio::time::timeout(wait, child.wait()).await;
+    if status.is_err() {
+        child.kill().await.expect("the stuck script is killed");
+    }
+    // The pipes close once the script is gone (and whatever it started
+    // that shares them: an MCP client's server over stdio).
+    let collect = |task: tokio::task::JoinHandle<std::io::Result<String>>| async move {
+        tokio::time::timeout(WAIT, task)
+            .await
+            .map_or_else(
+                |_| Ok("<still open>".to_owned()),
+                |joined| joined.expect("the reader does not panic"),
+            )
+            .unwrap_or_else(|err| format!("<unreadable: {err}>"))
+    };
+    let (stdout, stderr) = (collect(out).await, collect(err).await);
+    let status = status
+        .unwrap_or_else(|_| {
+            panic!("the script did not finish within {wait:?}; killed. stderr:\n{stderr}")
+        })
+        .expect("waiting for the script");
+    tokio::time::timeout(WAIT, feed)
+        .await
+        .expect("stdin is written")
+        .expect("the writer does not panic")
+        .expect("the input reaches the script");
+    assert!(
+        status.success(),
+        "the script failed ({status}); stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let answer: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|err| panic!("not JSON ({err}): {stdout}\nstderr:\n{stderr}"));
+    (answer, stderr)
+}

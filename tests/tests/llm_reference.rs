@@ -12,13 +12,11 @@
 //! `--include-ignored` (as `.ci/run` does), where a missing Python fails.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use atp_dev::DevServer;
 use atp_tests::*;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The toolkit the client asks for (its `app_name`).
 const TOOLKIT: &str = "llm-ref-kit";
@@ -273,63 +271,14 @@ async fn run_reference(
     operations: &Value,
 ) -> Vec<Value> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference/llm_client.py");
-    let mut child = tokio::process::Command::new(python())
+    let mut command = tokio::process::Command::new(python());
+    command
         .arg(&script)
         .arg(server.base_url())
         .arg(key)
-        .arg(protocol)
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the reference client's Python starts");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
+        .arg(protocol);
     let input = serde_json::to_vec(operations).unwrap();
-    let feed = tokio::spawn(async move {
-        stdin.write_all(&input).await?;
-        stdin.shutdown().await
-    });
-    let out = tokio::spawn(async move {
-        let mut text = String::new();
-        stdout.read_to_string(&mut text).await.map(|_| text)
-    });
-    let err = tokio::spawn(async move {
-        let mut text = String::new();
-        stderr.read_to_string(&mut text).await.map(|_| text)
-    });
-    let status = tokio::time::timeout(PYTHON_WAIT, child.wait()).await;
-    if status.is_err() {
-        child.kill().await.expect("the stuck client is killed");
-    }
-    // The pipes close once the process is gone.
-    let collect = |task: tokio::task::JoinHandle<std::io::Result<String>>| async move {
-        tokio::time::timeout(WAIT, task)
-            .await
-            .expect("the pipe closes")
-            .expect("the reader does not panic")
-            .unwrap_or_else(|err| format!("<unreadable: {err}>"))
-    };
-    let (stdout, stderr) = (collect(out).await, collect(err).await);
-    let status = status
-        .unwrap_or_else(|_| {
-            panic!("the reference client did not finish within {PYTHON_WAIT:?}; killed. stderr:\n{stderr}")
-        })
-        .expect("waiting for the reference client");
-    tokio::time::timeout(WAIT, feed)
-        .await
-        .expect("stdin is written")
-        .expect("the writer does not panic")
-        .expect("the operations reach the client");
-    assert!(
-        status.success(),
-        "the reference client failed ({status}); stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    let answer: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|err| panic!("not JSON ({err}): {stdout}\nstderr:\n{stderr}"));
+    let (answer, stderr) = run_json_script(command, input, PYTHON_WAIT).await;
     let results = answer["results"].as_array().expect("a list of results");
     results
         .iter()

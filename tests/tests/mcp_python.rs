@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use atp_tests::WAIT;
 use serde_json::{Map, Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// How long one run of the Python client may take (start, connect, every
 /// operation, close) before it is killed. The script bounds itself at 60 s.
@@ -117,66 +117,10 @@ fn tool_result(result: &Value) -> (bool, &str, &Value) {
 /// failed, or took longer than `PYTHON_WAIT` (then it is killed).
 async fn run_python(transport: &str, target: &str, mode: &str, script: &Value) -> Observed {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/mcp_client.py");
-    let mut child = tokio::process::Command::new(python())
-        .arg(&path)
-        .args([transport, target, mode])
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the Python client starts (ATP_REF_PYTHON names a Python)");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
+    let mut command = tokio::process::Command::new(python());
+    command.arg(&path).args([transport, target, mode]);
     let input = serde_json::to_vec(script).unwrap();
-    let feed = tokio::spawn(async move {
-        stdin.write_all(&input).await?;
-        stdin.shutdown().await
-    });
-    let out = tokio::spawn(async move {
-        let mut text = String::new();
-        stdout.read_to_string(&mut text).await.map(|_| text)
-    });
-    let err = tokio::spawn(async move {
-        let mut text = String::new();
-        stderr.read_to_string(&mut text).await.map(|_| text)
-    });
-    let status = tokio::time::timeout(PYTHON_WAIT, child.wait()).await;
-    if status.is_err() {
-        child.kill().await.expect("the stuck client is killed");
-    }
-    // The pipes close once the client is gone (and, over stdio, the toolkit
-    // it started, which shares its stderr).
-    let collect = |task: tokio::task::JoinHandle<std::io::Result<String>>| async move {
-        tokio::time::timeout(WAIT, task)
-            .await
-            .map_or_else(
-                |_| Ok("<still open>".to_owned()),
-                |joined| joined.expect("the reader does not panic"),
-            )
-            .unwrap_or_else(|err| format!("<unreadable: {err}>"))
-    };
-    let (stdout, stderr) = (collect(out).await, collect(err).await);
-    let status = status
-        .unwrap_or_else(|_| {
-            panic!(
-                "the Python client did not finish within {PYTHON_WAIT:?}; killed. stderr:\n{stderr}"
-            )
-        })
-        .expect("waiting for the Python client");
-    tokio::time::timeout(WAIT, feed)
-        .await
-        .expect("stdin is written")
-        .expect("the writer does not panic")
-        .expect("the script reaches the client");
-    assert!(
-        status.success(),
-        "the Python client failed ({status}); stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    let mut answer: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|err| panic!("not JSON ({err}): {stdout}\nstderr:\n{stderr}"));
+    let (mut answer, stderr) = atp_tests::run_json_script(command, input, PYTHON_WAIT).await;
     let Value::Object(results) = answer["results"].take() else {
         panic!("no results: {answer}\nstderr:\n{stderr}");
     };
