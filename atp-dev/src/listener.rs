@@ -113,24 +113,36 @@ pub(crate) struct Connection {
     connections: Arc<Connections>,
 }
 
+impl Connection {
+    /// One read or write: refused once the server dropped its connections;
+    /// while it waits, its waker is kept so a drop can wake it.
+    fn poll_io<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: impl FnOnce(Pin<&mut TcpStream>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if self.connections.dropped.load(Ordering::SeqCst) {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "atp-dev shut down",
+            )));
+        }
+        let result = io(Pin::new(&mut self.stream), cx);
+        if result.is_pending() {
+            *self.waker.lock().unwrap_or_else(|p| p.into_inner()) = Some(cx.waker().clone());
+        }
+        result
+    }
+}
+
 impl AsyncRead for Connection {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.connections.dropped.load(Ordering::SeqCst) {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "atp-dev shut down",
-            )));
-        }
-        let result = Pin::new(&mut this.stream).poll_read(cx, buf);
-        if result.is_pending() {
-            *this.waker.lock().unwrap_or_else(|p| p.into_inner()) = Some(cx.waker().clone());
-        }
-        result
+        self.get_mut()
+            .poll_io(cx, |stream, cx| stream.poll_read(cx, buf))
     }
 }
 
@@ -140,18 +152,8 @@ impl AsyncWrite for Connection {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if this.connections.dropped.load(Ordering::SeqCst) {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "atp-dev shut down",
-            )));
-        }
-        let result = Pin::new(&mut this.stream).poll_write(cx, buf);
-        if result.is_pending() {
-            *this.waker.lock().unwrap_or_else(|p| p.into_inner()) = Some(cx.waker().clone());
-        }
-        result
+        self.get_mut()
+            .poll_io(cx, |stream, cx| stream.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -159,18 +161,8 @@ impl AsyncWrite for Connection {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if this.connections.dropped.load(Ordering::SeqCst) {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "atp-dev shut down",
-            )));
-        }
-        let result = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
-        if result.is_pending() {
-            *this.waker.lock().unwrap_or_else(|p| p.into_inner()) = Some(cx.waker().clone());
-        }
-        result
+        self.get_mut()
+            .poll_io(cx, |stream, cx| stream.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {

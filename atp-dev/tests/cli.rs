@@ -2,33 +2,11 @@
 
 mod support;
 
-use std::process::Output;
 use std::time::Duration;
 
 use atp_dev::DevServer;
 use serde_json::{Value, json};
 use support::*;
-use tokio::process::Command;
-
-fn atp_dev() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_atp-dev"));
-    command
-        .env_remove("ATP_DEV_URL")
-        .env_remove("ATP_APP_NAME")
-        .kill_on_drop(true);
-    command
-}
-
-async fn run(command: &mut Command) -> Output {
-    tokio::time::timeout(WAIT, command.output())
-        .await
-        .expect("atp-dev finishes")
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[tokio::test]
 async fn call_prints_the_result_as_json() {

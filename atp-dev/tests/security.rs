@@ -19,7 +19,6 @@ use serde_json::{Value, json};
 use support::*;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::process::Command;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -891,29 +890,6 @@ async fn with_a_key_toolkits_use_it_as_ever() {
     );
     assert_eq!(outcome.unwrap().result["by"], "keyed");
     server.shutdown().await;
-}
-
-fn atp_dev() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_atp-dev"));
-    command
-        .env_remove("ATP_DEV_URL")
-        .env_remove("ATP_DEV_KEY")
-        .env_remove("ATP_DEV_API_KEY")
-        .env_remove("ATP_APP_NAME")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    command
-}
-
-async fn run(command: &mut Command) -> std::process::Output {
-    tokio::time::timeout(WAIT, command.output())
-        .await
-        .expect("atp-dev finishes")
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The CLI against a keyed server: `atp-dev tools --key K` and

@@ -649,3 +649,31 @@ pub async fn run_json_script(
         .unwrap_or_else(|err| panic!("not JSON ({err}): {stdout}\nstderr:\n{stderr}"));
     (answer, stderr)
 }
+
+/// Sends the signal `name` (`TERM`, `INT`) to `child`.
+pub fn signal(child: &tokio::process::Child, name: &str) {
+    let pid = child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-s", name, &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Reads a process's log until a line contains every one of `needles`.
+pub async fn wait_for_log(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
+    needles: &[&str],
+) {
+    let find = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if needles.iter().all(|needle| line.contains(needle)) {
+                return;
+            }
+        }
+        panic!("the log ended before {needles:?}");
+    };
+    tokio::time::timeout(WAIT, find)
+        .await
+        .expect("the log line comes");
+}

@@ -1,5 +1,6 @@
-//! Tools that show what a cancellation reaches: a plain `fn` that watches
-//! its [`Context`], and an `async fn` whose future is dropped.
+//! What the MCP tests share: tools that show what a cancellation reaches
+//! (a plain `fn` that watches its [`Context`], an `async fn` whose future
+//! is dropped), and the error kind each test tool ends in.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -45,4 +46,26 @@ pub async fn until_dropped() -> &'static str {
 #[atp_tool]
 pub fn cancel_counts() -> Value {
     json!({ "seen": SEEN.load(Ordering::SeqCst), "dropped": DROPPED.load(Ordering::SeqCst) })
+}
+
+/// Each error kind a tool call can end in, as these test tools produce it:
+/// (tool, arguments, the text ATP answers — and MCP's `isError` result).
+pub fn error_cases() -> Vec<(&'static str, Value, &'static str)> {
+    vec![
+        ("echo", json!({}), "Missing required parameter: text"),
+        (
+            "add",
+            json!({"a": "one", "b": 2}),
+            "Invalid parameter 'a': invalid type: string \"one\", expected f64",
+        ),
+        ("fail", json!({"reason": "x"}), "boom: x"),
+        ("explode", json!({}), "Tool panicked: kaboom"),
+        ("explode_async", json!({}), "Tool panicked: async kaboom"),
+        (
+            "stuck_async",
+            json!({"ms": 5000}),
+            "Tool timed out after 200ms",
+        ),
+        ("nope", json!({}), "Unknown tool: nope"),
+    ]
 }

@@ -134,23 +134,7 @@ async fn exercise(client: &Client, token: Option<&str>) {
     assert_eq!(text, "3.5");
 
     // Each error kind, with the texts ATP answers.
-    let errors = [
-        ("echo", json!({}), "Missing required parameter: text"),
-        (
-            "add",
-            json!({"a": "one", "b": 2}),
-            "Invalid parameter 'a': invalid type: string \"one\", expected f64",
-        ),
-        ("fail", json!({"reason": "x"}), "boom: x"),
-        ("explode", json!({}), "Tool panicked: kaboom"),
-        ("explode_async", json!({}), "Tool panicked: async kaboom"),
-        (
-            "stuck_async",
-            json!({"ms": 5000}),
-            "Tool timed out after 200ms",
-        ),
-        ("nope", json!({}), "Unknown tool: nope"),
-    ];
+    let errors = atp_tests::mcp_tools::error_cases();
     for (name, args, expected) in errors {
         let (is_error, text, _) = call(client, name, args).await;
         assert!(is_error, "{name}: an error result");

@@ -259,27 +259,6 @@ fn call(name: &str, tool: &str, arguments: Value) -> Value {
     json!({"name": name, "op": "call", "tool": tool, "arguments": arguments})
 }
 
-/// Each error kind: (tool, arguments, the text ATP answers).
-fn error_cases() -> Vec<(&'static str, Value, &'static str)> {
-    vec![
-        ("echo", json!({}), "Missing required parameter: text"),
-        (
-            "add",
-            json!({"a": "one", "b": 2}),
-            "Invalid parameter 'a': invalid type: string \"one\", expected f64",
-        ),
-        ("fail", json!({"reason": "x"}), "boom: x"),
-        ("explode", json!({}), "Tool panicked: kaboom"),
-        ("explode_async", json!({}), "Tool panicked: async kaboom"),
-        (
-            "stuck_async",
-            json!({"ms": 5000}),
-            "Tool timed out after 200ms",
-        ),
-        ("nope", json!({}), "Unknown tool: nope"),
-    ]
-}
-
 /// The operations of a full exercise: list, results, every error kind, the
 /// token, a rendezvous and two cancellations.
 fn exercise() -> Vec<Value> {
@@ -289,7 +268,7 @@ fn exercise() -> Vec<Value> {
         call("greet", "greet", json!({"name": "Ann"})),
         call("add", "add", json!({"a": 1.5, "b": 2})),
     ];
-    for (tool, arguments, _) in error_cases() {
+    for (tool, arguments, _) in atp_tests::mcp_tools::error_cases() {
         operations.push(call(&format!("error {tool}"), tool, arguments));
     }
     operations.push(call("whoami", "whoami", json!({})));
@@ -384,7 +363,7 @@ fn check_exercise(observed: &Observed, token: Option<&str>) {
     assert_eq!(observed.call("add"), (false, "3.5", &Value::Null));
 
     // Each error kind, with the texts ATP answers.
-    for (tool, _, expected) in error_cases() {
+    for (tool, _, expected) in atp_tests::mcp_tools::error_cases() {
         let (is_error, text, _) = observed.call(&format!("error {tool}"));
         assert_eq!(
             (is_error, text),

@@ -11,7 +11,7 @@ use atp_dev::{CallOptions, DevServer};
 use atp_tests::*;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, ChildStderr, Command};
+use tokio::process::{Child, Command};
 
 fn stuck_toolkit(server: &DevServer, app: &str, shutdown_ms: u64, stderr: Stdio) -> Child {
     Command::new(env!("CARGO_BIN_EXE_stuck_toolkit"))
@@ -25,30 +25,6 @@ fn stuck_toolkit(server: &DevServer, app: &str, shutdown_ms: u64, stderr: Stdio)
         .kill_on_drop(true)
         .spawn()
         .expect("the toolkit starts")
-}
-
-fn signal(child: &Child, name: &str) {
-    let pid = child.id().expect("running").to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-s", name, &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-/// Reads the toolkit's log until a line contains `needle`.
-async fn wait_for_log(lines: &mut tokio::io::Lines<BufReader<ChildStderr>>, needles: &[&str]) {
-    let find = async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if needles.iter().all(|needle| line.contains(needle)) {
-                return;
-            }
-        }
-        panic!("the toolkit's log ended before {needles:?}");
-    };
-    tokio::time::timeout(WAIT, find)
-        .await
-        .expect("the log line comes");
 }
 
 /// Review fault 2 (a stuck plain `fn`): a plain `fn` tool past its limit

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use atp_tests::*;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, ChildStderr, Command};
+use tokio::process::{Child, Command};
 
 fn toolkit(server: &atp_dev::DevServer, app: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_env_toolkit"))
@@ -20,31 +20,6 @@ fn toolkit(server: &atp_dev::DevServer, app: &str) -> Child {
         .kill_on_drop(true)
         .spawn()
         .expect("the toolkit starts")
-}
-
-fn signal(child: &Child, name: &str) {
-    let pid = child.id().expect("running").to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-s", name, &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-/// Reads the toolkit's log until a line contains `needle`.
-/// Reads the toolkit's log until a line contains every one of `needles`.
-async fn wait_for_log(lines: &mut tokio::io::Lines<BufReader<ChildStderr>>, needles: &[&str]) {
-    let find = async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if needles.iter().all(|needle| line.contains(needle)) {
-                return;
-            }
-        }
-        panic!("the toolkit's log ended before {needles:?}");
-    };
-    tokio::time::timeout(WAIT, find)
-        .await
-        .expect("the log line comes");
 }
 
 #[tokio::test]

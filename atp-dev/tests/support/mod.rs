@@ -167,3 +167,30 @@ impl RawToolkit {
         }
     }
 }
+
+/// The `atp-dev` binary, with none of its environment variables inherited
+/// from the test's (a developer's `ATP_DEV_URL` or key).
+pub fn atp_dev() -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_atp-dev"));
+    command
+        .env_remove("ATP_DEV_URL")
+        .env_remove("ATP_DEV_KEY")
+        .env_remove("ATP_DEV_API_KEY")
+        .env_remove("ATP_APP_NAME")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+/// Runs `command` to its end, within `WAIT`.
+pub async fn run(command: &mut tokio::process::Command) -> std::process::Output {
+    tokio::time::timeout(WAIT, command.output())
+        .await
+        .expect("atp-dev finishes")
+        .unwrap()
+}
+
+/// A process's output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
