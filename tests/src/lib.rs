@@ -460,8 +460,12 @@ pub fn sha256_hex(text: &str) -> String {
 // ---------------------------------------------------------------------------
 
 pub mod front;
+#[cfg(feature = "mcp")]
+pub mod mcp_client;
 pub mod mcp_tools;
 pub mod raw;
+pub mod serving;
+pub mod stand_in;
 pub mod webdriver;
 
 /// Ids each `slow_echo` group has received, and how many `busy` calls of

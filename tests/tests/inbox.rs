@@ -260,3 +260,237 @@ async fn a_refused_key_stops_a_polling_toolkit_with_a_clear_error() {
     );
     server.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------
+// A stop whose answers can't be delivered (review fault 9, suspected
+// fault s2) and answers refused with 408 (suspected fault s3)
+// ---------------------------------------------------------------------------
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use atp_tests::raw::{HttpRequest, RawServer, Reply, announce_reply};
+use atp_tests::serving::describe_end;
+
+/// Waits until the front has accepted `n` connections in all.
+async fn wait_accepts(front: &Front, n: usize) {
+    tokio::time::timeout(WAIT, async {
+        while front.accepts().len() < n {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{n} connections reach the front"));
+}
+
+/// A polling toolkit with `wait_gate` and `shutdown_timeout`, reaching
+/// `server` through a front, and a call held at `gate`.
+async fn inbox_with_a_held_call(
+    server: &DevServer,
+    app: &str,
+    gate: &'static str,
+    shutdown_timeout: Duration,
+) -> (Front, Toolkit) {
+    let front = Front::start(server.local_addr(), None).await;
+    let client = builder(server, app, Some(&["wait_gate"]))
+        .transport(Transport::Http)
+        .base_url(front.url())
+        .shutdown_timeout(shutdown_timeout)
+        .build()
+        .unwrap();
+    let toolkit = spawn(client);
+    server.wait_for_tools(&["wait_gate"], WAIT).await.unwrap();
+    drop(call_held_at_gate(server, gate).await);
+    (front, toolkit)
+}
+
+/// Review fault 9 (twice `shutdown_timeout`): a polling toolkit is
+/// stopped with a call in flight that finishes just before the shutdown
+/// deadline while the server is unreachable. `serve()` must return within
+/// `shutdown_timeout` and a margin, not give the undeliverable answer
+/// another `shutdown_timeout`. (2 s here, the call finishing at 1.9 s:
+/// it must return within 3 s, not at ~3.9 s.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbox_stop_takes_at_most_the_shutdown_timeout() {
+    let server = start_server().await;
+    let gate = "fault9-deadline";
+    let (front, mut toolkit) =
+        inbox_with_a_held_call(&server, "fault9-deadline", gate, Duration::from_secs(2)).await;
+    front.set_mode(Mode::Refuse);
+    front.cut_all();
+    toolkit.stop.stop();
+    let stopped_at = Instant::now();
+    // The scenario: the call finishes just before the shutdown deadline.
+    tokio::time::sleep(Duration::from_millis(1900)).await;
+    set_gate(gate, true);
+    let ended = tokio::time::timeout(Duration::from_secs(10), &mut toolkit.task)
+        .await
+        .expect("serve() returns");
+    let took = stopped_at.elapsed();
+    assert!(
+        took <= Duration::from_secs(3),
+        "serve() returned {took:?} after stop() with shutdown_timeout 2 s"
+    );
+    assert!(ended.is_ok(), "serve() {}", describe_end(&ended));
+}
+
+/// Review fault 9 (a detached task posts later): a polling toolkit
+/// (`shutdown_timeout` 1 s) holds an answer it can't deliver (the server
+/// refuses connections) and is stopped: `serve()` must return within
+/// ~1 s (at most 2.5 s), and after it returned no further attempt to
+/// post the answer may reach the server (watched for 2 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_posts_after_an_inbox_stop_returned() {
+    let server = start_server().await;
+    let gate = "fault9-detached";
+    let (front, mut toolkit) =
+        inbox_with_a_held_call(&server, "fault9-detached", gate, Duration::from_secs(1)).await;
+    front.set_mode(Mode::Refuse);
+    front.cut_all();
+    let before = front.accepts().len();
+    set_gate(gate, true);
+    // A few attempts (posts and polls) were refused: the answer is held.
+    wait_accepts(&front, before + 3).await;
+    toolkit.stop.stop();
+    let stopped_at = Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(8), &mut toolkit.task)
+        .await
+        .expect("serve() returns");
+    let took = stopped_at.elapsed();
+    let at_return = front.accepts().len();
+    assert!(
+        took <= Duration::from_millis(2500),
+        "serve() returned {took:?} after stop() with shutdown_timeout 1 s"
+    );
+    assert!(ended.is_ok(), "serve() {}", describe_end(&ended));
+    // The scenario: watch the server for 2 s after serve() returned.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let later = front.accepts().len() - at_return;
+    assert_eq!(
+        later, 0,
+        "{later} connection attempts reached the server in the 2 s after serve() returned \
+         (a task left behind still posts the answer)"
+    );
+}
+
+/// Polls answered by a stand-in inbox: the first poll brings `item`, the
+/// later ones nothing; answers posted to it get `respond(attempt)`.
+async fn stand_in_inbox(
+    item: Value,
+    respond: impl Fn(usize) -> Reply + Send + Sync + 'static,
+) -> RawServer {
+    init_logging();
+    let polls = AtomicUsize::new(0);
+    let posts = AtomicUsize::new(0);
+    RawServer::start(move |request: &HttpRequest| {
+        if let Some(reply) = announce_reply(request) {
+            return reply;
+        }
+        if request.path.ends_with("/inbox") {
+            return if polls.fetch_add(1, Ordering::SeqCst) == 0 {
+                Reply::Json(200, item.to_string())
+            } else {
+                Reply::Json(200, "{}".to_owned())
+            };
+        }
+        if request.path.ends_with("/inbox/respond") {
+            return respond(posts.fetch_add(1, Ordering::SeqCst));
+        }
+        Reply::Json(404, "{}".to_owned())
+    })
+    .await
+}
+
+fn posts(requests: &[HttpRequest]) -> Vec<&HttpRequest> {
+    requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/inbox/respond"))
+        .collect()
+}
+
+/// Suspected fault s2: an inbox stop can wait 8 × `request_timeout` plus
+/// backoff inside the delivery of an answer due at once. The inbox brings
+/// a request without a tool name (its answer is due at once) and never
+/// answers the post of that answer; the toolkit (`request_timeout` 1 s,
+/// `shutdown_timeout` 1 s) is stopped: `serve()` must return within ~1 s
+/// (at most 3 s). (Bounded at 8 s.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbox_stop_does_not_wait_for_a_hanging_post() {
+    let raw = stand_in_inbox(json!({"request_id": "s2-reject", "tool_name": 5}), |_| {
+        Reply::Hold
+    })
+    .await;
+    let client = atp_sdk::ToolKitClient::builder("key-s2", "s2")
+        .base_url(raw.url())
+        .tools(["echo"])
+        .transport(Transport::Http)
+        .request_timeout(Duration::from_secs(1))
+        .shutdown_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let mut toolkit = spawn(client);
+    assert!(
+        raw.wait_requests(WAIT, |r| !posts(r).is_empty()).await,
+        "the answer is posted"
+    );
+    toolkit.stop.stop();
+    let stopped_at = Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(8), &mut toolkit.task).await;
+    let attempts = posts(&raw.requests()).len();
+    let Ok(ended) = ended else {
+        toolkit.task.abort();
+        panic!(
+            "serve() has not returned 8 s after stop() ({attempts} posts of an answer the server \
+             never takes, each waiting request_timeout)"
+        );
+    };
+    let took = stopped_at.elapsed();
+    assert!(
+        took <= Duration::from_secs(3),
+        "serve() returned {took:?} after stop() with shutdown_timeout 1 s ({attempts} posts)"
+    );
+    assert!(ended.is_ok(), "serve() {}", describe_end(&ended));
+}
+
+/// Suspected fault s3: HTTP 408 (Request Timeout) on the post of an inbox
+/// answer is taken as final. It must be retried: the server answers the
+/// first post 408 and takes the second, which must come (within 8 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbox_answer_refused_with_408_is_retried() {
+    let raw = stand_in_inbox(
+        json!({"request_id": "s3", "tool_name": "echo", "params": {"text": "again"}}),
+        |attempt| {
+            if attempt == 0 {
+                Reply::Json(408, r#"{"detail": "request timeout"}"#.to_owned())
+            } else {
+                Reply::Json(200, "{}".to_owned())
+            }
+        },
+    )
+    .await;
+    let client = atp_sdk::ToolKitClient::builder("key-s3", "s3")
+        .base_url(raw.url())
+        .tools(["echo"])
+        .transport(Transport::Http)
+        .build()
+        .unwrap();
+    let toolkit = spawn(client);
+    assert!(
+        raw.wait_requests(WAIT, |r| !posts(r).is_empty()).await,
+        "the answer is posted"
+    );
+    let retried = raw
+        .wait_requests(Duration::from_secs(8), |r| posts(r).len() >= 2)
+        .await;
+    let requests = raw.requests();
+    let posted: Vec<Value> = posts(&requests).iter().map(|r| r.json()).collect();
+    assert!(
+        retried,
+        "an answer refused with 408 was not posted again within 8 s; posts: {posted:?}"
+    );
+    assert_eq!(
+        posted[1],
+        json!({"request_id": "s3", "response": {"echo": "again"}})
+    );
+    toolkit.shutdown().await.unwrap();
+}

@@ -156,3 +156,57 @@ async fn ten_thousand_requests_at_once_are_all_answered_within_the_limits() {
     assert!(peak <= 64, "never more than max_in_flight running: {peak}");
     toolkit.shutdown().await.unwrap();
 }
+
+// ---------------------------------------------------------------------------
+// Waiting for a running slot (review fault 5)
+// ---------------------------------------------------------------------------
+
+/// Review fault 5: waiting for a running slot has no time limit. With
+/// `max_in_flight(1)`, a blocking tool past its 200 ms limit keeps the
+/// only slot for 3 s; a call of an async tool with a 200 ms limit that
+/// needs 10 ms must then be answered within its limit, waiting included
+/// (say under 1 s; an answer "timed out" is fine).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wait_for_a_running_slot_counts_against_the_time_limit() {
+    let server = start_server().await;
+    let quick = atp_sdk::DynamicTool::new("quick", |_args| async {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        Ok(json!("done"))
+    })
+    .timeout(Duration::from_millis(200));
+    let client = builder(&server, "fault5", Some(&["stuck_blocking"]))
+        .tool(quick)
+        .max_in_flight(1)
+        .build()
+        .unwrap();
+    let toolkit = spawn(client);
+    server
+        .wait_for_tools(&["stuck_blocking", "quick"], WAIT)
+        .await
+        .unwrap();
+    let stuck = call(&server, "stuck_blocking", json!({"ms": 3000})).await;
+    assert!(
+        stuck["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("timed out")),
+        "{stuck}"
+    );
+    // Its thread runs on for ~2.8 s, holding the only running slot.
+    let asked = Instant::now();
+    let outcome = server
+        .call_with(
+            "quick",
+            json!({}),
+            atp_tests::serving::options(Duration::from_secs(10)),
+        )
+        .await
+        .expect("answered");
+    let took = asked.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "a call with a 200 ms limit was answered after {took:?} ({}): \
+         its wait for a running slot had no limit",
+        outcome.result
+    );
+    toolkit.shutdown().await.unwrap();
+}

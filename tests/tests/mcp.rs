@@ -10,16 +10,13 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use atp_sdk::{AppDef, ToolKitClient, Transport};
+use atp_tests::mcp_client::{Client, call, http_client};
 use atp_tests::*;
 use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
-use rmcp::service::{RoleClient, RunningService};
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::transport::{ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::model::{CallToolRequestParams, Tool};
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-type Client = RunningService<RoleClient, ()>;
 
 /// The toolkit process of the tests crate (every test tool), served over
 /// MCP on stdio with `token` as `ATP_AUTH_TOKEN`.
@@ -42,42 +39,6 @@ async fn stdio_client(token: Option<&str>) -> Client {
         .await
         .expect("initialized in time")
         .expect("the MCP handshake succeeds")
-}
-
-/// An rmcp client of `url` (`.../mcp`), sending `token` as a bearer token.
-async fn http_client(url: &str, token: Option<&str>) -> Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_owned());
-    if let Some(token) = token {
-        config = config.auth_header(token.to_owned());
-    }
-    let transport = StreamableHttpClientTransport::from_config(config);
-    tokio::time::timeout(WAIT, ().serve(transport))
-        .await
-        .expect("initialized in time")
-        .expect("the MCP handshake succeeds")
-}
-
-/// A call's outcome: (is_error, the text content, structuredContent).
-async fn call(client: &Client, tool: &str, args: Value) -> (bool, String, Option<Value>) {
-    let mut params = CallToolRequestParams::new(tool.to_owned());
-    if let Value::Object(args) = args {
-        params = params.with_arguments(args);
-    }
-    let result: CallToolResult = tokio::time::timeout(WAIT, client.call_tool(params))
-        .await
-        .expect("answered in time")
-        .expect("a tool result, not a protocol error");
-    let text: Vec<String> = result
-        .content
-        .iter()
-        .filter_map(|block| block.as_text().map(|t| t.text.clone()))
-        .collect();
-    (
-        result.is_error.unwrap_or(false),
-        text.join("\n"),
-        result.structured_content,
-    )
 }
 
 fn tool<'a>(tools: &'a [Tool], name: &str) -> &'a Tool {
@@ -336,14 +297,15 @@ async fn a_stop_lets_the_calls_in_flight_finish() {
     let (url, stop, task) = http_toolkit().await;
     let client = http_client(&url, None).await;
     let slow = tokio::spawn(async move {
-        let answer = call(&client, "sleep_async", json!({"ms": 500})).await;
+        let args = json!({"group": "mcp-stop-in-flight", "id": 1, "ms": 500});
+        let answer = call(&client, "slow_echo", args).await;
         (client, answer)
     });
     // The call is running when the stop comes.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_received("mcp-stop-in-flight", &[1]).await;
     stop.stop();
     let (client, (is_error, text, _)) = tokio::time::timeout(WAIT, slow).await.unwrap().unwrap();
-    assert_eq!((is_error, text.as_str()), (false, "500"));
+    assert_eq!((is_error, text.as_str()), (false, "1"));
     tokio::time::timeout(WAIT, task)
         .await
         .expect("stops")

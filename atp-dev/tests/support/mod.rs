@@ -194,3 +194,5 @@ pub async fn run(command: &mut tokio::process::Command) -> std::process::Output 
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+pub mod hub;
