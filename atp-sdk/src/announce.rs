@@ -3,11 +3,14 @@
 //! `register_tool`. The per-tool requests go out concurrently, a bounded
 //! number at a time.
 
+use std::time::Duration;
+
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::backoff::Backoff;
 use crate::protocol::{
     REGISTER_TOOL_PATH, RegisterToolRequest, RegisterToolResponse, ToolMetadata, UpToDate,
     VERIFY_HASH_PATH, VERIFY_TOOL_HASH_PATH, VerifyHashRequest, VerifyToolHashRequest,
@@ -18,6 +21,28 @@ use crate::tool::Announced;
 
 /// Tools announced at once (each a request or two).
 const CONCURRENT: usize = 32;
+
+/// How many times a request is sent while the server answers 429 or 408.
+const THROTTLED_TRIES: u32 = 5;
+/// The first wait after a 429 or 408 without `Retry-After`; it doubles
+/// (with jitter) up to [`THROTTLED_CAP`].
+const THROTTLED_BASE: Duration = Duration::from_millis(250);
+const THROTTLED_CAP: Duration = Duration::from_secs(8);
+/// The longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// A `Retry-After` given in seconds, at most [`MAX_RETRY_AFTER`] (an HTTP
+/// date is left to the backoff).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let seconds: u64 = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
+}
 
 /// Why an announce did not complete.
 #[derive(Debug)]
@@ -37,7 +62,8 @@ pub(crate) struct AnnounceReport {
     pub(crate) registered: usize,
     /// Tools the server already had.
     pub(crate) unchanged: usize,
-    /// Tools the server refused (a 4xx other than 401/403).
+    /// Tools the server refused (a 4xx other than 401/403, or a 429/408
+    /// still answered after every try).
     pub(crate) refused: usize,
 }
 
@@ -155,20 +181,35 @@ impl Announcer {
     }
 
     /// POSTs JSON; `Ok(Err(status))` for a 4xx other than 401/403 (or an
-    /// undecodable 200), which the caller decides about.
+    /// undecodable 200), which the caller decides about. A 429 (too many
+    /// requests) or 408 (request timeout) is tried again, after the
+    /// server's `Retry-After` or a growing backoff, up to
+    /// [`THROTTLED_TRIES`] times in all; then it is such a 4xx.
     async fn post<B: Serialize, R: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
     ) -> Result<Result<R, StatusCode>, AnnounceError> {
         let url = format!("{}{}", self.base_url, path);
-        let response = self
-            .http
-            .post(&url)
-            .json(body)
-            .send()
-            .await
-            .map_err(|err| AnnounceError::Retry(format!("{path}: {}", err.without_url())))?;
+        let mut backoff = Backoff::new(THROTTLED_BASE, THROTTLED_CAP);
+        let mut tries = 0;
+        let response = loop {
+            let response = self
+                .http
+                .post(&url)
+                .json(body)
+                .send()
+                .await
+                .map_err(|err| AnnounceError::Retry(format!("{path}: {}", err.without_url())))?;
+            let status = response.status();
+            tries += 1;
+            if !matches!(status.as_u16(), 408 | 429) || tries >= THROTTLED_TRIES {
+                break response;
+            }
+            let wait = retry_after(response.headers()).unwrap_or_else(|| backoff.next_delay());
+            tracing::debug!(path, %status, ?wait, "throttled; trying again");
+            tokio::time::sleep(wait).await;
+        };
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(AnnounceError::Rejected(format!(

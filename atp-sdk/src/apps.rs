@@ -242,8 +242,9 @@ impl AppDef {
 
     /// The time limit of each start and action, instead of the client's
     /// [`call_timeout`](crate::ToolKitClientBuilder::call_timeout).
+    /// Clamped to 1 ms … 365 days, like the builder's limits.
     pub fn timeout(mut self, limit: Duration) -> Self {
-        self.timeout = Some(limit);
+        self.timeout = Some(crate::config::clamp(limit));
         self
     }
 
@@ -299,7 +300,7 @@ impl Apps {
                         .map(|p| p.name.clone())
                         .collect(),
                     needs_token: def.auth.is_some(),
-                    timeout: def.timeout,
+                    timeout: def.timeout.map(crate::config::clamp),
                     app: def.app,
                 };
                 (def.name, entry)

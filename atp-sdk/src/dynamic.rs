@@ -194,9 +194,10 @@ impl DynamicTool {
     /// The tool's time limit, instead of the client's
     /// [`call_timeout`](crate::ToolKitClientBuilder::call_timeout): a call
     /// that runs longer is answered `{"error": "Tool timed out after ..."}`
-    /// and its future is dropped.
+    /// and its future is dropped. Clamped to 1 ms … 365 days, like the
+    /// builder's limits (`Duration::MAX` means "no limit" in practice).
     pub fn timeout(mut self, limit: Duration) -> Self {
-        self.timeout = Some(limit);
+        self.timeout = Some(crate::config::clamp(limit));
         self
     }
 

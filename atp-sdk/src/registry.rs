@@ -99,7 +99,7 @@ fn from_def(def: &'static ToolDef) -> Entry {
                 .map(str::to_owned)
                 .collect(),
             needs_token: def.auth.is_some(),
-            timeout: def.timeout,
+            timeout: def.timeout.map(crate::config::clamp),
             invoke: match def.handler {
                 Handler::Blocking(call) => Invoke::Blocking(call),
                 Handler::Async(call) => Invoke::Async(call),
@@ -142,7 +142,7 @@ fn from_dynamic(tool: DynamicTool) -> Entry {
                 .map(|p| p.name.clone())
                 .collect(),
             needs_token: parts.auth.is_some(),
-            timeout: parts.timeout,
+            timeout: parts.timeout.map(crate::config::clamp),
             invoke: Invoke::Dynamic(parts.handler),
             blocking_running: Arc::default(),
             metrics: ToolMetrics::default(),

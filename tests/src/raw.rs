@@ -52,6 +52,8 @@ impl HttpRequest {
 pub enum Reply {
     /// This status and JSON body, then close the connection.
     Json(u16, String),
+    /// Likewise, with these headers too (`("Retry-After", "0")`).
+    JsonWith(u16, Vec<(String, String)>, String),
     /// Never answer: keep the connection open until the client leaves.
     Hold,
 }
@@ -224,23 +226,9 @@ async fn handle(
     state.lock().unwrap().requests.push(request);
     changed.send_modify(|n| *n += 1);
     match reply {
-        Reply::Json(status, body) => {
-            let response = format!(
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = socket.write_all(response.as_bytes()).await;
-            let _ = socket.shutdown().await;
-            // Let the client read it all before the socket goes.
-            let mut rest = [0u8; 1024];
-            let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                while let Ok(n) = socket.read(&mut rest).await {
-                    if n == 0 {
-                        break;
-                    }
-                }
-            })
-            .await;
+        Reply::Json(status, body) => reply_json(&mut socket, status, &[], &body).await,
+        Reply::JsonWith(status, headers, body) => {
+            reply_json(&mut socket, status, &headers, &body).await;
         }
         Reply::Hold => {
             let mut rest = [0u8; 1024];
@@ -251,6 +239,31 @@ async fn handle(
             }
         }
     }
+}
+
+/// Writes a JSON answer with `headers`, then closes the connection once
+/// the client has read it.
+async fn reply_json(socket: &mut TcpStream, status: u16, headers: &[(String, String)], body: &str) {
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
+    let response = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = socket.write_all(response.as_bytes()).await;
+    let _ = socket.shutdown().await;
+    // Let the client read it all before the socket goes.
+    let mut rest = [0u8; 1024];
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Ok(n) = socket.read(&mut rest).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Reads one HTTP/1.1 request (head and `Content-Length` body), and its

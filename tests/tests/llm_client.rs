@@ -108,6 +108,7 @@ over_both_transports!(
     one_turns_calls_run_at_once,
     a_wrong_key_is_refused_without_leaking_secrets,
     a_lost_server_is_an_error_without_the_key,
+    a_call_past_the_time_limit_keeps_the_others_results,
 );
 
 /// A server with the toolkit connected.
@@ -374,11 +375,33 @@ async fn unknown_toolkits_and_tools_are_surfaced(transport: LlmTransport) {
             "is_error": true}]})
         ]
     );
-    // Tool calls that can't be read are the caller's error, not a call.
-    let unreadable =
-        json!({"type": "function_call", "call_id": "c", "name": "echo", "arguments": "{not json"});
+    // Guards review fault (round 2) 4: a call whose arguments are not JSON
+    // (a model cut off by max_tokens) failed the whole turn before any call
+    // ran. It is that call's error, under its id; the others still run.
+    let turn = json!([
+        {"type": "function_call", "call_id": "c_cut", "name": "echo", "arguments": "{\"text\": \"cut o"},
+        {"type": "function_call", "call_id": "c_ok", "name": "echo", "arguments": "{\"text\": \"fine\"}"},
+    ]);
+    let results = bounded(atp.call(TOOLKIT, Provider::OpenAi, &turn, None))
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert_eq!(results[0]["call_id"], "c_cut");
+    let cut: Value = serde_json::from_str(results[0]["output"].as_str().unwrap()).unwrap();
+    assert!(
+        cut["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("the tool call's arguments are not JSON")),
+        "{cut}"
+    );
+    assert_eq!(
+        results[1],
+        json!({"type": "function_call_output", "call_id": "c_ok", "output": "{\"echo\":\"fine\"}"})
+    );
+    // Output that can't be read as tool calls at all is the caller's error.
+    let nameless = json!({"type": "function_call", "call_id": "c", "arguments": "{}"});
     assert!(matches!(
-        bounded(atp.call(TOOLKIT, Provider::OpenAi, &unreadable, None)).await,
+        bounded(atp.call(TOOLKIT, Provider::OpenAi, &nameless, None)).await,
         Err(LlmError::ToolCalls(_))
     ));
     finish(server, toolkit).await;
@@ -575,4 +598,160 @@ async fn the_websocket_client_connects_again_after_the_server_restarts() {
     let answer = bounded(atp.call_tool(TOOLKIT, &call, None)).await.unwrap();
     assert_eq!(answer, json!({"echo": "again"}));
     finish(server, toolkit).await;
+}
+
+/// Guards review fault (round 2) 4: one call past the client's time limit
+/// dropped every other result of its turn (`try_join_all`), though the
+/// server ran them. Each call keeps its own result, under its id.
+async fn a_call_past_the_time_limit_keeps_the_others_results(transport: LlmTransport) {
+    let server = start_server().await;
+    let kit = format!("llm-slow-kit-{transport:?}");
+    let toolkit = start_toolkit(&server, &kit, Some(&["echo", "sleep_async"])).await;
+    let atp = LlmClient::builder("llm-caller-key")
+        .base_url(server.base_url())
+        .transport(transport)
+        .timeout(Duration::from_millis(1500))
+        .build()
+        .unwrap();
+    let turn = json!({"role": "assistant", "content": [
+        {"type": "tool_use", "id": "tu_slow", "name": "sleep_async", "input": {"ms": 6000}},
+        {"type": "tool_use", "id": "tu_echo", "name": "echo", "input": {"text": "kept"}},
+    ]});
+    let results = bounded(atp.call(&kit, Provider::Anthropic, &turn, None))
+        .await
+        .expect("the turn is answered");
+    let blocks = results[0]["content"].as_array().expect("one user message");
+    assert_eq!(blocks.len(), 2, "{results:?}");
+    assert_eq!(blocks[0]["tool_use_id"], "tu_slow");
+    assert_eq!(blocks[0]["is_error"], true, "{results:?}");
+    let slow: Value = serde_json::from_str(blocks[0]["content"].as_str().unwrap()).unwrap();
+    assert!(
+        slow["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("no answer from the ATP server within")),
+        "{slow}"
+    );
+    assert_eq!(
+        blocks[1],
+        json!({"type": "tool_result", "tool_use_id": "tu_echo", "content": "{\"echo\":\"kept\"}"})
+    );
+    finish(server, toolkit).await;
+}
+
+/// Guards review fault (round 2) 2: over the WebSocket the client neither
+/// pinged nor had a read deadline, so after the server stopped reading
+/// every later request was written into the dead socket and timed out.
+/// Now a ping unanswered within `ping_timeout` ends the connection: the
+/// request waiting fails at once (not at its time limit), and the next one
+/// is served on a new connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_is_given_up_and_the_next_request_connects_again() {
+    use atp_tests::raw::RawServer;
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let mut raw = RawServer::websocket_only().await;
+    let atp = LlmClient::builder("llm-caller-key")
+        .base_url(raw.url())
+        .timeout(Duration::from_secs(15))
+        .ping_interval(Duration::from_millis(100))
+        .ping_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let auth_ok = r#"{"type": "auth_response", "success": true}"#;
+
+    // The first connection: authenticated, then the server goes silent
+    // (reads nothing, answers nothing, the socket stays open).
+    let first = tokio::spawn({
+        let atp = atp.clone();
+        async move { atp.context(TOOLKIT, Provider::OpenAi, PROMPT).await }
+    });
+    let mut silent = raw
+        .next_connection(WAIT)
+        .await
+        .expect("the client connects");
+    let auth = tokio::time::timeout(WAIT, silent.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(auth.to_text().unwrap().contains("\"auth\""), "{auth}");
+    silent.send(Message::text(auth_ok)).await.unwrap();
+    let started = std::time::Instant::now();
+    let err = bounded(first)
+        .await
+        .unwrap()
+        .expect_err("nobody answers it");
+    assert!(
+        matches!(&err, LlmError::Connection(why) if why.contains("stopped answering")),
+        "the connection is given up, not waited on until the time limit: {err:?}"
+    );
+    eprintln!("a silent server found in {:?}", started.elapsed());
+
+    // The next request: a new connection, served.
+    let second = tokio::spawn({
+        let atp = atp.clone();
+        async move { atp.context(TOOLKIT, Provider::OpenAi, PROMPT).await }
+    });
+    let mut ws = raw
+        .next_connection(WAIT)
+        .await
+        .expect("the client connects again");
+    assert_eq!(raw.ws_accepts(), 2);
+    let mut texts = Vec::new();
+    while texts.len() < 2 {
+        let message = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = message {
+            if texts.is_empty() {
+                ws.send(Message::text(auth_ok)).await.unwrap();
+            }
+            texts.push(text.to_string());
+        }
+    }
+    let request: Value = serde_json::from_str(&texts[1]).unwrap();
+    assert_eq!(request["type"], "get_toolkit_context");
+    let reply = json!({"type": "toolkit_context", "request_id": request["request_id"],
+        "payload": {"toolkit_id": TOOLKIT, "toolkit_name": TOOLKIT, "caption": "", "tools": [], "user_prompt": PROMPT}});
+    ws.send(Message::text(reply.to_string())).await.unwrap();
+    let context = bounded(second)
+        .await
+        .unwrap()
+        .expect("served on the new connection");
+    assert_eq!(context.toolkit_name, TOOLKIT);
+    drop(silent);
+}
+
+/// Suspected in review (round 2), confirmed: a request's time limit did
+/// not count the backoff before connecting again (nor the handshake), so
+/// a request could take its limit plus the backoff. Now one deadline
+/// covers it all: with nothing listening, a request after a failed one
+/// ends at its limit, inside the backoff, as a timeout.
+#[tokio::test]
+async fn the_time_limit_counts_the_backoff_before_connecting() {
+    let closed = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.local_addr().unwrap()
+    };
+    let atp = LlmClient::builder("llm-caller-key")
+        .base_url(format!("http://{closed}"))
+        // Shorter than the first backoff (125 ms at the least).
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let first = bounded(atp.context(TOOLKIT, Provider::OpenAi, PROMPT)).await;
+    assert!(
+        matches!(first, Err(LlmError::Connection(_))),
+        "refused at once: {first:?}"
+    );
+    let asked = std::time::Instant::now();
+    let second = bounded(atp.context(TOOLKIT, Provider::OpenAi, PROMPT)).await;
+    assert!(
+        matches!(second, Err(LlmError::Timeout(limit)) if limit == Duration::from_millis(100)),
+        "the backoff counts against the limit: {second:?} after {:?}",
+        asked.elapsed()
+    );
 }

@@ -293,6 +293,38 @@ async fn a_dynamic_tool_gets_the_same_state_and_context() {
     );
 }
 
+/// Guards review fault (round 2) 6: `DynamicTool::timeout(Duration::MAX)`
+/// overflowed `admitted + limit` in the dispatcher (a panic on the worker,
+/// every call left unanswered). The limit is clamped to 365 days where it
+/// enters, as the builder's limits are; so is an app's.
+#[tokio::test]
+async fn a_dynamic_tool_with_an_endless_time_limit_is_answered() {
+    let server = start_server().await;
+    let endless = atp_sdk::DynamicTool::new("endless", |_| async { Ok(json!("answered")) })
+        .timeout(Duration::MAX);
+    let client = builder(&server, "dynamic-endless", Some(&[]))
+        .tool(endless)
+        .build()
+        .unwrap();
+    let kit = spawn(client);
+    server.wait_for_tools(&["endless"], WAIT).await.unwrap();
+    for _ in 0..3 {
+        let outcome = server
+            .call_with(
+                "endless",
+                json!({}),
+                CallOptions {
+                    timeout: Some(Duration::from_secs(10)),
+                    ..CallOptions::default()
+                },
+            )
+            .await
+            .expect("answered, not left waiting");
+        assert_eq!(outcome.result, json!("answered"));
+    }
+    kit.shutdown().await.unwrap();
+}
+
 // ---------------------------------------------------------------------------
 // Context
 // ---------------------------------------------------------------------------

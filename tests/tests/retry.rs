@@ -123,3 +123,92 @@ async fn a_websocket_closed_with_the_policy_code_is_final() {
     assert!(err.to_string().contains("1008"), "{err}");
     assert!(!err.to_string().contains("key-policy"), "{err}");
 }
+
+/// A stand-in server that wants every tool registered and answers the
+/// `register_tool` requests with `answers` in turn (the last one for ever
+/// after), and a toolkit serving `echo` to it.
+async fn throttled_registration(
+    app: &str,
+    answers: Vec<atp_tests::raw::Reply>,
+) -> (atp_tests::raw::RawServer, Toolkit) {
+    use atp_tests::raw::{RawServer, Reply};
+    let next = Arc::new(AtomicUsize::new(0));
+    let raw = RawServer::start(move |request| {
+        let path = request.path.as_str();
+        if path.ends_with("/verify_hash") || path.ends_with("/verify_tool_hash") {
+            Reply::Json(200, r#"{"up_to_date": false}"#.to_owned())
+        } else if path.ends_with("/register_tool") {
+            let i = next.fetch_add(1, Ordering::SeqCst);
+            answers[i.min(answers.len() - 1)].clone()
+        } else {
+            Reply::Json(404, "{}".to_owned())
+        }
+    })
+    .await;
+    let client = atp_sdk::ToolKitClient::builder(format!("key-{app}"), app)
+        .base_url(raw.url())
+        .tools(["echo"])
+        .build()
+        .unwrap();
+    (raw, spawn(client))
+}
+
+fn registrations(raw: &atp_tests::raw::RawServer) -> usize {
+    raw.requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/register_tool"))
+        .count()
+}
+
+fn throttled(status: u16, retry_after: Option<&str>) -> atp_tests::raw::Reply {
+    let headers = retry_after
+        .map(|s| vec![("Retry-After".to_owned(), s.to_owned())])
+        .unwrap_or_default();
+    atp_tests::raw::Reply::JsonWith(status, headers, r#"{"detail": "slow down"}"#.to_owned())
+}
+
+/// Guards review fault (round 2) 5: a 429 or 408 from `register_tool` was
+/// final (the tool counted as refused), though the 32-at-a-time
+/// announcement is what trips a rate limit. It is tried again — after the
+/// backoff when the server gives no `Retry-After`, after `Retry-After`
+/// when it does — and the toolkit then serves.
+#[tokio::test]
+async fn a_throttled_registration_is_tried_again() {
+    let (mut raw, toolkit) = throttled_registration(
+        "throttled",
+        vec![
+            throttled(429, None),
+            throttled(408, Some("0")),
+            throttled(429, Some("0")),
+            atp_tests::raw::Reply::Json(200, r#"{"exchange_token": "t"}"#.to_owned()),
+        ],
+    )
+    .await;
+    let ws = raw
+        .next_upgraded(WAIT)
+        .await
+        .expect("the toolkit connects after announcing");
+    assert_eq!(
+        registrations(&raw),
+        4,
+        "three throttled tries, then the one that took"
+    );
+    drop(ws);
+    toolkit.shutdown().await.unwrap();
+}
+
+/// Review fault (round 2) 5, the other end: a server that throttles every
+/// try gets five of them, then the tool counts as refused and the toolkit
+/// serves its tools anyway (as for any refusal).
+#[tokio::test]
+async fn a_registration_throttled_on_every_try_counts_as_refused() {
+    let (mut raw, toolkit) =
+        throttled_registration("throttled-always", vec![throttled(429, Some("0"))]).await;
+    let ws = raw
+        .next_upgraded(WAIT)
+        .await
+        .expect("the toolkit connects after announcing");
+    assert_eq!(registrations(&raw), 5, "five tries, then refused");
+    drop(ws);
+    toolkit.shutdown().await.unwrap();
+}

@@ -65,8 +65,9 @@ pub enum LlmError {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LlmTransport {
-    /// One WebSocket, requests matched to replies by id; reconnected with
-    /// backoff after a drop. The default.
+    /// One WebSocket, requests matched to replies by id, kept alive by
+    /// ping (a silent server is given up); reconnected with backoff after
+    /// a drop. The default.
     #[default]
     WebSocket,
     /// One `POST .../llm-client/process/` per request.
@@ -144,6 +145,7 @@ pub struct LlmClientBuilder {
     base_url: String,
     transport: LlmTransport,
     timeout: Duration,
+    keepalive: connection::Keepalive,
     root_certificates: Vec<Vec<u8>>,
 }
 
@@ -177,6 +179,21 @@ impl LlmClientBuilder {
         self
     }
 
+    /// How often the WebSocket pings the server; default 30 s (as the
+    /// reference client). Clamped to 1 ms … 365 days.
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.keepalive.interval = crate::config::clamp(interval);
+        self
+    }
+
+    /// How long past a ping the server may stay silent before the
+    /// connection is given up (its waiting requests fail, the next one
+    /// connects anew); default 10 s. Clamped to 1 ms … 365 days.
+    pub fn ping_timeout(mut self, timeout: Duration) -> Self {
+        self.keepalive.timeout = crate::config::clamp(timeout);
+        self
+    }
+
     /// Trusts the certificate(s) of a PEM document as roots, besides the
     /// Mozilla roots.
     pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
@@ -203,8 +220,13 @@ impl LlmClientBuilder {
             .timeout(self.timeout)
             .build()
             .map_err(|err| LlmError::Config(format!("could not build the HTTP client: {err}")))?;
-        let connection =
-            connection::Connection::new(&ws_base, self.api_key.clone(), tls, self.timeout);
+        let connection = connection::Connection::new(
+            &ws_base,
+            self.api_key.clone(),
+            tls,
+            self.timeout,
+            self.keepalive,
+        );
         Ok(LlmClient {
             inner: Arc::new(Inner {
                 api_key: self.api_key,
@@ -258,6 +280,10 @@ impl LlmClient {
             base_url: crate::protocol::DEFAULT_BASE_URL.to_owned(),
             transport: LlmTransport::WebSocket,
             timeout: Duration::from_secs(120),
+            keepalive: connection::Keepalive {
+                interval: Duration::from_secs(30),
+                timeout: Duration::from_secs(10),
+            },
             root_certificates: Vec::new(),
         }
     }
@@ -294,8 +320,11 @@ impl LlmClient {
     /// message, or its list of calls, in `provider`'s shape — all at once,
     /// and returns their results as messages to append to the
     /// conversation, in the shape the calls came in (each under its call
-    /// id). A call the server or the tool could not run has
-    /// `{"error": "..."}` as its result, for the model to see.
+    /// id). A call the server or the tool could not run — its arguments
+    /// not JSON, its time limit passed, the connection lost — has
+    /// `{"error": "..."}` as its result, for the model to see, and the
+    /// other calls keep theirs. `Err` only when the output can't be read
+    /// as tool calls at all, or the server refuses the key.
     pub async fn call(
         &self,
         toolkit: &str,
@@ -304,11 +333,31 @@ impl LlmClient {
         auth_token: Option<&str>,
     ) -> Result<Vec<Value>, LlmError> {
         let (calls, style) = read_tool_calls(provider, tool_calls).map_err(LlmError::ToolCalls)?;
-        let runs = calls
-            .iter()
-            .map(|call| self.call_tool(toolkit, call, auth_token));
-        let results = futures_util::future::try_join_all(runs).await?;
-        let pairs: Vec<(ToolCall, Value)> = calls.into_iter().zip(results).collect();
+        // Each call has its own outcome: one that can't be read or run
+        // (its arguments cut off, its time limit passed, the connection
+        // lost) is that call's `{"error": ...}`, and the others keep theirs.
+        let runs = calls.iter().map(|(call, unreadable)| async move {
+            match unreadable {
+                Some(why) => Ok(crate::protocol::error_result(why.clone())),
+                None => self.call_tool(toolkit, call, auth_token).await,
+            }
+        });
+        let outcomes = futures_util::future::join_all(runs).await;
+        let mut results = Vec::with_capacity(outcomes.len());
+        for outcome in outcomes {
+            results.push(match outcome {
+                Ok(result) => result,
+                // A refused key or a bad configuration is the caller's to
+                // fix, not the model's: the turn fails.
+                Err(err @ (LlmError::Unauthorized(_) | LlmError::Config(_))) => return Err(err),
+                Err(err) => crate::protocol::error_result(err.to_string()),
+            });
+        }
+        let pairs: Vec<(ToolCall, Value)> = calls
+            .into_iter()
+            .map(|(call, _)| call)
+            .zip(results)
+            .collect();
         Ok(shape_results(style, &pairs))
     }
 

@@ -151,12 +151,14 @@ pub(crate) enum CallStyle {
 
 /// Reads the tool calls in a provider's output: a whole response, a
 /// message, a list of items or blocks, or one call. Anything that is not
-/// a tool call (text, reasoning) is skipped. Returns the calls and how
-/// they were written.
+/// a tool call (text, reasoning) is skipped. Returns the calls, each with
+/// why its arguments can't be read if they can't (a model cut off mid-way:
+/// that call's result is the error, the others still run), and how they
+/// were written.
 pub(crate) fn read_tool_calls(
     provider: Provider,
     output: &Value,
-) -> Result<(Vec<ToolCall>, CallStyle), String> {
+) -> Result<(Vec<ReadCall>, CallStyle), String> {
     let mut calls = Vec::new();
     let mut style = match provider {
         Provider::OpenAi => CallStyle::Responses,
@@ -167,10 +169,14 @@ pub(crate) fn read_tool_calls(
     Ok((calls, style))
 }
 
+/// A tool call as read, and why its arguments can't be read, if so (its
+/// `arguments` are then `{}`).
+pub(crate) type ReadCall = (ToolCall, Option<String>);
+
 fn collect(
     provider: Provider,
     value: &Value,
-    calls: &mut Vec<ToolCall>,
+    calls: &mut Vec<ReadCall>,
     style: &mut CallStyle,
 ) -> Result<(), String> {
     match value {
@@ -216,7 +222,7 @@ fn one_call(
     provider: Provider,
     map: &Map<String, Value>,
     style: &mut CallStyle,
-) -> Result<Option<ToolCall>, String> {
+) -> Result<Option<ReadCall>, String> {
     let kind = map.get("type").and_then(Value::as_str);
     let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_owned);
     match kind {
@@ -224,13 +230,16 @@ fn one_call(
         Some("function_call") => {
             let id = text("call_id").or_else(|| text("id")).unwrap_or_default();
             let name = text("name").ok_or("a function_call without a name")?;
-            let arguments = arguments(map.get("arguments"))?;
+            let (arguments, unreadable) = arguments(map.get("arguments"));
             *style = CallStyle::Responses;
-            Ok(Some(ToolCall {
-                id,
-                name,
-                arguments,
-            }))
+            Ok(Some((
+                ToolCall {
+                    id,
+                    name,
+                    arguments,
+                },
+                unreadable,
+            )))
         }
         // Anthropic: {"type": "tool_use", "id", "name", "input": {...}}
         Some("tool_use") => {
@@ -238,11 +247,14 @@ fn one_call(
             let name = text("name").ok_or("a tool_use block without a name")?;
             let arguments = map.get("input").cloned().unwrap_or_else(|| json!({}));
             *style = CallStyle::Anthropic;
-            Ok(Some(ToolCall {
-                id,
-                name,
-                arguments,
-            }))
+            Ok(Some((
+                ToolCall {
+                    id,
+                    name,
+                    arguments,
+                },
+                None,
+            )))
         }
         // Chat Completions / Mistral: {"id", "type": "function", "function": {"name", "arguments"}}
         _ if map.get("function").is_some_and(Value::is_object) => {
@@ -253,31 +265,39 @@ fn one_call(
                 .and_then(Value::as_str)
                 .ok_or("a tool call without a function name")?
                 .to_owned();
-            let arguments = arguments(function.get("arguments"))?;
+            let (arguments, unreadable) = arguments(function.get("arguments"));
             *style = if provider == Provider::Mistral {
                 CallStyle::Mistral
             } else {
                 CallStyle::ChatCompletions
             };
-            Ok(Some(ToolCall {
-                id,
-                name,
-                arguments,
-            }))
+            Ok(Some((
+                ToolCall {
+                    id,
+                    name,
+                    arguments,
+                },
+                unreadable,
+            )))
         }
         _ => Ok(None),
     }
 }
 
 /// Arguments as providers write them: a JSON object, or a string holding
-/// one (OpenAI, Mistral).
-fn arguments(value: Option<&Value>) -> Result<Value, String> {
+/// one (OpenAI, Mistral); `{}` and why, when they can't be read.
+fn arguments(value: Option<&Value>) -> (Value, Option<String>) {
     match value {
-        None | Some(Value::Null) => Ok(json!({})),
-        Some(Value::String(text)) if text.trim().is_empty() => Ok(json!({})),
-        Some(Value::String(text)) => serde_json::from_str(text)
-            .map_err(|err| format!("tool call arguments are not JSON: {err}")),
-        Some(other) => Ok(other.clone()),
+        None | Some(Value::Null) => (json!({}), None),
+        Some(Value::String(text)) if text.trim().is_empty() => (json!({}), None),
+        Some(Value::String(text)) => match serde_json::from_str(text) {
+            Ok(arguments) => (arguments, None),
+            Err(err) => (
+                json!({}),
+                Some(format!("the tool call's arguments are not JSON: {err}")),
+            ),
+        },
+        Some(other) => (other.clone(), None),
     }
 }
 
@@ -334,6 +354,7 @@ mod tests {
             {"type": "message", "content": [{"type": "output_text", "text": "..."}]},
         ]});
         let (calls, style) = read_tool_calls(Provider::OpenAi, &response).unwrap();
+        let calls: Vec<ToolCall> = calls.into_iter().map(|(call, _)| call).collect();
         assert_eq!(
             calls,
             [ToolCall {
@@ -358,6 +379,7 @@ mod tests {
             {"id": "c1", "type": "function", "function": {"name": "add", "arguments": "{\"a\":1,\"b\":2}"}}
         ]}}]});
         let (calls, style) = read_tool_calls(Provider::OpenAi, &response).unwrap();
+        let calls: Vec<ToolCall> = calls.into_iter().map(|(call, _)| call).collect();
         assert_eq!(calls[0].arguments, json!({"a": 1, "b": 2}));
         assert_eq!(style, CallStyle::ChatCompletions);
         assert_eq!(
@@ -374,6 +396,7 @@ mod tests {
             {"type": "tool_use", "id": "tu_2", "name": "fail", "input": {}},
         ]});
         let (calls, style) = read_tool_calls(Provider::Anthropic, &message).unwrap();
+        let calls: Vec<ToolCall> = calls.into_iter().map(|(call, _)| call).collect();
         assert_eq!(calls.len(), 2);
         let shaped = shape_results(
             style,
@@ -393,6 +416,7 @@ mod tests {
             {"id": "m1", "function": {"name": "echo", "arguments": {"text": "x"}}}
         ]}}]});
         let (calls, style) = read_tool_calls(Provider::Mistral, &response).unwrap();
+        let calls: Vec<ToolCall> = calls.into_iter().map(|(call, _)| call).collect();
         assert_eq!(calls[0].arguments, json!({"text": "x"}));
         assert_eq!(
             shape_results(style, &[(calls[0].clone(), json!("x"))]),
@@ -401,9 +425,26 @@ mod tests {
     }
 
     #[test]
-    fn bad_arguments_are_an_error_not_an_unknown_call() {
-        let call = json!({"type": "function_call", "call_id": "c", "name": "echo", "arguments": "{not json"});
-        assert!(read_tool_calls(Provider::OpenAi, &call).is_err());
+    fn bad_arguments_are_that_calls_error_not_the_turns() {
+        let calls = json!([
+            {"type": "function_call", "call_id": "c1", "name": "echo", "arguments": "{\"text\": \"cut o"},
+            {"type": "function_call", "call_id": "c2", "name": "echo", "arguments": "{\"text\": \"fine\"}"},
+        ]);
+        let (calls, _) = read_tool_calls(Provider::OpenAi, &calls).unwrap();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0].0.id, "c1");
+        assert!(
+            calls[0]
+                .1
+                .as_deref()
+                .is_some_and(|e| e.starts_with("the tool call's arguments are not JSON")),
+            "{:?}",
+            calls[0].1
+        );
+        assert_eq!(
+            (&calls[1].0.arguments, &calls[1].1),
+            (&json!({"text": "fine"}), &None)
+        );
     }
 
     #[test]

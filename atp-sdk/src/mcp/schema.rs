@@ -1,14 +1,24 @@
 //! A tool's parameter schema as MCP clients take it: an object schema
-//! with its `$ref`s inlined (Gemini and others can't follow them), each
-//! `type` a single name, and an optional value's `null` written as
-//! `"nullable": true` rather than as a type list or an `anyOf` branch
-//! (what Gemini-style validators accept; others ignore the keyword).
+//! with its `$ref`s inlined where that is safe (Gemini and others can't
+//! follow them), each `type` a single name, and an optional value's `null`
+//! written as `"nullable": true` rather than as a type list or an `anyOf`
+//! branch (what Gemini-style validators accept; others ignore the
+//! keyword).
+//!
+//! Inlining copies a definition at each reference, so it is done once per
+//! definition and only for definitions that are neither recursive (a type
+//! that refers to itself k times per level would become k^depth copies)
+//! nor large once expanded: those stay as `$ref`s into a `$defs` kept at
+//! the root. The output is never larger than the input by more than the
+//! small definitions it copies.
+
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
-/// How deep `$ref`s are followed before a recursive type is left as a
-/// reference (with its `$defs` kept).
-const MAX_DEPTH: usize = 16;
+/// A definition whose expansion has more JSON nodes than this is kept as a
+/// reference instead of copied at each use.
+const MAX_INLINED_NODES: usize = 512;
 
 /// The `inputSchema` of a tool whose parameters' schema is `schema`.
 pub(crate) fn input_schema(schema: &Value) -> Map<String, Value> {
@@ -17,17 +27,19 @@ pub(crate) fn input_schema(schema: &Value) -> Map<String, Value> {
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    let mut unresolved = false;
-    let mut root = match inline(schema, &defs, 0, &mut unresolved) {
+    let mut inliner = Inliner::new(&defs);
+    let mut root = match inliner.inline(schema) {
         Value::Object(map) => map,
         _ => Map::new(),
     };
     root.remove("$schema");
     root.remove("title");
     root.remove("$defs");
-    if unresolved && !defs.is_empty() {
-        // A recursive type: its references stay, so do their targets.
-        root.insert("$defs".to_owned(), Value::Object(defs));
+    let kept = inliner.kept_defs();
+    if !kept.is_empty() {
+        // Recursive or large types: their references stay, so do their
+        // targets (expanded the same way).
+        root.insert("$defs".to_owned(), Value::Object(kept));
     }
     root.insert("type".to_owned(), json!("object"));
     root.entry("properties").or_insert_with(|| json!({}));
@@ -41,42 +53,155 @@ pub(crate) fn input_schema(schema: &Value) -> Map<String, Value> {
     root
 }
 
-fn inline(value: &Value, defs: &Map<String, Value>, depth: usize, unresolved: &mut bool) -> Value {
+/// Expands `$ref`s into `#/$defs/...`, each definition once.
+struct Inliner<'a> {
+    defs: &'a Map<String, Value>,
+    /// Definitions that reach themselves through their references.
+    recursive: HashSet<String>,
+    /// Each definition's expansion, once made; `None` for one kept as a
+    /// reference.
+    expanded: HashMap<String, Option<Value>>,
+    /// The definitions a kept reference points at.
+    referenced: Vec<String>,
+}
+
+impl<'a> Inliner<'a> {
+    fn new(defs: &'a Map<String, Value>) -> Self {
+        Self {
+            defs,
+            recursive: recursive_defs(defs),
+            expanded: HashMap::new(),
+            referenced: Vec::new(),
+        }
+    }
+
+    fn inline(&mut self, value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(reference)) = map.get("$ref")
+                    && let Some(name) = def_name(reference)
+                    && let Some(target) = self.expansion(name)
+                    && let Value::Object(mut merged) = target
+                {
+                    // The reference's siblings (a description) win.
+                    for (key, sibling) in map.iter().filter(|(k, _)| *k != "$ref") {
+                        let sibling = self.inline(sibling);
+                        merged.insert(key.clone(), sibling);
+                    }
+                    return Value::Object(nullable(merged));
+                }
+                if let Some(Value::String(reference)) = map.get("$ref")
+                    && let Some(name) = def_name(reference)
+                    && self.defs.contains_key(name)
+                {
+                    self.referenced.push(name.to_owned());
+                }
+                let mut out = Map::with_capacity(map.len());
+                for (key, v) in map.iter().filter(|(key, _)| key.as_str() != "$defs") {
+                    let v = self.inline(v);
+                    out.insert(key.clone(), v);
+                }
+                Value::Object(nullable(out))
+            }
+            Value::Array(items) => Value::Array(items.iter().map(|v| self.inline(v)).collect()),
+            other => other.clone(),
+        }
+    }
+
+    /// The expansion of definition `name`, or `None` when it stays a
+    /// reference (recursive, too large, or unknown).
+    fn expansion(&mut self, name: &str) -> Option<Value> {
+        if let Some(done) = self.expanded.get(name) {
+            return done.clone();
+        }
+        let target = self.defs.get(name)?;
+        if self.recursive.contains(name) {
+            self.expanded.insert(name.to_owned(), None);
+            return None;
+        }
+        // Not recursive: expanding it can't come back here.
+        let expansion = self.inline(target);
+        let expansion = (nodes(&expansion) <= MAX_INLINED_NODES).then_some(expansion);
+        self.expanded.insert(name.to_owned(), expansion.clone());
+        expansion
+    }
+
+    /// The definitions referred to by a kept reference, and those they
+    /// refer to in turn, each expanded once.
+    fn kept_defs(&mut self) -> Map<String, Value> {
+        let mut kept = Map::new();
+        while let Some(name) = self.referenced.pop() {
+            if kept.contains_key(&name) {
+                continue;
+            }
+            let Some(target) = self.defs.get(&name) else {
+                continue;
+            };
+            // Placeholder first: a recursive body refers to itself.
+            kept.insert(name.clone(), Value::Null);
+            let body = self.inline(target);
+            kept.insert(name, body);
+        }
+        kept
+    }
+}
+
+fn def_name(reference: &str) -> Option<&str> {
+    reference.strip_prefix("#/$defs/")
+}
+
+/// How many JSON values `value` holds, itself included.
+fn nodes(value: &Value) -> usize {
+    match value {
+        Value::Object(map) => 1 + map.values().map(nodes).sum::<usize>(),
+        Value::Array(items) => 1 + items.iter().map(nodes).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+/// The definitions that reach themselves through `$ref`s (directly or
+/// through others).
+fn recursive_defs(defs: &Map<String, Value>) -> HashSet<String> {
+    let edges: HashMap<&str, Vec<&str>> = defs
+        .iter()
+        .map(|(name, body)| {
+            let mut refs = Vec::new();
+            collect_refs(body, &mut refs);
+            (name.as_str(), refs)
+        })
+        .collect();
+    let mut recursive = HashSet::new();
+    for start in defs.keys() {
+        // Depth-first from `start`'s references: does it come back?
+        let mut seen = HashSet::new();
+        let mut stack: Vec<&str> = edges.get(start.as_str()).cloned().unwrap_or_default();
+        while let Some(next) = stack.pop() {
+            if next == start {
+                recursive.insert(start.clone());
+                break;
+            }
+            if seen.insert(next)
+                && let Some(more) = edges.get(next)
+            {
+                stack.extend(more.iter().copied());
+            }
+        }
+    }
+    recursive
+}
+
+fn collect_refs<'v>(value: &'v Value, into: &mut Vec<&'v str>) {
     match value {
         Value::Object(map) => {
-            if let Some(Value::String(reference)) = map.get("$ref") {
-                let target = reference
-                    .strip_prefix("#/$defs/")
-                    .and_then(|name| defs.get(name));
-                match target {
-                    Some(target) if depth < MAX_DEPTH => {
-                        // The reference's siblings (a description) win.
-                        let mut merged = match inline(target, defs, depth + 1, unresolved) {
-                            Value::Object(target) => target,
-                            other => return other,
-                        };
-                        for (key, sibling) in map.iter().filter(|(k, _)| *k != "$ref") {
-                            merged.insert(key.clone(), inline(sibling, defs, depth, unresolved));
-                        }
-                        return Value::Object(nullable(merged));
-                    }
-                    _ => *unresolved = true,
-                }
+            if let Some(Value::String(reference)) = map.get("$ref")
+                && let Some(name) = def_name(reference)
+            {
+                into.push(name);
             }
-            let map: Map<String, Value> = map
-                .iter()
-                .filter(|(key, _)| key.as_str() != "$defs")
-                .map(|(key, v)| (key.clone(), inline(v, defs, depth, unresolved)))
-                .collect();
-            Value::Object(nullable(map))
+            map.values().for_each(|v| collect_refs(v, into));
         }
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|v| inline(v, defs, depth, unresolved))
-                .collect(),
-        ),
-        other => other.clone(),
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, into)),
+        _ => {}
     }
 }
 
@@ -163,7 +288,106 @@ mod tests {
             "$defs": {"Node": {"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#/$defs/Node"}}}}},
         });
         let out = Value::Object(input_schema(&schema));
-        assert!(out["$defs"]["Node"].is_object(), "{out}");
-        assert_eq!(out["properties"]["tree"]["type"], "object");
+        assert_eq!(
+            out,
+            json!({
+                "type": "object",
+                "properties": {"tree": {"$ref": "#/$defs/Node"}},
+                "$defs": {"Node": {"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#/$defs/Node"}}}}},
+            })
+        );
+    }
+
+    /// The schema schemars makes for a tool's parameters.
+    fn params_schema<T: schemars::JsonSchema>() -> Value {
+        serde_json::to_value(schemars::schema_for!(T)).unwrap()
+    }
+
+    #[allow(dead_code)]
+    #[derive(schemars::JsonSchema)]
+    struct Tree {
+        value: i64,
+        children: Vec<Tree>,
+    }
+
+    #[allow(dead_code)]
+    #[derive(schemars::JsonSchema)]
+    struct Node {
+        left: Option<Box<Node>>,
+        right: Option<Box<Node>>,
+        label: String,
+    }
+
+    /// A filter language: k-way recursive.
+    #[allow(dead_code)]
+    #[derive(schemars::JsonSchema)]
+    enum Filter {
+        And(Vec<Filter>),
+        Or(Vec<Filter>),
+        Not(Box<Filter>),
+        Eq { field: String, value: String },
+    }
+
+    #[allow(dead_code)]
+    #[derive(schemars::JsonSchema)]
+    struct Params {
+        tree: Tree,
+        node: Node,
+        filter: Filter,
+        maybe: Option<Filter>,
+    }
+
+    /// Guards review fault (round 2) 1: a type referring to itself k times
+    /// per level was inlined 16 levels deep, k^16 copies (29.6 MB for a
+    /// tree, an abort on memory for a filter enum).
+    #[test]
+    fn recursive_types_stay_small_references() {
+        let out = Value::Object(input_schema(&params_schema::<Params>()));
+        let text = out.to_string();
+        assert!(text.len() < 4096, "{} bytes: {text}", text.len());
+        for def in ["Tree", "Node", "Filter"] {
+            assert!(out["$defs"][def].is_object(), "{def} kept: {text}");
+        }
+        assert_eq!(out["properties"]["tree"]["$ref"], "#/$defs/Tree");
+        assert_eq!(out["properties"]["maybe"]["nullable"], true, "{text}");
+        // Every reference has its target.
+        let mut refs = Vec::new();
+        collect_refs(&out, &mut refs);
+        assert!(!refs.is_empty());
+        for name in refs {
+            assert!(
+                out["$defs"][name].is_object(),
+                "#/$defs/{name} missing: {text}"
+            );
+        }
+    }
+
+    /// A definition used many times that is not recursive is copied only
+    /// while it stays small; a big one stays a reference, so a chain of
+    /// types each using the next twice doesn't double per level.
+    #[test]
+    fn a_wide_acyclic_chain_does_not_grow_exponentially() {
+        let mut defs = Map::new();
+        for level in 0..20 {
+            let next = format!("#/$defs/L{}", level + 1);
+            defs.insert(
+                format!("L{level}"),
+                json!({"type": "object", "properties": {"a": {"$ref": next}, "b": {"$ref": next}}}),
+            );
+        }
+        defs.insert("L20".to_owned(), json!({"type": "string"}));
+        let schema =
+            json!({"type": "object", "properties": {"x": {"$ref": "#/$defs/L0"}}, "$defs": defs});
+        let out = Value::Object(input_schema(&schema));
+        assert!(
+            out.to_string().len() < 64 * 1024,
+            "{}",
+            out.to_string().len()
+        );
+        let mut refs = Vec::new();
+        collect_refs(&out, &mut refs);
+        for name in refs {
+            assert!(out["$defs"][name].is_object(), "#/$defs/{name} missing");
+        }
     }
 }
