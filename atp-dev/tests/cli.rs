@@ -464,35 +464,51 @@ async fn context_prints_what_an_llm_is_shown() {
     );
 }
 
-/// `--watch`: a real file change restarts the command (the old one
-/// stopped, process group and all); a failing command stays down and says
-/// so; the next change starts it again; the last line is a signal's stop.
-#[tokio::test]
-async fn watch_restarts_the_command_when_a_file_changes() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
-    let dir = std::env::temp_dir().join(format!("atp-dev-watch-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::create_dir_all(dir.join("target/debug")).unwrap();
-    std::fs::write(dir.join("src/lib.rs"), "// v1\n").unwrap();
-    let starts = dir.join("starts.log");
-    // The command: notes each start and its pid, fails while `broken`
-    // exists, else runs until stopped (with a child of its own, as
-    // `cargo run` has).
-    let script = format!(
-        "echo $$ >> {starts}; if [ -f {broken} ]; then exit 101; fi; sleep 60 & wait",
-        starts = starts.display(),
-        broken = dir.join("broken").display(),
-    );
-    let mut child = atp_dev()
-        .current_dir(&dir)
-        .args(["--port", "0", "--watch", "--", "sh", "-c", &script])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    let mut wait_for = async |needle: &str| {
+/// `atp-dev --watch` running a command in a scratch crate directory that
+/// notes each start (its pid) in `starts.log`, fails while `broken`
+/// exists, and else runs until stopped (with a child of its own, as
+/// `cargo run` has).
+struct Watching {
+    dir: std::path::PathBuf,
+    child: tokio::process::Child,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
+    seen: Vec<String>,
+}
+
+impl Watching {
+    /// A scratch directory named after `name`, laid out by `lay_out`, and
+    /// atp-dev watching it (once it says so).
+    async fn start(name: &str, lay_out: impl FnOnce(&std::path::Path)) -> Watching {
+        use tokio::io::AsyncBufReadExt;
+        let dir = std::env::temp_dir().join(format!("atp-dev-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        lay_out(&dir);
+        let script = format!(
+            "echo $$ >> {starts}; if [ -f {broken} ]; then exit 101; fi; sleep 60 & wait",
+            starts = dir.join("starts.log").display(),
+            broken = dir.join("broken").display(),
+        );
+        let mut child = atp_dev()
+            .current_dir(&dir)
+            .args(["--port", "0", "--watch", "--", "sh", "-c", &script])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut watching = Watching {
+            dir,
+            child,
+            lines,
+            seen: Vec::new(),
+        };
+        watching.wait_for("atp-dev: watching").await;
+        watching
+    }
+
+    /// The next line atp-dev prints that contains `needle`.
+    async fn wait_for(&mut self, needle: &str) -> String {
+        let (lines, seen) = (&mut self.lines, &mut self.seen);
         let found = tokio::time::timeout(WAIT, async {
             while let Some(line) = lines.next_line().await.unwrap() {
                 seen.push(line.clone());
@@ -503,76 +519,177 @@ async fn watch_restarts_the_command_when_a_file_changes() {
             panic!("atp-dev exited; it said:\n{}", seen.join("\n"));
         })
         .await;
-        found.unwrap_or_else(|_| panic!("no line with {needle:?}"))
-    };
-    let watching = wait_for("atp-dev: watching").await;
-    assert!(watching.contains("src"), "{watching}");
-    let started = |n: usize| {
-        let starts = starts.clone();
-        async move {
-            tokio::time::timeout(WAIT, async {
-                loop {
-                    let text = std::fs::read_to_string(&starts).unwrap_or_default();
-                    let pids: Vec<String> = text.lines().map(str::to_owned).collect();
-                    if pids.len() >= n {
-                        return pids;
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+        found.unwrap_or_else(|_| {
+            panic!(
+                "no line with {needle:?}; it said:\n{}",
+                self.seen.join("\n")
+            )
+        })
+    }
+
+    /// The pids of the starts so far, once there are at least `n`.
+    async fn started(&self, n: usize) -> Vec<String> {
+        let starts = self.dir.join("starts.log");
+        tokio::time::timeout(WAIT, async {
+            loop {
+                let text = std::fs::read_to_string(&starts).unwrap_or_default();
+                let pids: Vec<String> = text.lines().map(str::to_owned).collect();
+                if pids.len() >= n {
+                    return pids;
                 }
-            })
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{n} starts"))
+    }
+
+    /// Every start so far.
+    fn starts(&self) -> usize {
+        std::fs::read_to_string(self.dir.join("starts.log"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+
+    /// Stops atp-dev with SIGTERM; its exit status.
+    async fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().unwrap().to_string();
+        assert!(
+            std::process::Command::new("kill")
+                .args(["-s", "TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = tokio::time::timeout(WAIT, self.child.wait())
             .await
-            .unwrap_or_else(|_| panic!("{n} starts"))
-        }
-    };
-    let first = started(1).await;
+            .expect("stops at once")
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        status
+    }
+}
+
+fn alive(pid: &str) -> bool {
+    std::process::Command::new("kill")
+        .args(["-0", pid])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// `--watch`: a real file change restarts the command (the old one
+/// stopped, process group and all); a failing command stays down and says
+/// so; the next change starts it again; the last line is a signal's stop.
+#[tokio::test]
+async fn watch_restarts_the_command_when_a_file_changes() {
+    let mut w = Watching::start("watch", |dir| {
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::create_dir_all(dir.join("target/debug")).unwrap();
+        std::fs::write(dir.join("src/lib.rs"), "// v1\n").unwrap();
+    })
+    .await;
+    assert!(w.seen.last().unwrap().contains("src"), "{:?}", w.seen);
+    let dir = w.dir.clone();
+    let first = w.started(1).await;
 
     // A change under target/ is no change.
     std::fs::write(dir.join("target/debug/out"), "build output").unwrap();
     // A real change restarts it; the first run is gone.
     std::fs::write(dir.join("src/lib.rs"), "// v2\n").unwrap();
-    let line = wait_for("restarting").await;
+    let line = w.wait_for("restarting").await;
     assert!(line.contains("src/lib.rs changed"), "{line}");
-    let pids = started(2).await;
-    let alive = |pid: &str| {
-        std::process::Command::new("kill")
-            .args(["-0", pid])
-            .stderr(std::process::Stdio::null())
-            .status()
-            .unwrap()
-            .success()
-    };
+    let pids = w.started(2).await;
     assert!(!alive(&first[0]), "the first run was stopped");
     assert!(alive(&pids[1]), "the second run is running");
 
     // A failing command stays down, said so.
     std::fs::write(dir.join("broken"), "").unwrap();
     std::fs::write(dir.join("src/lib.rs"), "// v3\n").unwrap();
-    wait_for("restarting").await;
-    let failed = wait_for("failed").await;
+    w.wait_for("restarting").await;
+    let failed = w.wait_for("failed").await;
     assert!(failed.contains("101"), "{failed}");
     assert!(failed.contains("the next change"), "{failed}");
     // The next change tries again.
     std::fs::remove_file(dir.join("broken")).unwrap();
     std::fs::write(dir.join("src/lib.rs"), "// v4\n").unwrap();
-    wait_for("restarting").await;
-    let pids = started(4).await;
+    w.wait_for("restarting").await;
+    let pids = w.started(4).await;
     assert!(alive(&pids[3]));
 
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-s", "TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = tokio::time::timeout(WAIT, child.wait())
-        .await
-        .expect("stops at once")
-        .unwrap();
+    assert_eq!(w.starts(), 4, "no restart for target/");
+    let status = w.stop().await;
     assert_eq!(status.code(), Some(130));
     assert!(!alive(&pids[3]), "the command was stopped with atp-dev");
-    let text = std::fs::read_to_string(&starts).unwrap();
-    assert_eq!(text.lines().count(), 4, "no restart for target/: {text}");
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Guards review fault (round 2) 3: `src/` was watched without recursion
+/// plus the subdirectories there at start, so a file in a new directory
+/// never restarted the command; `Cargo.toml` was watched as a file, so a
+/// save that writes a temporary file and renames it over the original
+/// (vim's default, JetBrains' safe write, many formatters) restarted once
+/// and never again. Each kind of save restarts exactly once, every time.
+#[tokio::test]
+async fn watch_follows_new_directories_and_saves_that_rename_over() {
+    let mut w = Watching::start("watch-saves", |dir| {
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(dir.join("src/main.rs"), "// v0\n").unwrap();
+        std::fs::write(dir.join("Cargo.toml"), "[package] # v0\n").unwrap();
+    })
+    .await;
+    let dir = w.dir.clone();
+    w.started(1).await;
+    let mut expected = 1;
+    let mut saved = async |w: &mut Watching, what: &str, save: &dyn Fn()| {
+        save();
+        let line = w.wait_for("restarting").await;
+        expected += 1;
+        let pids = w.started(expected).await;
+        assert_eq!(pids.len(), expected, "{what}: one restart ({line})");
+    };
+    for round in 1..=3 {
+        // A module in a directory that did not exist, then edited.
+        let module = dir.join(format!("src/tools{round}/mod.rs"));
+        saved(&mut w, "a file in a new directory", &|| {
+            std::fs::create_dir_all(module.parent().unwrap()).unwrap();
+            std::fs::write(&module, "// new\n").unwrap();
+        })
+        .await;
+        saved(&mut w, "an edit in the new directory", &|| {
+            std::fs::write(&module, format!("// edit {round}\n")).unwrap();
+        })
+        .await;
+        // Cargo.toml written to a temporary file renamed over it.
+        saved(&mut w, "Cargo.toml renamed over", &|| {
+            let tmp = dir.join("Cargo.toml.tmp");
+            std::fs::write(&tmp, format!("[package] # v{round}\n")).unwrap();
+            std::fs::rename(&tmp, dir.join("Cargo.toml")).unwrap();
+        })
+        .await;
+        // vim: the original moved aside, a new one written.
+        saved(&mut w, "Cargo.toml saved the vim way", &|| {
+            std::fs::rename(dir.join("Cargo.toml"), dir.join("Cargo.toml~")).unwrap();
+            std::fs::write(dir.join("Cargo.toml"), format!("[package] # vim {round}\n")).unwrap();
+            std::fs::remove_file(dir.join("Cargo.toml~")).unwrap();
+        })
+        .await;
+        // src/main.rs renamed over, too.
+        saved(&mut w, "src/main.rs renamed over", &|| {
+            let tmp = dir.join("src/.main.rs.swp");
+            std::fs::write(&tmp, format!("// v{round}\n")).unwrap();
+            std::fs::rename(&tmp, dir.join("src/main.rs")).unwrap();
+        })
+        .await;
+    }
+    // A file next to Cargo.toml (Cargo.lock, written by every build) is no
+    // change; one more real change shows no restart came in between.
+    std::fs::write(dir.join("Cargo.lock"), "# lock\n").unwrap();
+    saved(&mut w, "a last edit", &|| {
+        std::fs::write(dir.join("src/main.rs"), "// last\n").unwrap();
+    })
+    .await;
+    assert_eq!(w.starts(), expected, "exactly one restart per save");
+    assert_eq!(w.stop().await.code(), Some(130));
 }

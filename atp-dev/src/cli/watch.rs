@@ -46,7 +46,15 @@ pub(super) async fn run(
         );
         return ExitCode::from(2);
     }
+    let filter = match Filter::new(&paths) {
+        Ok(filter) => filter,
+        Err((path, err)) => {
+            eprintln!("atp-dev: --watch {}: {err}", path.display());
+            return ExitCode::from(2);
+        }
+    };
     let (tx, mut changes) = mpsc::unbounded_channel::<Vec<PathBuf>>();
+    let relevant = filter.clone();
     let mut debouncer = match new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
         let Ok(events) = result else { return };
         let changed: Vec<PathBuf> = events
@@ -54,7 +62,7 @@ pub(super) async fn run(
             // Opening or reading a file is no change.
             .filter(|e| !e.event.kind.is_access() && !e.event.kind.is_other())
             .flat_map(|e| e.event.paths.clone())
-            .filter(|p| !skipped(p))
+            .filter(|p| relevant.matches(p))
             .collect();
         if !changed.is_empty() {
             let _ = tx.send(changed);
@@ -66,9 +74,17 @@ pub(super) async fn run(
             return ExitCode::FAILURE;
         }
     };
-    for path in &paths {
-        if let Err(err) = watch(&mut debouncer, path) {
-            eprintln!("atp-dev: --watch {}: {err}", path.display());
+    let mut watches = Watches::default();
+    for tree in &filter.trees {
+        if let Err(err) = watches.add_tree(&mut debouncer, tree, tree) {
+            eprintln!("atp-dev: --watch {}: {err}", tree.display());
+            return ExitCode::from(2);
+        }
+    }
+    for file in &filter.files {
+        let dir = file.parent().unwrap_or(Path::new("/"));
+        if let Err(err) = watches.add_dir(&mut debouncer, dir) {
+            eprintln!("atp-dev: --watch {}: {err}", file.display());
             return ExitCode::from(2);
         }
     }
@@ -108,6 +124,9 @@ pub(super) async fn run(
                 while let Ok(more) = changes.try_recv() {
                     changed.extend(more);
                 }
+                // A new directory is watched from now on, and one that is
+                // gone is forgotten (it may come back).
+                watches.follow(&mut debouncer, &filter, &changed);
                 eprintln!("atp-dev: {} — restarting", describe(&changed));
                 if let Some(child) = running.take() {
                     child.stop().await;
@@ -135,43 +154,126 @@ fn start(command: &[OsString], base_url: &str, api_key: &str) -> Option<Child> {
     }
 }
 
-/// Watches a file, or a directory and everything under it except
-/// `target/`, `.git/` and `node_modules/` (never given an inotify watch:
-/// a build's output would flood it).
-fn watch<W, C>(
-    debouncer: &mut notify_debouncer_full::Debouncer<W, C>,
-    path: &Path,
-) -> Result<(), String>
-where
-    W: notify_debouncer_full::notify::Watcher,
-    C: notify_debouncer_full::FileIdCache,
-{
-    if !path.exists() {
-        return Err("no such file or directory".to_owned());
-    }
-    if !path.is_dir() {
-        return debouncer
-            .watch(path, RecursiveMode::NonRecursive)
-            .map_err(|e| e.to_string());
-    }
-    // The directory itself (new entries), then each subdirectory whole.
-    debouncer
-        .watch(path, RecursiveMode::NonRecursive)
-        .map_err(|e| e.to_string())?;
-    let entries = std::fs::read_dir(path).map_err(|e| e.to_string())?;
-    for entry in entries.flatten() {
-        let sub = entry.path();
-        if sub.is_dir() && !skipped(&sub) {
-            debouncer
-                .watch(&sub, RecursiveMode::Recursive)
-                .map_err(|e| e.to_string())?;
-        }
-    }
-    Ok(())
+/// Which changed paths count: anything under a watched directory but its
+/// `target/`, `.git/` and `node_modules/`, and the watched files
+/// themselves (whatever else happens in their directory).
+#[derive(Debug, Clone)]
+struct Filter {
+    /// Directories watched whole (absolute).
+    trees: Vec<PathBuf>,
+    /// Files watched alone (absolute).
+    files: Vec<PathBuf>,
 }
 
-fn skipped(path: &Path) -> bool {
-    path.components()
+impl Filter {
+    fn new(paths: &[PathBuf]) -> Result<Self, (PathBuf, String)> {
+        let mut filter = Filter {
+            trees: Vec::new(),
+            files: Vec::new(),
+        };
+        for path in paths {
+            let absolute = std::fs::canonicalize(path)
+                .map_err(|_| (path.clone(), "no such file or directory".to_owned()))?;
+            if absolute.is_dir() {
+                filter.trees.push(absolute);
+            } else {
+                filter.files.push(absolute);
+            }
+        }
+        Ok(filter)
+    }
+
+    fn matches(&self, path: &Path) -> bool {
+        self.files.iter().any(|f| f == path)
+            || self
+                .trees
+                .iter()
+                .any(|tree| path.strip_prefix(tree).is_ok_and(|inside| !skipped(inside)))
+    }
+}
+
+/// The directories given an inotify watch (each without recursion: the
+/// tree is walked here, so `target/` under it never gets one).
+#[derive(Debug, Default)]
+struct Watches {
+    dirs: std::collections::HashSet<PathBuf>,
+}
+
+impl Watches {
+    /// Watches `dir` and every directory under it but the skipped ones.
+    fn add_tree<W, C>(
+        &mut self,
+        debouncer: &mut notify_debouncer_full::Debouncer<W, C>,
+        tree: &Path,
+        dir: &Path,
+    ) -> Result<(), String>
+    where
+        W: notify_debouncer_full::notify::Watcher,
+        C: notify_debouncer_full::FileIdCache,
+    {
+        self.add_dir(debouncer, dir)?;
+        let entries = std::fs::read_dir(dir).map_err(|e| e.to_string())?;
+        for entry in entries.flatten() {
+            let sub = entry.path();
+            let inside = sub.strip_prefix(tree).unwrap_or(&sub);
+            // Not through links: a link to `/` would be walked whole.
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir && !skipped(inside) {
+                self.add_tree(debouncer, tree, &sub)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn add_dir<W, C>(
+        &mut self,
+        debouncer: &mut notify_debouncer_full::Debouncer<W, C>,
+        dir: &Path,
+    ) -> Result<(), String>
+    where
+        W: notify_debouncer_full::notify::Watcher,
+        C: notify_debouncer_full::FileIdCache,
+    {
+        if self.dirs.contains(dir) {
+            return Ok(());
+        }
+        debouncer
+            .watch(dir, RecursiveMode::NonRecursive)
+            .map_err(|e| e.to_string())?;
+        self.dirs.insert(dir.to_owned());
+        Ok(())
+    }
+
+    /// After `changed`: new directories inside a tree get watched, and
+    /// directories that are gone are forgotten.
+    fn follow<W, C>(
+        &mut self,
+        debouncer: &mut notify_debouncer_full::Debouncer<W, C>,
+        filter: &Filter,
+        changed: &[PathBuf],
+    ) where
+        W: notify_debouncer_full::notify::Watcher,
+        C: notify_debouncer_full::FileIdCache,
+    {
+        self.dirs.retain(|dir| dir.is_dir());
+        for path in changed {
+            if !path.is_dir() || self.dirs.contains(path) {
+                continue;
+            }
+            if let Some(tree) = filter.trees.iter().find(|t| path.starts_with(t))
+                && let Err(err) = self.add_tree(debouncer, tree, path)
+            {
+                eprintln!("atp-dev: --watch {}: {err}", path.display());
+            }
+        }
+    }
+}
+
+/// Whether a path inside a watched directory is under `target/`, `.git/`
+/// or `node_modules/` there.
+fn skipped(inside: &Path) -> bool {
+    inside
+        .components()
         .any(|c| SKIPPED.iter().any(|s| c.as_os_str() == *s))
 }
 
@@ -207,6 +309,21 @@ mod tests {
         assert!(skipped(Path::new(".git/index")));
         assert!(!skipped(Path::new("src/main.rs")));
         assert!(!skipped(Path::new("src/targets.rs")));
+    }
+
+    #[test]
+    fn paths_count_inside_a_tree_or_as_a_watched_file() {
+        let filter = Filter {
+            // A crate that itself lives under a directory named `target`.
+            trees: vec![PathBuf::from("/home/u/target/kit/src")],
+            files: vec![PathBuf::from("/home/u/target/kit/Cargo.toml")],
+        };
+        assert!(filter.matches(Path::new("/home/u/target/kit/src/main.rs")));
+        assert!(filter.matches(Path::new("/home/u/target/kit/src/tools/mod.rs")));
+        assert!(filter.matches(Path::new("/home/u/target/kit/Cargo.toml")));
+        assert!(!filter.matches(Path::new("/home/u/target/kit/Cargo.lock")));
+        assert!(!filter.matches(Path::new("/home/u/target/kit/src/target/x")));
+        assert!(!filter.matches(Path::new("/home/u/target/kit/src/.git/HEAD")));
     }
 
     #[test]
