@@ -21,7 +21,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_websockets::{CloseCode, Message};
 
 use crate::api::{ApiError, AppState, JsonBody};
@@ -32,6 +34,11 @@ use crate::ws_upgrade::{WebSocket, WsUpgrade};
 /// How long a WebSocket client has to send `auth` (the reference client
 /// sends it at once).
 const AUTH_WAIT: Duration = Duration::from_secs(10);
+
+/// Requests of one WebSocket client answered at once; past that its
+/// socket is not read until one is answered and its reply written, so a
+/// client that sends and never reads holds at most this many.
+pub(crate) const MAX_IN_FLIGHT_PER_CLIENT: usize = 64;
 
 /// What an LLM is shown of `toolkit`, shaped for `provider`.
 pub(crate) fn context(
@@ -250,8 +257,12 @@ async fn serve(state: AppState, path_key: String, mut socket: WebSocket) {
         return;
     }
     tracing::info!("LLM client connected");
-    // Requests run at once, each in a task; replies come back here.
-    let (replies, mut outbox) = mpsc::unbounded_channel::<String>();
+    // Requests run at once, each in a task holding one of the client's
+    // slots until its reply is written; replies come back here.
+    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_CLIENT));
+    let (replies, mut outbox) =
+        mpsc::channel::<(String, OwnedSemaphorePermit)>(MAX_IN_FLIGHT_PER_CLIENT);
+    let mut held: Option<OwnedSemaphorePermit> = None;
     // The hub closing (a shutdown) ends the connection, as a toolkit's.
     let mut changes = hub.subscribe();
     loop {
@@ -271,21 +282,27 @@ async fn serve(state: AppState, path_key: String, mut socket: WebSocket) {
                 }
             }
             reply = outbox.recv() => {
-                let Some(reply) = reply else { break };
+                let Some((reply, _slot)) = reply else { break };
                 if socket.send(Message::text(reply)).await.is_err() {
                     break;
                 }
             }
-            message = socket.next() => match message {
+            // Read only with a slot in hand: a client that does not read
+            // its replies stops being read.
+            slot = slots.clone().acquire_owned(), if held.is_none() => {
+                held = Some(slot.expect("the semaphore is never closed"));
+            }
+            message = socket.next(), if held.is_some() => match message {
                 Some(Ok(message)) if message.is_close() => break,
                 Some(Ok(message)) => {
                     let Some(text) = message.as_text() else { continue };
+                    let slot = held.take().expect("a slot is held");
                     let hub = hub.clone();
                     let replies = replies.clone();
                     let text = text.to_owned();
                     tokio::spawn(async move {
                         if let Some(reply) = answer_message(&hub, &text).await {
-                            let _ = replies.send(reply);
+                            let _ = replies.send((reply, slot)).await;
                         }
                     });
                 }
@@ -344,19 +361,28 @@ async fn answer_message(hub: &Hub, text: &str) -> Option<String> {
             }
         }
         Err(err) => {
-            // Answer under its id if it has one, so the caller is not left
-            // waiting.
-            let request_id = serde_json::from_str::<Value>(text).ok().and_then(|v| {
-                v.get("request_id")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })?;
-            LlmReply::TaskResponse {
-                request_id,
-                result: None,
-                status: Some("error".to_owned()),
-                message: Some(format!("could not read the request: {err}")),
-            }
+            // Answer under its id if it has one — a string or a number, as
+            // it was sent — so the caller is not left waiting.
+            let request_id = serde_json::from_str::<Value>(text)
+                .ok()?
+                .get("request_id")
+                .filter(|id| id.is_string() || id.is_number())?
+                .clone();
+            let kind = match serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned))
+                .as_deref()
+            {
+                Some("get_toolkit_context") => "toolkit_context",
+                _ => "task_response",
+            };
+            let reply = json!({
+                "type": kind,
+                "request_id": request_id,
+                "status": "error",
+                "message": format!("could not read the request: {err}"),
+            });
+            return Some(reply.to_string());
         }
     };
     Some(serde_json::to_string(&reply).expect("a reply always serializes"))

@@ -9,8 +9,8 @@ use tokio::sync::watch;
 use crate::announce::Announcer;
 use crate::apps::{AppDef, Apps};
 use crate::config::{
-    Config, DEFAULT_MCP_ADDR, ENV_API_KEY, ENV_APP_NAME, ENV_BASE_URL, ENV_MCP_ADDR, ENV_TRANSPORT,
-    Limits, SessionLimits, Transport, clamp,
+    Config, DEFAULT_MCP_ADDR, ENV_API_KEY, ENV_APP_NAME, ENV_BASE_URL, ENV_MCP_ADDR, ENV_MCP_AUTH,
+    ENV_MCP_MAX_SESSIONS, ENV_TRANSPORT, Limits, McpHttpLimits, SessionLimits, Transport, clamp,
 };
 use crate::dispatch::Dispatcher;
 use crate::dynamic::DynamicTool;
@@ -96,6 +96,7 @@ pub struct ToolKitClientBuilder {
     poll_max: Duration,
     send_source: bool,
     mcp_addr: std::net::SocketAddr,
+    mcp_http: McpHttpLimits,
 }
 
 impl ToolKitClientBuilder {
@@ -196,6 +197,36 @@ impl ToolKitClientBuilder {
     /// `127.0.0.1:8788`. [`run`](crate::run) reads `ATP_MCP_ADDR`.
     pub fn mcp_addr(mut self, addr: std::net::SocketAddr) -> Self {
         self.mcp_addr = addr;
+        self
+    }
+
+    /// With [`Transport::McpHttp`]: how many MCP sessions may be live at
+    /// once; default 1024 (each holds ~50 kB). An `initialize` past that is
+    /// answered `503 Service Unavailable` with `Retry-After`, and the
+    /// sessions already open are not disturbed. At least 1.
+    /// [`run`](crate::run) reads `ATP_MCP_MAX_SESSIONS`.
+    pub fn mcp_max_sessions(mut self, max: usize) -> Self {
+        self.mcp_http.max_sessions = max.max(1);
+        self
+    }
+
+    /// With [`Transport::McpHttp`]: how long a session that has not been
+    /// used since its `initialize` lives (default 30 s), and how long one
+    /// idle since its last message does (default 5 min). Closed sessions
+    /// answer `404`, and the client starts a new one.
+    pub fn mcp_session_lifetimes(mut self, unused: Duration, idle: Duration) -> Self {
+        self.mcp_http.unused_session_life = clamp(unused);
+        self.mcp_http.idle_session_life = clamp(idle);
+        self
+    }
+
+    /// With [`Transport::McpHttp`] on an address other than loopback:
+    /// serve clients without authenticating them. Off by default: such a
+    /// server refuses to start, since anyone who can reach the address
+    /// could call every tool. Turn it on only behind a proxy that
+    /// authenticates. [`run`](crate::run) reads `ATP_MCP_AUTH=none`.
+    pub fn mcp_allow_unauthenticated(mut self, allow: bool) -> Self {
+        self.mcp_http.unauthenticated_off_loopback = allow;
         self
     }
 
@@ -383,6 +414,7 @@ impl ToolKitClientBuilder {
             poll_max: self.poll_max,
             send_source: self.send_source,
             mcp_addr: self.mcp_addr,
+            mcp_http: self.mcp_http,
         };
         let (stop, _) = watch::channel(false);
         Ok(ToolKitClient {
@@ -453,6 +485,7 @@ impl ToolKitClient {
             poll_max: Duration::from_secs(2),
             send_source: true,
             mcp_addr: DEFAULT_MCP_ADDR,
+            mcp_http: McpHttpLimits::default(),
         }
     }
 
@@ -493,6 +526,24 @@ impl ToolKitClient {
                 ))
             })?;
             builder = builder.mcp_addr(addr);
+        }
+        if let Some(max) = env(ENV_MCP_MAX_SESSIONS) {
+            let max = max.trim().parse().map_err(|_| {
+                Error::Config(format!(
+                    "{ENV_MCP_MAX_SESSIONS}: expected a whole number of sessions, got {max:?}"
+                ))
+            })?;
+            builder = builder.mcp_max_sessions(max);
+        }
+        if let Some(auth) = env(ENV_MCP_AUTH) {
+            match auth.trim().to_ascii_lowercase().as_str() {
+                "none" => builder = builder.mcp_allow_unauthenticated(true),
+                other => {
+                    return Err(Error::Config(format!(
+                        "{ENV_MCP_AUTH}: the only value is \"none\" (serve MCP over HTTP off loopback without authentication), got {other:?}"
+                    )));
+                }
+            }
         }
         if let Some(url) = env(ENV_BASE_URL) {
             builder = builder.base_url(url);
@@ -658,6 +709,7 @@ impl ToolKitClient {
             stop: self.stop.subscribe(),
             shutdown_timeout: self.config.shutdown_timeout,
             status: self.status,
+            http_limits: self.config.mcp_http,
         }
     }
 

@@ -25,6 +25,13 @@ pub const ENV_MCP_ADDR: &str = "ATP_MCP_ADDR";
 /// Environment variable holding the token given to tools with an
 /// `auth_provider` when serving MCP over stdio ([`Transport::Mcp`]).
 pub const ENV_AUTH_TOKEN: &str = "ATP_AUTH_TOKEN";
+/// Environment variable: `none` to serve MCP over HTTP on an address other
+/// than loopback without authenticating its clients, deliberately (behind
+/// a proxy that does); without it such a server refuses to start.
+pub const ENV_MCP_AUTH: &str = "ATP_MCP_AUTH";
+/// Environment variable: how many MCP-over-HTTP sessions may be live at
+/// once (default 1024; an `initialize` past that is answered 503).
+pub const ENV_MCP_MAX_SESSIONS: &str = "ATP_MCP_MAX_SESSIONS";
 /// Where MCP's streamable HTTP listens unless told otherwise.
 pub(crate) const DEFAULT_MCP_ADDR: std::net::SocketAddr =
     std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8788);
@@ -152,6 +159,29 @@ impl Default for Limits {
     }
 }
 
+/// The bounds of MCP over streamable HTTP: how many sessions may be live,
+/// how long a session nobody used after `initialize` lives, how long an
+/// idle one lives, and whether it may serve off loopback unauthenticated.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+pub(crate) struct McpHttpLimits {
+    pub(crate) max_sessions: usize,
+    pub(crate) unused_session_life: Duration,
+    pub(crate) idle_session_life: Duration,
+    pub(crate) unauthenticated_off_loopback: bool,
+}
+
+impl Default for McpHttpLimits {
+    fn default() -> Self {
+        Self {
+            max_sessions: 1024,
+            unused_session_life: Duration::from_secs(30),
+            idle_session_life: Duration::from_secs(300),
+            unauthenticated_off_loopback: false,
+        }
+    }
+}
+
 /// Resolved settings of a client: every duration already clamped.
 #[derive(Debug)]
 pub(crate) struct Config {
@@ -179,6 +209,9 @@ pub(crate) struct Config {
     pub(crate) send_source: bool,
     /// Where MCP's streamable HTTP listens ([`Transport::McpHttp`]).
     pub(crate) mcp_addr: std::net::SocketAddr,
+    /// The bounds of MCP over streamable HTTP.
+    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    pub(crate) mcp_http: McpHttpLimits,
 }
 
 impl Config {

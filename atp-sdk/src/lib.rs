@@ -41,7 +41,8 @@ mod ws;
 pub use apps::{App, AppDef, AppStep};
 pub use client::{ENV_SEND_SOURCE, StopHandle, ToolKitClient, ToolKitClientBuilder};
 pub use config::{
-    ENV_API_KEY, ENV_APP_NAME, ENV_AUTH_TOKEN, ENV_BASE_URL, ENV_MCP_ADDR, ENV_TRANSPORT, Transport,
+    ENV_API_KEY, ENV_APP_NAME, ENV_AUTH_TOKEN, ENV_BASE_URL, ENV_MCP_ADDR, ENV_MCP_AUTH,
+    ENV_MCP_MAX_SESSIONS, ENV_TRANSPORT, Transport,
 };
 pub use context::Context;
 pub use dynamic::DynamicTool;

@@ -224,6 +224,11 @@ pub fn set_gate(name: &str, open: bool) {
     with_gate(name, |g| g.open = open);
 }
 
+/// How many calls have reached the gate so far.
+pub fn gate_count(name: &str) -> u32 {
+    with_gate(name, |g| g.entered)
+}
+
 /// Waits until `n` calls have reached the gate.
 pub async fn gate_entered(name: &str, n: u32) {
     let name = name.to_owned();

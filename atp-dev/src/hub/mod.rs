@@ -299,8 +299,12 @@ impl Hub {
         request_id: &RequestId,
         result: Value,
     ) -> Result<(), Value> {
-        self.routes()
-            .resolve(connection, key, &request_id.to_string(), result)
+        // atp-dev's own ids are strings ("atp-dev-7"): an answer under a
+        // number (7) is for no call of ours, whatever its digits.
+        match request_id {
+            RequestId::Str(id) => self.routes().resolve(connection, key, id, result),
+            RequestId::Num(_) => Err(result),
+        }
     }
 
     /// Keeps an answer that came for no waiting request (late or unknown).

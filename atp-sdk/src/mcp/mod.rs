@@ -8,17 +8,16 @@
 
 mod handler;
 mod schema;
+mod sessions;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::ServiceExt;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ENV_AUTH_TOKEN;
+use crate::config::{ENV_AUTH_TOKEN, ENV_MCP_AUTH, McpHttpLimits};
 use crate::dispatch::Dispatcher;
 use crate::error::Error;
 use crate::secret::AuthToken;
@@ -40,6 +39,7 @@ pub(crate) struct McpServe {
     pub(crate) stop: watch::Receiver<bool>,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) status: StatusTx,
+    pub(crate) http_limits: McpHttpLimits,
 }
 
 impl McpServe {
@@ -93,6 +93,16 @@ impl McpServe {
         let addr = listener
             .local_addr()
             .map_err(|err| Error::Connection(format!("MCP over HTTP: {err}")))?;
+        if !addr.ip().is_loopback() && !self.http_limits.unauthenticated_off_loopback {
+            // Anyone who can reach the address could call every tool.
+            return Err(Error::Config(format!(
+                "MCP over HTTP on {addr} would serve anyone who can reach it, with no credentials: \
+                 listen on loopback (ATP_MCP_ADDR=127.0.0.1:{port}), or, behind a proxy that \
+                 authenticates, allow it deliberately ({ENV_MCP_AUTH}=none, or \
+                 .mcp_allow_unauthenticated(true))",
+                port = addr.port()
+            )));
+        }
         let tools = McpTools::new(
             self.dispatcher.clone(),
             &self.app_name,
@@ -122,12 +132,13 @@ impl McpServe {
                 config.with_allowed_hosts(hosts)
             };
         }
-        let service = StreamableHttpService::new(
-            move || Ok(tools.clone()),
-            Arc::new(LocalSessionManager::default()),
-            config,
+        let sessions = sessions::Sessions::new(self.http_limits);
+        tokio::spawn(sessions.clone().reap(ct.child_token()));
+        let service =
+            StreamableHttpService::new(move || Ok(tools.clone()), sessions.clone(), config);
+        let router = axum::Router::new().nest_service("/mcp", service).layer(
+            axum::middleware::from_fn_with_state(sessions, sessions::admit),
         );
-        let router = axum::Router::new().nest_service("/mcp", service);
         tracing::info!(app = %self.app_name, url = %format!("http://{addr}/mcp"), "serving MCP over streamable HTTP");
         self.status.set(Status::Connected);
         let mut stop = Stop::new(self.stop.clone(), self.shutdown_timeout);

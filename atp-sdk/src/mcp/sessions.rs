@@ -1,0 +1,254 @@
+//! The sessions of MCP over streamable HTTP, bounded. rmcp's
+//! [`LocalSessionManager`] keeps any number of them, each until it has
+//! been idle for its keep-alive: one client sending `initialize` in a loop
+//! could hold gigabytes. Here:
+//! - at most `max_sessions` live at once: an `initialize` past that is
+//!   answered `503 Service Unavailable` with `Retry-After` (see
+//!   [`admit`]), and the sessions already open are not disturbed;
+//! - a session not used since its `initialize` (no request, no event
+//!   stream) is closed after `unused_session_life`;
+//! - an idle one after `idle_session_life` (rmcp's keep-alive).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::transport::common::server_side_http::{ServerSseMessage, SessionId};
+use rmcp::transport::streamable_http_server::SessionManager;
+use rmcp::transport::streamable_http_server::session::local::{
+    LocalSessionManager, LocalSessionManagerError,
+};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::McpHttpLimits;
+
+/// The `Retry-After` of a refused `initialize`, in seconds.
+const RETRY_AFTER_SECS: u64 = 5;
+
+/// The largest request body looked into for `initialize` (rmcp refuses
+/// larger bodies anyway).
+const MAX_BODY: usize = 4 << 20;
+
+/// rmcp's sessions, bounded.
+pub(crate) struct Sessions {
+    inner: LocalSessionManager,
+    limits: McpHttpLimits,
+    /// Sessions not used since `initialize`, with when they were made.
+    unused: Mutex<HashMap<SessionId, Instant>>,
+    /// `initialize` requests admitted and not yet answered (their
+    /// sessions may not be in `inner` yet).
+    admitting: AtomicUsize,
+}
+
+impl Sessions {
+    pub(crate) fn new(limits: McpHttpLimits) -> Arc<Self> {
+        let mut inner = LocalSessionManager::default();
+        inner.session_config.keep_alive = Some(limits.idle_session_life);
+        Arc::new(Self {
+            inner,
+            limits,
+            unused: Mutex::new(HashMap::new()),
+            admitting: AtomicUsize::new(0),
+        })
+    }
+
+    /// Sessions live now.
+    pub(crate) async fn live(&self) -> usize {
+        self.inner.sessions.read().await.len()
+    }
+
+    fn used(&self, id: &SessionId) {
+        self.unused.lock().expect("not poisoned").remove(id);
+    }
+
+    /// Closes the sessions unused for their life, until `ct` is
+    /// cancelled.
+    pub(crate) async fn reap(self: Arc<Self>, ct: CancellationToken) {
+        let life = self.limits.unused_session_life;
+        let period = (life / 4).max(Duration::from_millis(10));
+        loop {
+            tokio::select! {
+                () = ct.cancelled() => return,
+                () = tokio::time::sleep(period) => {}
+            }
+            let expired: Vec<SessionId> = {
+                let unused = self.unused.lock().expect("not poisoned");
+                unused
+                    .iter()
+                    .filter(|(_, made)| made.elapsed() >= life)
+                    .map(|(id, _)| id.clone())
+                    .collect()
+            };
+            for id in expired {
+                tracing::debug!("MCP session unused since initialize: closed");
+                let _ = self.close_session(&id).await;
+            }
+        }
+    }
+}
+
+impl SessionManager for Sessions {
+    type Error = LocalSessionManagerError;
+    type Transport = <LocalSessionManager as SessionManager>::Transport;
+
+    async fn create_session(&self) -> Result<(SessionId, Self::Transport), Self::Error> {
+        let (id, transport) = self.inner.create_session().await?;
+        self.unused
+            .lock()
+            .expect("not poisoned")
+            .insert(id.clone(), Instant::now());
+        Ok((id, transport))
+    }
+
+    fn initialize_session(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> impl Future<Output = Result<ServerJsonRpcMessage, Self::Error>> + Send {
+        self.inner.initialize_session(id, message)
+    }
+
+    fn has_session(
+        &self,
+        id: &SessionId,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner.has_session(id)
+    }
+
+    async fn close_session(&self, id: &SessionId) -> Result<(), Self::Error> {
+        self.used(id);
+        self.inner.close_session(id).await
+    }
+
+    fn create_stream(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> impl Future<
+        Output = Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error>,
+    > + Send {
+        self.used(id);
+        self.inner.create_stream(id, message)
+    }
+
+    fn accept_message(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        // A notification (`notifications/initialized` comes right after
+        // `initialize`) or a response: not a use.
+        self.inner.accept_message(id, message)
+    }
+
+    fn create_standalone_stream(
+        &self,
+        id: &SessionId,
+    ) -> impl Future<
+        Output = Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error>,
+    > + Send {
+        self.used(id);
+        self.inner.create_standalone_stream(id)
+    }
+
+    fn resume(
+        &self,
+        id: &SessionId,
+        last_event_id: String,
+    ) -> impl Future<
+        Output = Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error>,
+    > + Send {
+        self.used(id);
+        self.inner.resume(id, last_event_id)
+    }
+}
+
+/// Admits an `initialize` only while there is room for its session;
+/// every other request passes untouched.
+pub(crate) async fn admit(
+    State(sessions): State<Arc<Sessions>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let opens_session =
+        request.method() == Method::POST && !request.headers().contains_key("mcp-session-id");
+    if !opens_session {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    };
+    let request = Request::from_parts(parts, Body::from(bytes.clone()));
+    if !is_initialize(&bytes) {
+        return next.run(request).await;
+    }
+    let admitting = sessions.admitting.fetch_add(1, Ordering::SeqCst) + 1;
+    let live = sessions.live().await;
+    let response = if live + admitting > sessions.limits.max_sessions {
+        tracing::warn!(
+            live,
+            max = sessions.limits.max_sessions,
+            "MCP initialize refused: too many sessions"
+        );
+        full(sessions.limits.max_sessions)
+    } else {
+        next.run(request).await
+    };
+    sessions.admitting.fetch_sub(1, Ordering::SeqCst);
+    response
+}
+
+/// Whether a request body is an `initialize` request.
+fn is_initialize(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Method<'a> {
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_slice::<Method<'_>>(body)
+        .is_ok_and(|m| m.method.as_deref() == Some("initialize"))
+}
+
+fn full(max: usize) -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {
+            "code": -32000,
+            "message": format!("this server has {max} MCP sessions open, its limit: try again later, or close a session you no longer use (HTTP DELETE)"),
+        },
+    });
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_str(&RETRY_AFTER_SECS.to_string()).expect("digits"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_initialize_request_opens_a_session() {
+        assert!(is_initialize(
+            br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#
+        ));
+        assert!(!is_initialize(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#
+        ));
+        assert!(!is_initialize(br#"[{"method":"initialize"}]"#));
+        assert!(!is_initialize(b"not json"));
+    }
+}

@@ -1,0 +1,239 @@
+//! MCP over streamable HTTP keeps its sessions bounded (a cap answered
+//! with 503 and `Retry-After`, a short life for a session never used
+//! after `initialize`), and refuses to serve unauthenticated off loopback
+//! unless told to. Raw HTTP requests on 127.0.0.1, as any client sends
+//! them.
+//!
+//! Needs the `mcp` feature: `cargo test -p atp-tests --features mcp`.
+#![cfg(feature = "mcp")]
+
+use std::time::Duration;
+
+use atp_sdk::{ToolKitClient, ToolKitClientBuilder, Transport};
+use atp_tests::*;
+use serde_json::{Value, json};
+
+fn initialize() -> String {
+    json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "raw", "version": "0"}}
+    })
+    .to_string()
+}
+
+/// POSTs `body` to `url`, in session `session` if given.
+async fn post(url: &str, session: Option<&str>, body: String) -> reqwest::Response {
+    let mut request = http()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body);
+    if let Some(session) = session {
+        request = request
+            .header("mcp-session-id", session)
+            .header("mcp-protocol-version", "2025-06-18");
+    }
+    tokio::time::timeout(WAIT, request.send())
+        .await
+        .expect("answered in time")
+        .expect("an HTTP answer")
+}
+
+/// A new session's id: `initialize`, then `notifications/initialized`.
+async fn open_session(url: &str) -> String {
+    let response = post(url, None, initialize()).await;
+    assert_eq!(response.status(), 200);
+    let id = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let accepted = post(url, Some(&id), initialized.to_string()).await;
+    assert_eq!(accepted.status(), 202, "notifications/initialized accepted");
+    id
+}
+
+/// `tools/list` in `session`: its HTTP status, and the body.
+async fn list_tools(url: &str, session: &str) -> (u16, String) {
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let response = post(url, Some(session), list.to_string()).await;
+    let status = response.status().as_u16();
+    let body = tokio::time::timeout(WAIT, response.text())
+        .await
+        .expect("read in time")
+        .unwrap_or_default();
+    (status, body)
+}
+
+async fn serve(
+    builder: ToolKitClientBuilder,
+) -> (
+    String,
+    atp_sdk::StopHandle,
+    tokio::task::JoinHandle<Result<(), atp_sdk::Error>>,
+) {
+    init_logging();
+    let client = builder.build().expect("builds");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let stop = client.stop_handle();
+    let task = tokio::spawn(client.serve_mcp_http_on(listener));
+    (url, stop, task)
+}
+
+/// Guards review fault (round 2) 7: 3,000 `initialize` requests without a
+/// `DELETE` made 3,000 live sessions (19 MB → 181 MB in 3.7 s), each kept
+/// for 300 s idle. Now at most `mcp_max_sessions` live: the next
+/// `initialize` is answered 503 with `Retry-After` while the sessions open
+/// keep working; a `DELETE` makes room; a session never used after its
+/// `initialize` is closed after its short life, a used one is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_sessions_are_bounded_in_number_and_in_unused_life() {
+    const MAX: usize = 4;
+    let (url, stop, task) = serve(
+        ToolKitClient::builder("", "mcp-sessions-kit")
+            .transport(Transport::McpHttp)
+            .tools(["echo"])
+            .mcp_max_sessions(MAX)
+            .mcp_session_lifetimes(Duration::from_millis(400), Duration::from_secs(60)),
+    )
+    .await;
+
+    let mut sessions = Vec::new();
+    for _ in 0..MAX {
+        sessions.push(open_session(&url).await);
+    }
+    // The one in use survives its unused life.
+    let (status, body) = list_tools(&url, &sessions[0]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"echo\""), "{body}");
+
+    // Full: refused with a way out, the open sessions undisturbed.
+    let refused = post(&url, None, initialize()).await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "5");
+    let error: Value = refused.json().await.unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("4 MCP sessions open")),
+        "{error}"
+    );
+    let (status, _) = list_tools(&url, &sessions[0]).await;
+    assert_eq!(status, 200, "an open session still works when full");
+
+    // A DELETE makes room for one more.
+    let deleted = http()
+        .delete(&url)
+        .header("mcp-session-id", &sessions[MAX - 1])
+        .header("mcp-protocol-version", "2025-06-18")
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    sessions[MAX - 1] = open_session(&url).await;
+    assert_eq!(post(&url, None, initialize()).await.status(), 503);
+
+    // The sessions never used after `initialize` are closed after their
+    // life (400 ms here): they answer 404. Probed with a notification,
+    // which is no use (a request would be).
+    for unused in &sessions[1..] {
+        let closed = tokio::time::timeout(WAIT, async {
+            loop {
+                let ping = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+                match post(&url, Some(unused), ping.to_string())
+                    .await
+                    .status()
+                    .as_u16()
+                {
+                    404 => return,
+                    202 => tokio::time::sleep(Duration::from_millis(50)).await,
+                    other => panic!("HTTP {other} for a session being closed"),
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "an unused session is closed after its life");
+    }
+    let (status, body) = list_tools(&url, &sessions[0]).await;
+    assert_eq!(status, 200, "the session in use lives on: {body}");
+    // Their room is free again.
+    for _ in 1..MAX {
+        open_session(&url).await;
+    }
+    assert_eq!(post(&url, None, initialize()).await.status(), 503);
+
+    stop.stop();
+    tokio::time::timeout(WAIT, task)
+        .await
+        .expect("stops")
+        .unwrap()
+        .unwrap();
+}
+
+/// Suspected in review (round 2), confirmed: MCP over HTTP bound to an
+/// address other than loopback accepted any Host and asked for no
+/// credentials. Now it refuses to start, saying how to serve on loopback
+/// or to allow it deliberately; allowed, it serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_http_off_loopback_refuses_to_start_unless_allowed() {
+    init_logging();
+    let builder = || {
+        ToolKitClient::builder("", "mcp-exposed-kit")
+            .transport(Transport::McpHttp)
+            .tools(["echo"])
+    };
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let err = tokio::time::timeout(WAIT, builder().build().unwrap().serve_mcp_http_on(listener))
+        .await
+        .expect("refused at once")
+        .expect_err("no credentials off loopback");
+    assert!(matches!(err, atp_sdk::Error::Config(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("ATP_MCP_AUTH=none"), "{text}");
+    assert!(text.contains("127.0.0.1"), "{text}");
+
+    // Allowed: served (reached here over loopback only).
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let client = builder().mcp_allow_unauthenticated(true).build().unwrap();
+    let stop = client.stop_handle();
+    let task = tokio::spawn(client.serve_mcp_http_on(listener));
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let session = open_session(&url).await;
+    assert_eq!(list_tools(&url, &session).await.0, 200);
+    stop.stop();
+    tokio::time::timeout(WAIT, task)
+        .await
+        .expect("stops")
+        .unwrap()
+        .unwrap();
+}
+
+/// The same from the environment: `run()` with `ATP_MCP_ADDR=0.0.0.0:0`
+/// exits with the reason; `ATP_MCP_AUTH` takes only `none`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_refuses_mcp_http_off_loopback_without_atp_mcp_auth() {
+    for (auth, says) in [(None, "ATP_MCP_AUTH=none"), (Some("maybe"), "ATP_MCP_AUTH")] {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_env_toolkit"));
+        command
+            .env("ATP_TRANSPORT", "mcp-http")
+            .env("ATP_MCP_ADDR", "0.0.0.0:0")
+            .env("ATP_APP_NAME", "mcp-exposed-env-kit")
+            .env_remove("ATP_API_KEY")
+            .env_remove("ATP_MCP_AUTH")
+            .env("NO_COLOR", "1")
+            .kill_on_drop(true);
+        if let Some(auth) = auth {
+            command.env("ATP_MCP_AUTH", auth);
+        }
+        let output = tokio::time::timeout(WAIT, command.output())
+            .await
+            .expect("exits at once")
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{stderr}");
+        assert!(stderr.contains(says), "{auth:?}: {stderr}");
+    }
+}
