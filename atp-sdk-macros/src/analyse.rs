@@ -65,6 +65,8 @@ pub(crate) struct Tool {
     pub(crate) returns: Span,
     /// `timeout = "..."` in milliseconds.
     pub(crate) timeout_ms: Option<u64>,
+    /// `scopes = [...]`.
+    pub(crate) scopes: Vec<String>,
 }
 
 /// Analyses `func`, stripping the `///` comments from its parameters (they
@@ -305,6 +307,7 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
         is_async: sig.asyncness.is_some(),
         returns,
         timeout_ms: args.timeout.as_ref().map(|(_, millis)| *millis),
+        scopes: args.scopes.iter().flatten().map(LitStr::value).collect(),
     }
 }
 

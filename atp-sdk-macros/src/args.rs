@@ -6,7 +6,7 @@ use syn::punctuated::Punctuated;
 use syn::{LitStr, Token};
 
 /// The keys `#[atp_tool(...)]` accepts, in the order the docs list them.
-pub(crate) const VALID_KEYS: &str = "`name`, `description`, `required`, `auth_provider`, `auth_type`, `auth_with`, `timeout`, `crate`";
+pub(crate) const VALID_KEYS: &str = "`name`, `description`, `required`, `auth_provider`, `auth_type`, `auth_with`, `timeout`, `scopes`, `crate`";
 
 /// The parsed attribute. Every key is optional; each value keeps its
 /// literal so errors can point at it.
@@ -20,6 +20,9 @@ pub(crate) struct ToolArgs {
     pub(crate) auth_with: Option<LitStr>,
     /// `timeout = "30s"`: the literal and the limit in milliseconds.
     pub(crate) timeout: Option<(LitStr, u64)>,
+    /// `scopes = ["tickets:write", ...]`: the OAuth scopes an MCP caller's
+    /// token needs for this tool.
+    pub(crate) scopes: Option<Vec<LitStr>>,
     pub(crate) krate: Option<syn::Path>,
 }
 
@@ -67,29 +70,51 @@ impl ToolArgs {
                 if self.required.is_some() {
                     return Err(duplicate(meta, &key));
                 }
-                let value = meta.value()?;
-                let content;
-                let bracket = syn::bracketed!(content in value);
-                let items = Punctuated::<syn::Expr, Token![,]>::parse_terminated(&content)?;
-                let mut names = Vec::with_capacity(items.len());
-                let mut errors = None;
-                for item in items {
-                    match item {
-                        syn::Expr::Lit(syn::ExprLit {
-                            lit: syn::Lit::Str(name),
-                            ..
-                        }) => names.push(name),
-                        other => push(
+                let (span, names, errors) = string_list(
+                    meta,
+                    "`required` lists parameter names as strings: `required = [\"name\", ...]`",
+                )?;
+                self.required = Some((span, names));
+                return errors.map_or(Ok(()), Err);
+            }
+            "scopes" => {
+                if self.scopes.is_some() {
+                    return Err(duplicate(meta, &key));
+                }
+                let (_, scopes, mut errors) = string_list(
+                    meta,
+                    "`scopes` lists OAuth scopes as strings: `scopes = [\"tickets:write\", ...]`",
+                )?;
+                for (i, scope) in scopes.iter().enumerate() {
+                    let text = scope.value();
+                    // RFC 6749 §3.3: visible ASCII but space, `"` and `\`.
+                    let valid = !text.is_empty()
+                        && text.bytes().all(|b| {
+                            b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b)
+                        });
+                    if !valid {
+                        push(
                             &mut errors,
                             syn::Error::new_spanned(
-                                &other,
-                                "`required` lists parameter names as strings: `required = [\"name\", ...]`",
+                                scope,
+                                "an OAuth scope is one word of visible ASCII (no spaces, quotes or backslashes), e.g. \"tickets:write\"",
                             ),
-                        ),
+                        );
+                    } else if scopes[..i].iter().any(|s| s.value() == text) {
+                        push(
+                            &mut errors,
+                            syn::Error::new_spanned(
+                                scope,
+                                format!("`{text}` is listed twice in `scopes`"),
+                            ),
+                        );
                     }
                 }
-                self.required = Some((bracket.span.join(), names));
-                return errors.map_or(Ok(()), Err);
+                if let Some(errors) = errors {
+                    return Err(errors);
+                }
+                self.scopes = Some(scopes);
+                return Ok(());
             }
             "timeout" => {
                 if self.timeout.is_some() {
@@ -143,6 +168,31 @@ fn parse_duration(text: &str) -> Option<u64> {
         _ => return None,
     };
     number.checked_mul(scale).filter(|&millis| millis > 0)
+}
+
+/// A key's value that is a list of string literals (`["a", "b"]`): the
+/// span of its brackets and the strings; every item that is not a string
+/// is an error, returned beside them (`hint` says what the list holds).
+fn string_list(
+    meta: &ParseNestedMeta<'_>,
+    hint: &str,
+) -> syn::Result<(Span, Vec<LitStr>, Option<syn::Error>)> {
+    let value = meta.value()?;
+    let content;
+    let bracket = syn::bracketed!(content in value);
+    let items = Punctuated::<syn::Expr, Token![,]>::parse_terminated(&content)?;
+    let mut strings = Vec::with_capacity(items.len());
+    let mut errors = None;
+    for item in items {
+        match item {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(text),
+                ..
+            }) => strings.push(text),
+            other => push(&mut errors, syn::Error::new_spanned(&other, hint)),
+        }
+    }
+    Ok((bracket.span.join(), strings, errors))
 }
 
 fn duplicate(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Error {

@@ -206,6 +206,7 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
         }
         None => quote!(::core::option::Option::None),
     };
+    let scopes = &tool.scopes;
     let name = &tool.name;
     let description = &tool.description;
     let rust_name = fn_ident.unraw().to_string();
@@ -255,7 +256,8 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
                     file: ::core::file!(),
                     line: ::core::line!(),
                     module_path: ::core::module_path!(),
-                        timeout: #timeout,
+                    timeout: #timeout,
+                    scopes: &[#(#scopes),*],
                     handler: #handler,
                     context: #takes_context,
                     states: &[#(

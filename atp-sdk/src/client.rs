@@ -97,6 +97,10 @@ pub struct ToolKitClientBuilder {
     send_source: bool,
     mcp_addr: std::net::SocketAddr,
     mcp_http: McpHttpLimits,
+    #[cfg(feature = "mcp")]
+    mcp_resource_server: Option<crate::oauth::ResourceServer>,
+    #[cfg(feature = "mcp")]
+    mcp_upstream: crate::oauth::Upstream,
 }
 
 impl ToolKitClientBuilder {
@@ -217,6 +221,51 @@ impl ToolKitClientBuilder {
     pub fn mcp_session_lifetimes(mut self, unused: Duration, idle: Duration) -> Self {
         self.mcp_http.unused_session_life = clamp(unused);
         self.mcp_http.idle_session_life = clamp(idle);
+        self
+    }
+
+    /// With [`Transport::McpHttp`]: act as an OAuth 2.0 resource server
+    /// (see [`oauth`](crate::oauth)): every request needs an access token
+    /// issued for `server`'s resource URI, verified; a `401` points to the
+    /// Protected Resource Metadata served at
+    /// `/.well-known/oauth-protected-resource`; a tool's `scopes` are
+    /// checked. With it the server may listen off loopback.
+    /// [`run`](crate::run) reads `ATP_MCP_RESOURCE`, `ATP_MCP_ISSUER` and
+    /// `ATP_MCP_JWKS_URL`.
+    #[cfg(feature = "mcp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+    pub fn mcp_resource_server(mut self, server: crate::oauth::ResourceServer) -> Self {
+        self.mcp_resource_server = Some(server);
+        self
+    }
+
+    /// With [`Transport::McpHttp`]: where a tool with an `auth_provider`
+    /// gets the user's token — for the principal the resource server
+    /// authenticated. Without one (and without
+    /// [`mcp_bearer_passthrough`](Self::mcp_bearer_passthrough)) such a
+    /// tool is answered `Missing auth_token for authenticated tool` over
+    /// HTTP.
+    #[cfg(feature = "mcp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+    pub fn mcp_token_source(mut self, source: impl crate::oauth::TokenSource) -> Self {
+        self.mcp_upstream = crate::oauth::Upstream::Source(std::sync::Arc::new(source));
+        self
+    }
+
+    /// With [`Transport::McpHttp`] on loopback only: give tools the MCP
+    /// client's own `Authorization: Bearer` token as their token. This is
+    /// token passthrough, which the MCP authorization spec forbids: for a
+    /// local tool whose client holds the upstream token itself, never for
+    /// a server others reach (it refuses to start off loopback).
+    /// [`run`](crate::run) reads `ATP_MCP_AUTH=passthrough`.
+    #[cfg(feature = "mcp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+    pub fn mcp_bearer_passthrough(mut self, pass: bool) -> Self {
+        self.mcp_upstream = if pass {
+            crate::oauth::Upstream::BearerPassthrough
+        } else {
+            crate::oauth::Upstream::None
+        };
         self
     }
 
@@ -415,6 +464,10 @@ impl ToolKitClientBuilder {
             send_source: self.send_source,
             mcp_addr: self.mcp_addr,
             mcp_http: self.mcp_http,
+            #[cfg(feature = "mcp")]
+            mcp_resource_server: self.mcp_resource_server,
+            #[cfg(feature = "mcp")]
+            mcp_upstream: self.mcp_upstream,
         };
         let (stop, _) = watch::channel(false);
         Ok(ToolKitClient {
@@ -486,6 +539,10 @@ impl ToolKitClient {
             send_source: true,
             mcp_addr: DEFAULT_MCP_ADDR,
             mcp_http: McpHttpLimits::default(),
+            #[cfg(feature = "mcp")]
+            mcp_resource_server: None,
+            #[cfg(feature = "mcp")]
+            mcp_upstream: crate::oauth::Upstream::None,
         }
     }
 
@@ -538,12 +595,18 @@ impl ToolKitClient {
         if let Some(auth) = env(ENV_MCP_AUTH) {
             match auth.trim().to_ascii_lowercase().as_str() {
                 "none" => builder = builder.mcp_allow_unauthenticated(true),
+                #[cfg(feature = "mcp")]
+                "passthrough" => builder = builder.mcp_bearer_passthrough(true),
                 other => {
                     return Err(Error::Config(format!(
-                        "{ENV_MCP_AUTH}: the only value is \"none\" (serve MCP over HTTP off loopback without authentication), got {other:?}"
+                        "{ENV_MCP_AUTH}: \"none\" (serve MCP over HTTP off loopback without authentication) or \"passthrough\" (pass the client's bearer token to tools, loopback only), got {other:?}"
                     )));
                 }
             }
+        }
+        #[cfg(feature = "mcp")]
+        if let Some(server) = resource_server_from_env()? {
+            builder = builder.mcp_resource_server(server);
         }
         if let Some(url) = env(ENV_BASE_URL) {
             builder = builder.base_url(url);
@@ -703,13 +766,16 @@ impl ToolKitClient {
 
     #[cfg(feature = "mcp")]
     fn mcp(self) -> crate::mcp::McpServe {
+        let config = &self.config;
         crate::mcp::McpServe {
             dispatcher: self.dispatcher,
             app_name: self.config.app_name.clone(),
             stop: self.stop.subscribe(),
             shutdown_timeout: self.config.shutdown_timeout,
+            http_limits: config.mcp_http,
+            resource_server: config.mcp_resource_server.clone(),
+            upstream: config.mcp_upstream.clone(),
             status: self.status,
-            http_limits: self.config.mcp_http,
         }
     }
 
@@ -829,6 +895,35 @@ impl StopHandle {
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// `ATP_MCP_RESOURCE` (with `ATP_MCP_ISSUER`, and `ATP_MCP_JWKS_URL` if
+/// given): a resource server verifying the issuer's JWTs.
+#[cfg(feature = "mcp")]
+fn resource_server_from_env() -> Result<Option<crate::oauth::ResourceServer>, Error> {
+    use crate::config::{ENV_MCP_ISSUER, ENV_MCP_JWKS_URL, ENV_MCP_RESOURCE};
+    let Some(resource) = env(ENV_MCP_RESOURCE) else {
+        if env(ENV_MCP_ISSUER).is_some() {
+            return Err(Error::Config(format!(
+                "{ENV_MCP_ISSUER} is set without {ENV_MCP_RESOURCE}: set both (the resource URI clients reach this server at, e.g. https://crm.example.com/mcp)"
+            )));
+        }
+        return Ok(None);
+    };
+    let Some(issuer) = env(ENV_MCP_ISSUER) else {
+        return Err(Error::Config(format!(
+            "{ENV_MCP_RESOURCE} is set without {ENV_MCP_ISSUER}: name the authorization server that issues its tokens"
+        )));
+    };
+    let mut verifier = crate::oauth::JwtVerifier::new(issuer.clone(), resource.clone());
+    if let Some(url) = env(ENV_MCP_JWKS_URL) {
+        verifier = verifier.jwks_url(url);
+    }
+    Ok(Some(crate::oauth::ResourceServer::new(
+        resource,
+        [issuer],
+        verifier,
+    )))
 }
 
 fn executable_name() -> String {

@@ -32,6 +32,16 @@ pub const ENV_MCP_AUTH: &str = "ATP_MCP_AUTH";
 /// Environment variable: how many MCP-over-HTTP sessions may be live at
 /// once (default 1024; an `initialize` past that is answered 503).
 pub const ENV_MCP_MAX_SESSIONS: &str = "ATP_MCP_MAX_SESSIONS";
+/// Environment variable: MCP over HTTP is an OAuth resource server for this
+/// resource URI (the audience its access tokens must name), e.g.
+/// `https://crm.example.com/mcp`; needs [`ENV_MCP_ISSUER`].
+pub const ENV_MCP_RESOURCE: &str = "ATP_MCP_RESOURCE";
+/// Environment variable: the authorization server (the `iss` of the
+/// tokens) of [`ENV_MCP_RESOURCE`].
+pub const ENV_MCP_ISSUER: &str = "ATP_MCP_ISSUER";
+/// Environment variable: where the issuer's keys are (a JWKS document);
+/// default: the `jwks_uri` of the issuer's metadata.
+pub const ENV_MCP_JWKS_URL: &str = "ATP_MCP_JWKS_URL";
 /// Where MCP's streamable HTTP listens unless told otherwise.
 pub(crate) const DEFAULT_MCP_ADDR: std::net::SocketAddr =
     std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8788);
@@ -212,6 +222,12 @@ pub(crate) struct Config {
     /// The bounds of MCP over streamable HTTP.
     #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
     pub(crate) mcp_http: McpHttpLimits,
+    /// MCP over HTTP as an OAuth resource server.
+    #[cfg(feature = "mcp")]
+    pub(crate) mcp_resource_server: Option<crate::oauth::ResourceServer>,
+    /// Where tools' upstream tokens come from over MCP HTTP.
+    #[cfg(feature = "mcp")]
+    pub(crate) mcp_upstream: crate::oauth::Upstream,
 }
 
 impl Config {

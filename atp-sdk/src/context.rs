@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cancel::Cancel;
+use crate::principal::Principal;
 use crate::protocol::RequestId;
 
 /// The call a tool serves: take one as a parameter of an `#[atp_tool]`
@@ -59,6 +60,8 @@ struct Inner {
     call: Cancel,
     /// The toolkit's: its shutdown deadline passed.
     shutdown: Cancel,
+    /// Who the call was made for (MCP over HTTP as a resource server).
+    principal: Option<Principal>,
 }
 
 impl Context {
@@ -69,6 +72,7 @@ impl Context {
         deadline: Instant,
         call: Cancel,
         shutdown: Cancel,
+        principal: Option<Principal>,
     ) -> Self {
         Self(Arc::new(Inner {
             request_id,
@@ -77,6 +81,7 @@ impl Context {
             deadline,
             call,
             shutdown,
+            principal,
         }))
     }
 
@@ -91,7 +96,16 @@ impl Context {
             Instant::now() + crate::config::MAX_DURATION,
             Cancel::new(),
             Cancel::new(),
+            None,
         )
+    }
+
+    /// Who the call was made for: the subject and claims of the access
+    /// token an MCP client presented, when MCP over HTTP runs as an OAuth
+    /// resource server (see [`oauth`](crate::oauth), feature `mcp`).
+    /// `None` over ATP, over MCP stdio, and without a resource server.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.0.principal.as_ref()
     }
 
     /// The request's id, as the server sent it.

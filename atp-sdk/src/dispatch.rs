@@ -21,6 +21,7 @@ use crate::config::Limits;
 use crate::context::Context;
 use crate::error::CallError;
 use crate::params::CallArgs;
+use crate::principal::Principal;
 use crate::protocol::{RequestId, ToolRequest};
 use crate::registry::{Invoke, Registry};
 use crate::state::States;
@@ -149,8 +150,9 @@ struct Shared {
 
 /// Work for a call task.
 enum Job {
-    /// A tool call; its cancellation, when the link can cancel it.
-    Tool(ToolRequest, Option<Cancel>),
+    /// A tool call; its cancellation, when the link can cancel it, and
+    /// who it is for, when the link authenticated its caller.
+    Tool(ToolRequest, Option<Cancel>, Option<Principal>),
     AppStart(ToolRequest),
     AppAction(RequestId, Value),
 }
@@ -158,7 +160,7 @@ enum Job {
 impl Job {
     fn request_id(&self) -> &RequestId {
         match self {
-            Job::Tool(r, _) | Job::AppStart(r) => &r.request_id,
+            Job::Tool(r, ..) | Job::AppStart(r) => &r.request_id,
             Job::AppAction(id, _) => id,
         }
     }
@@ -172,7 +174,7 @@ impl Job {
 
     fn name(&self) -> &str {
         match self {
-            Job::Tool(r, _) | Job::AppStart(r) => &r.tool_name,
+            Job::Tool(r, ..) | Job::AppStart(r) => &r.tool_name,
             Job::AppAction(..) => "<app action>",
         }
     }
@@ -217,7 +219,7 @@ impl Dispatcher {
         F: FnOnce(Outgoing) + Send + 'static,
     {
         let job = match inbound {
-            Inbound::Call(request) => Job::Tool(request, None),
+            Inbound::Call(request) => Job::Tool(request, None, None),
             Inbound::AppStart(request) => Job::AppStart(request),
             Inbound::AppAction(id, action) => Job::AppAction(id, action),
             Inbound::AppTerminate(id) => return Some(self.terminate(id)),
@@ -237,12 +239,20 @@ impl Dispatcher {
     /// Starts one tool call that the link can cancel with `cancel` (an MCP
     /// `notifications/cancelled`): the call's [`Context`] sees it, an
     /// async tool is dropped, and the reply is [`CallError::Cancelled`].
+    /// `principal` is who the link authenticated the caller as, for the
+    /// call's [`Context`].
     #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
-    pub(crate) fn call<F>(&self, request: ToolRequest, cancel: Cancel, deliver: F) -> Option<Reply>
+    pub(crate) fn call<F>(
+        &self,
+        request: ToolRequest,
+        cancel: Cancel,
+        principal: Option<Principal>,
+        deliver: F,
+    ) -> Option<Reply>
     where
         F: FnOnce(Outgoing) + Send + 'static,
     {
-        self.start(Job::Tool(request, Some(cancel)), deliver)
+        self.start(Job::Tool(request, Some(cancel), principal), deliver)
     }
 
     /// A stop began: requests from now on are answered
@@ -310,7 +320,9 @@ impl Dispatcher {
             let kind = job.kind();
             let request_id = job.request_id().clone();
             let result = match job {
-                Job::Tool(request, cancel) => this.run_tool(request, cancel).await,
+                Job::Tool(request, cancel, principal) => {
+                    this.run_tool(request, cancel, principal).await
+                }
                 Job::AppStart(request) => this.app_start(request).await,
                 Job::AppAction(id, action) => this.app_action(id, action).await,
             };
@@ -325,7 +337,7 @@ impl Dispatcher {
 
     /// Counts a tool call refused before it was admitted.
     fn count_refusal(&self, job: &Job, result: &CallResult) {
-        if let Job::Tool(request, _) = job
+        if let Job::Tool(request, ..) = job
             && let Some(tool) = self.0.registry.get(&request.tool_name)
         {
             tool.metrics.record(&tool.shared_name, result, None);
@@ -342,7 +354,12 @@ impl Dispatcher {
 
     /// Runs one tool call to its reply. The time limit counts from
     /// admission: waiting for a running slot is part of it.
-    async fn run_tool(&self, request: ToolRequest, external: Option<Cancel>) -> CallResult {
+    async fn run_tool(
+        &self,
+        request: ToolRequest,
+        external: Option<Cancel>,
+        principal: Option<Principal>,
+    ) -> CallResult {
         let admitted = Instant::now();
         let shared = &*self.0;
         let ToolRequest {
@@ -388,6 +405,7 @@ impl Dispatcher {
                 deadline.into_std(),
                 cancel.clone(),
                 shared.shutdown.clone(),
+                principal,
             )),
             _ => None,
         };

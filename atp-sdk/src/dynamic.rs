@@ -59,6 +59,7 @@ pub struct DynamicTool {
     params: Vec<ParamSpec>,
     auth: Option<OwnedAuth>,
     timeout: Option<Duration>,
+    scopes: Vec<String>,
     handler: Arc<dyn Fn(CallArgs) -> CallFuture + Send + Sync>,
     states: Vec<StateDef>,
 }
@@ -83,6 +84,7 @@ pub(crate) struct DynamicParts {
     pub(crate) params: Vec<ParamSpec>,
     pub(crate) auth: Option<OwnedAuth>,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) scopes: Vec<String>,
     pub(crate) handler: Arc<dyn Fn(CallArgs) -> CallFuture + Send + Sync>,
     pub(crate) states: Vec<StateDef>,
 }
@@ -100,6 +102,7 @@ impl DynamicTool {
             params: Vec::new(),
             auth: None,
             timeout: None,
+            scopes: Vec::new(),
             handler: Arc::new(move |args| Box::pin(handler(args))),
             states: Vec::new(),
         }
@@ -191,6 +194,19 @@ impl DynamicTool {
         self
     }
 
+    /// The OAuth scopes an MCP caller's token needs for this tool, as
+    /// `#[atp_tool(scopes = [...])]` (checked when MCP over HTTP runs as
+    /// a resource server: without them the call is answered `403
+    /// insufficient_scope`).
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The tool's time limit, instead of the client's
     /// [`call_timeout`](crate::ToolKitClientBuilder::call_timeout): a call
     /// that runs longer is answered `{"error": "Tool timed out after ..."}`
@@ -243,6 +259,7 @@ impl DynamicTool {
             params: self.params,
             auth: self.auth,
             timeout: self.timeout,
+            scopes: self.scopes,
             handler: self.handler,
             states: self.states,
         }

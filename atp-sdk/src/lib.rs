@@ -25,7 +25,11 @@ mod inbox;
 pub mod llm;
 #[cfg(feature = "mcp")]
 mod mcp;
+#[cfg(feature = "mcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+pub mod oauth;
 mod params;
+mod principal;
 mod process;
 pub mod protocol;
 mod registry;
@@ -42,12 +46,14 @@ pub use apps::{App, AppDef, AppStep};
 pub use client::{ENV_SEND_SOURCE, StopHandle, ToolKitClient, ToolKitClientBuilder};
 pub use config::{
     ENV_API_KEY, ENV_APP_NAME, ENV_AUTH_TOKEN, ENV_BASE_URL, ENV_MCP_ADDR, ENV_MCP_AUTH,
-    ENV_MCP_MAX_SESSIONS, ENV_TRANSPORT, Transport,
+    ENV_MCP_ISSUER, ENV_MCP_JWKS_URL, ENV_MCP_MAX_SESSIONS, ENV_MCP_RESOURCE, ENV_TRANSPORT,
+    Transport,
 };
 pub use context::Context;
 pub use dynamic::DynamicTool;
 pub use error::{CallError, Error};
 pub use params::CallArgs;
+pub use principal::Principal;
 pub use registry::registered_tools;
 pub use run::run;
 pub use secret::{ApiKey, AuthToken};

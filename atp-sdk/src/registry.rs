@@ -63,6 +63,12 @@ pub(crate) struct Tool {
     pub(crate) needs_token: bool,
     /// The tool's own time limit, if it sets one.
     pub(crate) timeout: Option<std::time::Duration>,
+    /// The OAuth scopes an MCP caller's token needs for it.
+    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    pub(crate) scopes: Vec<String>,
+    /// The `auth_provider` its token is for, if it needs one.
+    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    pub(crate) auth_provider: Option<String>,
     pub(crate) invoke: Invoke,
     /// Plain-`fn` calls of this tool whose thread is still running
     /// (including ones answered "timed out"): named in the log when the
@@ -100,6 +106,8 @@ fn from_def(def: &'static ToolDef) -> Entry {
                 .collect(),
             needs_token: def.auth.is_some(),
             timeout: def.timeout.map(crate::config::clamp),
+            scopes: def.scopes.iter().map(|s| (*s).to_owned()).collect(),
+            auth_provider: def.auth.as_ref().map(|a| a.provider.to_owned()),
             invoke: match def.handler {
                 Handler::Blocking(call) => Invoke::Blocking(call),
                 Handler::Async(call) => Invoke::Async(call),
@@ -143,6 +151,8 @@ fn from_dynamic(tool: DynamicTool) -> Entry {
                 .collect(),
             needs_token: parts.auth.is_some(),
             timeout: parts.timeout.map(crate::config::clamp),
+            scopes: parts.scopes.clone(),
+            auth_provider: parts.auth.as_ref().map(|(provider, _, _)| provider.clone()),
             invoke: Invoke::Dynamic(parts.handler),
             blocking_running: Arc::default(),
             metrics: ToolMetrics::default(),

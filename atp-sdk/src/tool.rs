@@ -53,6 +53,9 @@ pub struct ToolDef {
     /// The tool's time limit (`timeout = "..."`), if it sets one; else
     /// the client's [`call_timeout`](crate::ToolKitClientBuilder::call_timeout).
     pub timeout: Option<std::time::Duration>,
+    /// The OAuth scopes an MCP caller's token needs for this tool
+    /// (`scopes = [...]`; checked in resource-server mode).
+    pub scopes: &'static [&'static str],
     /// How to call it.
     pub handler: Handler,
     /// The [`State`](crate::State) types the tool takes.

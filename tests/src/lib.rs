@@ -465,6 +465,7 @@ pub fn sha256_hex(text: &str) -> String {
 // ---------------------------------------------------------------------------
 
 pub mod front;
+pub mod issuer;
 #[cfg(feature = "mcp")]
 pub mod mcp_client;
 pub mod mcp_tools;

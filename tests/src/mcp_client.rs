@@ -48,3 +48,88 @@ pub async fn call(client: &Client, tool: &str, args: Value) -> (bool, String, Op
         result.structured_content,
     )
 }
+
+/// Raw MCP over streamable HTTP, as any client sends it: JSON-RPC bodies
+/// POSTed with the headers the spec asks for.
+pub mod raw {
+    use serde_json::{Value, json};
+
+    use crate::{WAIT, http};
+
+    /// An `initialize` request body.
+    pub fn initialize() -> String {
+        json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "raw", "version": "0"}}
+        })
+        .to_string()
+    }
+
+    /// POSTs `body` to `url`, in `session` if given, with `bearer` as the
+    /// access token if given.
+    pub async fn post(
+        url: &str,
+        session: Option<&str>,
+        bearer: Option<&str>,
+        body: String,
+    ) -> reqwest::Response {
+        let mut request = http()
+            .post(url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body);
+        if let Some(session) = session {
+            request = request
+                .header("mcp-session-id", session)
+                .header("mcp-protocol-version", "2025-06-18");
+        }
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        tokio::time::timeout(WAIT, request.send())
+            .await
+            .expect("answered in time")
+            .expect("an HTTP answer")
+    }
+
+    /// A new session's id: `initialize`, then `notifications/initialized`.
+    pub async fn open_session(url: &str, bearer: Option<&str>) -> String {
+        let response = post(url, None, bearer, initialize()).await;
+        assert_eq!(response.status(), 200, "initialize");
+        let id = response.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        let accepted = post(url, Some(&id), bearer, initialized.to_string()).await;
+        assert_eq!(accepted.status(), 202, "notifications/initialized accepted");
+        id
+    }
+
+    /// A request `method` with `params` in `session`: its HTTP status,
+    /// and the JSON-RPC message of its body (read from the event stream
+    /// or the JSON body), `Null` if none.
+    pub async fn request(
+        url: &str,
+        session: &str,
+        bearer: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> (u16, Value) {
+        let body = json!({"jsonrpc": "2.0", "id": 2, "method": method, "params": params});
+        let response = post(url, Some(session), bearer, body.to_string()).await;
+        let status = response.status().as_u16();
+        let text = tokio::time::timeout(WAIT, response.text())
+            .await
+            .expect("read in time")
+            .unwrap_or_default();
+        let message = text
+            .lines()
+            .filter_map(|line| line.strip_prefix("data:"))
+            .chain(std::iter::once(text.as_str()))
+            .find_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
+            .unwrap_or(Value::Null);
+        (status, message)
+    }
+}

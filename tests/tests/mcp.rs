@@ -208,6 +208,9 @@ async fn http_toolkit() -> (
     init_logging();
     let client = ToolKitClient::builder("", "mcp-http-kit")
         .transport(Transport::McpHttp)
+        // The tests below check that a tool gets the client's bearer:
+        // passthrough, chosen (loopback only, outside the MCP spec).
+        .mcp_bearer_passthrough(true)
         .app(AppDef::new("tally", Tally))
         .build()
         .expect("builds without an API key");

@@ -10,60 +10,22 @@
 use std::time::Duration;
 
 use atp_sdk::{ToolKitClient, ToolKitClientBuilder, Transport};
+use atp_tests::mcp_client::raw::{self, initialize};
 use atp_tests::*;
 use serde_json::{Value, json};
 
-fn initialize() -> String {
-    json!({
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                   "clientInfo": {"name": "raw", "version": "0"}}
-    })
-    .to_string()
-}
-
-/// POSTs `body` to `url`, in session `session` if given.
 async fn post(url: &str, session: Option<&str>, body: String) -> reqwest::Response {
-    let mut request = http()
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(body);
-    if let Some(session) = session {
-        request = request
-            .header("mcp-session-id", session)
-            .header("mcp-protocol-version", "2025-06-18");
-    }
-    tokio::time::timeout(WAIT, request.send())
-        .await
-        .expect("answered in time")
-        .expect("an HTTP answer")
+    raw::post(url, session, None, body).await
 }
 
-/// A new session's id: `initialize`, then `notifications/initialized`.
 async fn open_session(url: &str) -> String {
-    let response = post(url, None, initialize()).await;
-    assert_eq!(response.status(), 200);
-    let id = response.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-    let accepted = post(url, Some(&id), initialized.to_string()).await;
-    assert_eq!(accepted.status(), 202, "notifications/initialized accepted");
-    id
+    raw::open_session(url, None).await
 }
 
-/// `tools/list` in `session`: its HTTP status, and the body.
+/// `tools/list` in `session`: its HTTP status, and the message.
 async fn list_tools(url: &str, session: &str) -> (u16, String) {
-    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
-    let response = post(url, Some(session), list.to_string()).await;
-    let status = response.status().as_u16();
-    let body = tokio::time::timeout(WAIT, response.text())
-        .await
-        .expect("read in time")
-        .unwrap_or_default();
-    (status, body)
+    let (status, message) = raw::request(url, session, None, "tools/list", json!({})).await;
+    (status, message.to_string())
 }
 
 async fn serve(

@@ -168,11 +168,20 @@ struct HttpToolkit {
 }
 
 impl HttpToolkit {
-    /// Starts it and reads where it listens from its log.
+    /// Starts it and reads where it listens from its log. The client's
+    /// bearer is the tools' token: passthrough, chosen (loopback only,
+    /// outside the MCP spec).
     async fn start() -> Self {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_env_toolkit"))
+        Self::start_with("127.0.0.1:0", &[("ATP_MCP_AUTH", "passthrough")]).await
+    }
+
+    /// Starts it on `addr` with `env` added.
+    async fn start_with(addr: &str, env: &[(&str, &str)]) -> Self {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_env_toolkit"));
+        command.envs(env.iter().copied());
+        let mut child = command
             .env("ATP_TRANSPORT", "mcp-http")
-            .env("ATP_MCP_ADDR", "127.0.0.1:0")
+            .env("ATP_MCP_ADDR", addr)
             .env("ATP_APP_NAME", APP)
             .env_remove("ATP_API_KEY")
             .env_remove("ATP_AUTH_TOKEN")
@@ -480,6 +489,66 @@ async fn over_streamable_http_the_python_high_level_client_lists_and_calls_the_t
         .await;
     check_session(&observed, Mode::Client);
     check_exercise(&observed, Some("bearer-token"));
+    toolkit.stop().await;
+}
+
+/// MCP over HTTP as an OAuth resource server (`ATP_MCP_RESOURCE`,
+/// `ATP_MCP_ISSUER`, `ATP_MCP_JWKS_URL`): the official client, sending a
+/// good access token the test signed, lists and calls the tools in both
+/// modes; the bearer is never a tool's token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON); run with --include-ignored"]
+async fn over_streamable_http_the_python_client_calls_a_resource_server_with_a_good_token() {
+    use atp_tests::issuer::{Issuer, Key};
+    let key = Key::new("k1");
+    let issuer = Issuer::start(&[&key]).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let (issuer_url, jwks) = (issuer.url(), issuer.jwks_url());
+    let toolkit = HttpToolkit::start_with(
+        &format!("127.0.0.1:{port}"),
+        &[
+            ("ATP_MCP_RESOURCE", &resource),
+            ("ATP_MCP_ISSUER", &issuer_url),
+            ("ATP_MCP_JWKS_URL", &jwks),
+        ],
+    )
+    .await;
+    let token = key.sign(&issuer.claims(&resource, "alice", "tickets:write"));
+    for mode in [Mode::Session, Mode::Client] {
+        let observed = toolkit
+            .python(
+                mode.arg(),
+                Some(&token),
+                vec![
+                    json!({"name": "list", "op": "list_tools"}),
+                    call("echo", "echo", json!({"text": "authorized"})),
+                    call("whoami", "whoami", json!({})),
+                ],
+            )
+            .await;
+        check_session(&observed, mode);
+        let tools = observed.ok("list");
+        assert!(
+            tools["tools"].as_array().is_some_and(|t| !t.is_empty()),
+            "{mode:?}: {tools}"
+        );
+        let (is_error, text, _) = observed.call("echo");
+        assert!(!is_error, "{mode:?}: {text}");
+        assert_eq!(
+            serde_json::from_str::<Value>(text).unwrap(),
+            json!({"echo": "authorized"})
+        );
+        assert_eq!(
+            (observed.call("whoami").0, observed.call("whoami").1),
+            (true, "Missing auth_token for authenticated tool"),
+            "{mode:?}: the bearer is not passed on"
+        );
+    }
     toolkit.stop().await;
 }
 

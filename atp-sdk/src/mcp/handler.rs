@@ -16,17 +16,20 @@ use tokio::sync::oneshot;
 use crate::cancel::Cancel;
 use crate::dispatch::Dispatcher;
 use crate::error::CallError;
+use crate::oauth::Upstream;
+use crate::principal::Principal;
 use crate::protocol::{RequestId, ToolRequest};
 use crate::secret::AuthToken;
 use crate::tool::CallResult;
 
 /// Where a tool's token comes from.
 #[derive(Debug, Clone)]
-pub(crate) enum TokenSource {
+pub(crate) enum Tokens {
     /// The one the process was given (`ATP_AUTH_TOKEN`, over stdio).
     Fixed(Option<AuthToken>),
-    /// Each HTTP request's `Authorization: Bearer ...`.
-    BearerHeader,
+    /// Over HTTP: none, the principal's from a [`TokenSource`](crate::oauth::TokenSource),
+    /// or (loopback only, chosen) the client's bearer passed on.
+    Http(Upstream),
 }
 
 /// Serves the dispatcher's tools over MCP. Cheap to clone: one per MCP
@@ -35,7 +38,7 @@ pub(crate) enum TokenSource {
 pub(crate) struct McpTools {
     dispatcher: Dispatcher,
     tools: Arc<[Tool]>,
-    token: TokenSource,
+    token: Tokens,
     info: Arc<ServerConfig>,
 }
 
@@ -48,7 +51,7 @@ impl std::fmt::Debug for McpTools {
 }
 
 impl McpTools {
-    pub(crate) fn new(dispatcher: Dispatcher, app_name: &str, token: TokenSource) -> Self {
+    pub(crate) fn new(dispatcher: Dispatcher, app_name: &str, token: Tokens) -> Self {
         // Tools only: an interactive app is started as a session, which
         // MCP has no notion of.
         let tools: Vec<Tool> = dispatcher
@@ -80,20 +83,31 @@ impl McpTools {
         }
     }
 
-    fn token(&self, context: &RequestContext<RoleServer>) -> Option<AuthToken> {
+    /// The token `tool` gets for this request: `Err` with the text to
+    /// answer the call with when the token source failed.
+    async fn token(
+        &self,
+        context: &RequestContext<RoleServer>,
+        tool: &str,
+        principal: Option<&Principal>,
+    ) -> Result<Option<AuthToken>, String> {
+        let parts = context.extensions.get::<http::request::Parts>();
         match &self.token {
-            TokenSource::Fixed(token) => token.clone(),
-            TokenSource::BearerHeader => {
-                let parts = context.extensions.get::<http::request::Parts>()?;
-                let value = parts
-                    .headers
-                    .get(http::header::AUTHORIZATION)?
-                    .to_str()
-                    .ok()?;
-                let (scheme, token) = value.split_once(' ')?;
-                let token = token.trim();
-                (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty())
-                    .then(|| AuthToken::new(token))
+            Tokens::Fixed(token) => Ok(token.clone()),
+            Tokens::Http(Upstream::None) => Ok(None),
+            Tokens::Http(Upstream::BearerPassthrough) => Ok(parts
+                .and_then(|p| super::auth::bearer(&p.headers))
+                .map(AuthToken::new)),
+            Tokens::Http(Upstream::Source(source)) => {
+                let provider = self
+                    .dispatcher
+                    .registry()
+                    .get(tool)
+                    .and_then(|t| t.auth_provider.clone());
+                match (provider, principal) {
+                    (Some(provider), Some(principal)) => source.token(principal, &provider).await,
+                    _ => Ok(None),
+                }
             }
         }
     }
@@ -103,6 +117,7 @@ impl McpTools {
     async fn run(
         &self,
         request: ToolRequest,
+        principal: Option<Principal>,
         cancelled: impl std::future::Future<Output = ()>,
     ) -> CallResult {
         let cancel = Cancel::new();
@@ -110,7 +125,10 @@ impl McpTools {
         let deliver = move |out: crate::dispatch::Outgoing| {
             let _ = tx.send(out);
         };
-        if let Some(reply) = self.dispatcher.call(request, cancel.clone(), deliver) {
+        if let Some(reply) = self
+            .dispatcher
+            .call(request, cancel.clone(), principal, deliver)
+        {
             return reply.result;
         }
         // Fires the cancel if this future is dropped (the client went away).
@@ -182,14 +200,25 @@ impl ServerHandler for McpTools {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        // Who the resource server authenticated, over HTTP.
+        let principal = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Principal>())
+            .cloned();
+        let tool_name = request.name.into_owned();
+        let auth_token = match self.token(&context, &tool_name, principal.as_ref()).await {
+            Ok(token) => token,
+            Err(why) => return Ok(tool_result(Err(CallError::Tool(why))).into()),
+        };
         let tool_request = ToolRequest {
             request_id: RequestId::Str(format!("mcp-{}", context.id)),
-            tool_name: request.name.into_owned(),
+            tool_name,
             params: request.arguments.map_or(Value::Null, Value::Object),
-            auth_token: self.token(&context),
+            auth_token,
         };
         let ct = context.ct.clone();
-        let result = self.run(tool_request, ct.cancelled()).await;
+        let result = self.run(tool_request, principal, ct.cancelled()).await;
         Ok(tool_result(result).into())
     }
 }

@@ -6,6 +6,7 @@
 //! let the calls in flight finish and their results go out (up to the
 //! shutdown timeout), then close.
 
+mod auth;
 mod handler;
 mod schema;
 mod sessions;
@@ -24,8 +25,7 @@ use crate::secret::AuthToken;
 use crate::session::Stop;
 use crate::status::{Status, StatusTx};
 
-use handler::McpTools;
-pub(crate) use handler::TokenSource;
+use handler::{McpTools, Tokens};
 
 /// How long, after the last call of a stop, the HTTP server waits for its
 /// connections to finish before it closes the MCP sessions (whose event
@@ -40,6 +40,8 @@ pub(crate) struct McpServe {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) status: StatusTx,
     pub(crate) http_limits: McpHttpLimits,
+    pub(crate) resource_server: Option<crate::oauth::ResourceServer>,
+    pub(crate) upstream: crate::oauth::Upstream,
 }
 
 impl McpServe {
@@ -53,7 +55,7 @@ impl McpServe {
         let tools = McpTools::new(
             self.dispatcher.clone(),
             &self.app_name,
-            TokenSource::Fixed(token),
+            Tokens::Fixed(token),
         );
         let mut stop = Stop::new(self.stop.clone(), self.shutdown_timeout);
         let ct = CancellationToken::new();
@@ -93,20 +95,33 @@ impl McpServe {
         let addr = listener
             .local_addr()
             .map_err(|err| Error::Connection(format!("MCP over HTTP: {err}")))?;
-        if !addr.ip().is_loopback() && !self.http_limits.unauthenticated_off_loopback {
+        let passthrough = matches!(self.upstream, crate::oauth::Upstream::BearerPassthrough);
+        if !addr.ip().is_loopback() && passthrough {
+            return Err(Error::Config(format!(
+                "MCP over HTTP on {addr} with the client's bearer token passed to tools: token \
+                 passthrough is for loopback only (the MCP authorization spec forbids it for a \
+                 server others reach); act as a resource server (ATP_MCP_RESOURCE and \
+                 ATP_MCP_ISSUER, or .mcp_resource_server(...)) with a token source instead"
+            )));
+        }
+        if !addr.ip().is_loopback()
+            && self.resource_server.is_none()
+            && !self.http_limits.unauthenticated_off_loopback
+        {
             // Anyone who can reach the address could call every tool.
             return Err(Error::Config(format!(
                 "MCP over HTTP on {addr} would serve anyone who can reach it, with no credentials: \
-                 listen on loopback (ATP_MCP_ADDR=127.0.0.1:{port}), or, behind a proxy that \
-                 authenticates, allow it deliberately ({ENV_MCP_AUTH}=none, or \
-                 .mcp_allow_unauthenticated(true))",
+                 listen on loopback (ATP_MCP_ADDR=127.0.0.1:{port}), act as an OAuth resource \
+                 server (ATP_MCP_RESOURCE and ATP_MCP_ISSUER, or .mcp_resource_server(...)), or, \
+                 behind a proxy that authenticates, allow it deliberately ({ENV_MCP_AUTH}=none, \
+                 or .mcp_allow_unauthenticated(true))",
                 port = addr.port()
             )));
         }
         let tools = McpTools::new(
             self.dispatcher.clone(),
             &self.app_name,
-            TokenSource::BearerHeader,
+            Tokens::Http(self.upstream.clone()),
         );
         let ct = CancellationToken::new();
         let mut config = StreamableHttpServerConfig::default()
@@ -136,9 +151,12 @@ impl McpServe {
         tokio::spawn(sessions.clone().reap(ct.child_token()));
         let service =
             StreamableHttpService::new(move || Ok(tools.clone()), sessions.clone(), config);
-        let router = axum::Router::new().nest_service("/mcp", service).layer(
+        let mut router = axum::Router::new().nest_service("/mcp", service).layer(
             axum::middleware::from_fn_with_state(sessions, sessions::admit),
         );
+        if let Some(server) = self.resource_server.clone() {
+            router = self.guarded(router, server);
+        }
         tracing::info!(app = %self.app_name, url = %format!("http://{addr}/mcp"), "serving MCP over streamable HTTP");
         self.status.set(Status::Connected);
         let mut stop = Stop::new(self.stop.clone(), self.shutdown_timeout);
@@ -178,6 +196,39 @@ impl McpServe {
         ct.cancel();
         self.status.set(Status::Stopped);
         Ok(())
+    }
+
+    /// `router` behind the resource server's guard (outermost: nothing
+    /// reaches the sessions unauthenticated), with the public metadata
+    /// beside it.
+    fn guarded(&self, router: axum::Router, server: crate::oauth::ResourceServer) -> axum::Router {
+        let scopes: crate::oauth::ToolScopes = self
+            .dispatcher
+            .registry()
+            .tools()
+            .iter()
+            .filter(|t| !t.scopes.is_empty())
+            .map(|t| (t.name.clone(), t.scopes.clone()))
+            .collect();
+        tracing::info!(resource = %server.resource(), "MCP over HTTP as an OAuth resource server");
+        let guard = auth::Guard::new(server, scopes, &self.app_name);
+        let mut router = router.layer(axum::middleware::from_fn_with_state(
+            guard.clone(),
+            auth::authenticate,
+        ));
+        // Added after the guard's layer, so outside it.
+        let document = guard.metadata();
+        for path in guard.metadata_paths() {
+            let document = document.clone();
+            router = router.route(
+                &path,
+                axum::routing::get(move || {
+                    let document = document.clone();
+                    async move { axum::Json(document) }
+                }),
+            );
+        }
+        router
     }
 
     /// A stop: new calls are refused; waits for the calls in flight until

@@ -9,6 +9,8 @@ use serde_json::{json, Value};
     auth_provider = "hubspot",
     auth_type = "OAuth2",
     auth_with = "access_token",
+    timeout = "30s",
+    scopes = ["crm:write", "crm.companies/create"],
     crate = "::atp_sdk"
 )]
 async fn create_company(
@@ -26,5 +28,6 @@ fn main() {
     let tool = atp_sdk::registered_tools().find(|t| t.name == "create-company_v2").unwrap();
     assert_eq!(tool.description, "Creates a company.");
     assert_eq!(tool.required_params(), ["name"]);
+    assert_eq!(tool.scopes, ["crm:write", "crm.companies/create"]);
     let _ = create_company;
 }
