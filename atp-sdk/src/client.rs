@@ -807,10 +807,16 @@ impl ToolKitClient {
 
     /// Serves the tools to MCP clients over streamable HTTP at
     /// `http://{addr}/mcp` until [`StopHandle::stop`] is called. A tool
-    /// with an `auth_provider` takes its token from the request's
-    /// `Authorization: Bearer ...`. Requests that carry an `Origin`
-    /// header (a web page's) are refused with 403, and only loopback
-    /// `Host` names are answered unless `addr` is another address.
+    /// with an `auth_provider` takes its token from the
+    /// [`mcp_token_source`](ToolKitClientBuilder::mcp_token_source) (or,
+    /// chosen, on loopback, the client's bearer:
+    /// [`mcp_bearer_passthrough`](ToolKitClientBuilder::mcp_bearer_passthrough)).
+    /// With a [`mcp_resource_server`](ToolKitClientBuilder::mcp_resource_server)
+    /// every request needs an access token issued for it. Requests that
+    /// carry an `Origin` header (a web page's) are refused with 403, and
+    /// only loopback `Host` names are answered unless `addr` is another
+    /// address. Off loopback it refuses to start without a resource server
+    /// (or [`mcp_allow_unauthenticated`](ToolKitClientBuilder::mcp_allow_unauthenticated)).
     #[cfg(feature = "mcp")]
     #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
     pub async fn serve_mcp_http(self, addr: std::net::SocketAddr) -> Result<(), Error> {

@@ -738,7 +738,7 @@ mod tests {
         };
         assert!(
             dispatcher
-                .call(request, cancel.clone(), move |out| {
+                .call(request, cancel.clone(), None, move |out| {
                     let _ = tx.send(out);
                 })
                 .is_none()

@@ -22,7 +22,10 @@
 //! ```
 //!
 //! Over streamable HTTP instead (`--http`, at `http://127.0.0.1:8788/mcp`;
-//! the token comes from each request's `Authorization: Bearer ...`):
+//! here the token comes from each request's `Authorization: Bearer ...`,
+//! token passthrough, which the MCP spec forbids for a server others
+//! reach: it is chosen explicitly and works on loopback only. To deploy,
+//! see the `mcp_oauth` example):
 //!
 //! ```text
 //! cargo run -p atp-examples --features mcp --example mcp_server -- --http
@@ -115,6 +118,7 @@ fn main() -> Result<(), atp_sdk::Error> {
         } else {
             Transport::Mcp
         })
+        .mcp_bearer_passthrough(http)
         .state(Tracker::default())
         .run()
 }

@@ -63,7 +63,7 @@ impl Guard {
         let mut challenge = String::from("Bearer");
         let mut params = Vec::new();
         if let Some(why) = why {
-            params.push(format!("error=\"invalid_token\""));
+            params.push("error=\"invalid_token\"".to_owned());
             params.push(format!("error_description=\"{}\"", quoted(why)));
         }
         params.push(format!("resource_metadata=\"{}\"", self.metadata_url));
