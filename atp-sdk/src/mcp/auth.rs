@@ -174,21 +174,16 @@ pub(crate) async fn authenticate(
     next.run(request).await
 }
 
-/// The tool a `tools/call` request body calls.
+/// The tool a `tools/call` request body calls. Read as a JSON value, where
+/// a repeated key keeps its last value, as any parser that accepts it
+/// does: a body with `"params"` twice can't name one tool here and run
+/// another.
 fn called_tool(body: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Call {
-        method: Option<String>,
-        params: Option<Params>,
+    let message: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if message.get("method")?.as_str()? != "tools/call" {
+        return None;
     }
-    #[derive(serde::Deserialize)]
-    struct Params {
-        name: Option<String>,
-    }
-    let call: Call = serde_json::from_slice(body).ok()?;
-    (call.method.as_deref() == Some("tools/call"))
-        .then_some(call.params?.name)
-        .flatten()
+    Some(message.get("params")?.get("name")?.as_str()?.to_owned())
 }
 
 #[cfg(test)]
@@ -204,6 +199,9 @@ mod tests {
             None
         );
         assert_eq!(called_tool(b"[1]"), None);
+        let twice =
+            br#"{"method":"tools/call","params":{"name":"list"},"params":{"name":"close_ticket"}}"#;
+        assert_eq!(called_tool(twice).as_deref(), Some("close_ticket"));
     }
 
     #[test]
