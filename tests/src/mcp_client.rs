@@ -133,3 +133,48 @@ pub mod raw {
         (status, message)
     }
 }
+
+/// A toolkit serving MCP over streamable HTTP in this process, on a
+/// listener of the test's.
+#[derive(Debug)]
+pub struct HttpServed {
+    /// Its `/mcp` URL (on 127.0.0.1, whatever address it listens on).
+    pub url: String,
+    stop: atp_sdk::StopHandle,
+    task: tokio::task::JoinHandle<Result<(), atp_sdk::Error>>,
+}
+
+impl HttpServed {
+    /// Serves `client` on 127.0.0.1 at a free port.
+    pub async fn start(client: atp_sdk::ToolKitClient) -> HttpServed {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::on(client, listener)
+    }
+
+    /// Serves `client` on `listener`.
+    pub fn on(client: atp_sdk::ToolKitClient, listener: tokio::net::TcpListener) -> HttpServed {
+        let port = listener.local_addr().unwrap().port();
+        let stop = client.stop_handle();
+        let task = tokio::spawn(client.serve_mcp_http_on(listener));
+        HttpServed {
+            url: format!("http://127.0.0.1:{port}/mcp"),
+            stop,
+            task,
+        }
+    }
+
+    /// Asks it to stop (the calls in flight still finish).
+    pub fn ask_to_stop(&self) {
+        self.stop.stop();
+    }
+
+    /// Stops it; panics unless it stops in time and cleanly.
+    pub async fn stop(self) {
+        self.stop.stop();
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("stops in time")
+            .expect("serve() does not panic")
+            .expect("serve() returns Ok");
+    }
+}

@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use atp_sdk::{AppDef, ToolKitClient, Transport};
-use atp_tests::mcp_client::{Client, call, http_client};
+use atp_tests::mcp_client::{Client, HttpServed, call, http_client};
 use atp_tests::*;
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, Tool};
@@ -200,11 +200,7 @@ impl atp_sdk::App for Tally {
 }
 
 /// An in-process toolkit serving MCP over HTTP on 127.0.0.1:0.
-async fn http_toolkit() -> (
-    String,
-    atp_sdk::StopHandle,
-    tokio::task::JoinHandle<Result<(), atp_sdk::Error>>,
-) {
+async fn http_toolkit() -> HttpServed {
     init_logging();
     let client = ToolKitClient::builder("", "mcp-http-kit")
         .transport(Transport::McpHttp)
@@ -214,16 +210,13 @@ async fn http_toolkit() -> (
         .app(AppDef::new("tally", Tally))
         .build()
         .expect("builds without an API key");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    let stop = client.stop_handle();
-    let task = tokio::spawn(client.serve_mcp_http_on(listener));
-    (url, stop, task)
+    HttpServed::start(client).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_streamable_http_rmcp_lists_and_calls_the_tools() {
-    let (url, stop, task) = http_toolkit().await;
+    let served = http_toolkit().await;
+    let url = served.url.clone();
     let client = http_client(&url, Some("bearer-token")).await;
     exercise(&client, Some("bearer-token")).await;
     let tools = client.list_all_tools().await.unwrap();
@@ -242,19 +235,15 @@ async fn over_streamable_http_rmcp_lists_and_calls_the_tools() {
     );
     anonymous.cancel().await.unwrap();
 
-    stop.stop();
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("stops")
-        .unwrap()
-        .unwrap();
+    served.stop().await;
 }
 
 /// The MCP spec asks local servers to validate `Origin`: a web page's
 /// request is refused, a client's (no Origin) is served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_streamable_http_a_foreign_origin_is_refused() {
-    let (url, stop, task) = http_toolkit().await;
+    let served = http_toolkit().await;
+    let url = served.url.clone();
     let initialize = json!({
         "jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-11-25", "capabilities": {},
@@ -273,8 +262,8 @@ async fn over_streamable_http_a_foreign_origin_is_refused() {
     };
     let refused = post(Some("http://evil.example")).await.unwrap();
     assert_eq!(refused.status(), 403);
-    let served = post(None).await.unwrap();
-    assert_eq!(served.status(), 200);
+    let local = post(None).await.unwrap();
+    assert_eq!(local.status(), 200);
     // A foreign Host (DNS rebinding) is refused too.
     let rebound = http()
         .post(&url)
@@ -286,18 +275,14 @@ async fn over_streamable_http_a_foreign_origin_is_refused() {
         .await
         .unwrap();
     assert_eq!(rebound.status(), 403);
-    stop.stop();
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("stops")
-        .unwrap()
-        .unwrap();
+    served.stop().await;
 }
 
 /// A stop lets the calls in flight finish and answers them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_lets_the_calls_in_flight_finish() {
-    let (url, stop, task) = http_toolkit().await;
+    let served = http_toolkit().await;
+    let url = served.url.clone();
     let client = http_client(&url, None).await;
     let slow = tokio::spawn(async move {
         let args = json!({"group": "mcp-stop-in-flight", "id": 1, "ms": 500});
@@ -306,14 +291,10 @@ async fn a_stop_lets_the_calls_in_flight_finish() {
     });
     // The call is running when the stop comes.
     wait_received("mcp-stop-in-flight", &[1]).await;
-    stop.stop();
+    served.ask_to_stop();
     let (client, (is_error, text, _)) = tokio::time::timeout(WAIT, slow).await.unwrap().unwrap();
     assert_eq!((is_error, text.as_str()), (false, "1"));
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("stops")
-        .unwrap()
-        .unwrap();
+    served.stop().await;
     drop(client);
 }
 

@@ -17,7 +17,7 @@ use atp_sdk::oauth::{BoxFuture, JwtVerifier, ResourceServer, TokenSource};
 use atp_sdk::{AuthToken, Context, Principal, ToolKitClient, Transport, atp_tool};
 use atp_tests::issuer::{Issuer, Key, now};
 use atp_tests::mcp_client::raw::{self, initialize};
-use atp_tests::mcp_client::{call, http_client};
+use atp_tests::mcp_client::{HttpServed, call, http_client};
 use atp_tests::*;
 use serde_json::{Value, json};
 
@@ -60,16 +60,11 @@ impl TokenSource for Vault {
     }
 }
 
-/// A toolkit serving the two tools as a resource server of `issuer`:
-/// (its `/mcp` URL, the resource URI, the stop handle, the task).
+/// A toolkit serving the two tools as a resource server of `issuer`.
 async fn protected(
     issuer: &Issuer,
     configure: impl FnOnce(JwtVerifier) -> JwtVerifier,
-) -> (
-    String,
-    atp_sdk::StopHandle,
-    tokio::task::JoinHandle<Result<(), atp_sdk::Error>>,
-) {
+) -> HttpServed {
     init_logging();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
@@ -83,21 +78,7 @@ async fn protected(
         .mcp_token_source(Vault)
         .build()
         .unwrap();
-    let stop = client.stop_handle();
-    let task = tokio::spawn(client.serve_mcp_http_on(listener));
-    (url, stop, task)
-}
-
-async fn stop(
-    stop: atp_sdk::StopHandle,
-    task: tokio::task::JoinHandle<Result<(), atp_sdk::Error>>,
-) {
-    stop.stop();
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("stops")
-        .unwrap()
-        .unwrap();
+    HttpServed::on(client, listener)
 }
 
 fn challenge(response: &reqwest::Response) -> String {
@@ -121,7 +102,8 @@ fn challenge(response: &reqwest::Response) -> String {
 async fn a_request_without_a_good_token_is_a_401_pointing_at_the_metadata() {
     let key = Key::new("k1");
     let issuer = Issuer::start(&[&key]).await;
-    let (url, stop_handle, task) = protected(&issuer, |v| v).await;
+    let served = protected(&issuer, |v| v).await;
+    let url = served.url.clone();
     let metadata = url.replace("/mcp", "/.well-known/oauth-protected-resource/mcp");
 
     let none = raw::post(&url, None, None, initialize()).await;
@@ -182,7 +164,7 @@ async fn a_request_without_a_good_token_is_a_401_pointing_at_the_metadata() {
     // A good one passes.
     let session = raw::open_session(&url, Some(&key.sign(&good))).await;
     assert!(!session.is_empty());
-    stop(stop_handle, task).await;
+    served.stop().await;
 }
 
 /// A good token runs the call: the tool's `AuthToken` is what the
@@ -194,7 +176,8 @@ async fn a_request_without_a_good_token_is_a_401_pointing_at_the_metadata() {
 async fn a_good_token_runs_the_call_with_the_users_upstream_token_never_the_bearer() {
     let key = Key::new("k1");
     let issuer = Issuer::start(&[&key]).await;
-    let (url, stop_handle, task) = protected(&issuer, |v| v).await;
+    let served = protected(&issuer, |v| v).await;
+    let url = served.url.clone();
 
     // rmcp's own client, with the bearer.
     let bearer = key.sign(&issuer.claims(&url, "alice", "tickets:read tickets:write"));
@@ -249,7 +232,7 @@ async fn a_good_token_runs_the_call_with_the_users_upstream_token_never_the_bear
         result["result"]["content"][0]["text"],
         "Missing auth_token for authenticated tool"
     );
-    stop(stop_handle, task).await;
+    served.stop().await;
 }
 
 /// The Protected Resource Metadata (RFC 9728) at both paths, valid JSON
@@ -272,8 +255,7 @@ async fn the_metadata_is_published_and_keys_are_found_and_rotated() {
         )
         .build()
         .unwrap();
-    let stop_handle = client.stop_handle();
-    let task = tokio::spawn(client.serve_mcp_http_on(listener));
+    let served = HttpServed::on(client, listener);
 
     for path in [
         "/.well-known/oauth-protected-resource/mcp",
@@ -294,12 +276,12 @@ async fn the_metadata_is_published_and_keys_are_found_and_rotated() {
     assert_eq!(issuer.fetches.load(Ordering::SeqCst), 1, "fetched once");
     raw::open_session(&url, Some(&token)).await;
     assert_eq!(issuer.fetches.load(Ordering::SeqCst), 1, "then cached");
-    stop(stop_handle, task).await;
+    served.stop().await;
 
     // Rotation: a token signed with a key published after the first fetch.
     let new = Key::new("new");
-    let (url, stop_handle, task) =
-        protected(&issuer, |v| v.min_refresh_interval(Duration::ZERO)).await;
+    let served = protected(&issuer, |v| v.min_refresh_interval(Duration::ZERO)).await;
+    let url = served.url.clone();
     raw::open_session(&url, Some(&old.sign(&issuer.claims(&url, "a", "")))).await;
     let before = issuer.fetches.load(Ordering::SeqCst);
     issuer.published.lock().unwrap().push(new.jwk.clone());
@@ -309,7 +291,7 @@ async fn the_metadata_is_published_and_keys_are_found_and_rotated() {
         before + 1,
         "fetched again for the new kid"
     );
-    stop(stop_handle, task).await;
+    served.stop().await;
 }
 
 /// A resource server may listen off loopback; token passthrough may not.
@@ -328,15 +310,14 @@ async fn a_resource_server_may_listen_off_loopback_but_passthrough_may_not() {
         .mcp_resource_server(ResourceServer::new(url.clone(), [issuer.url()], verifier))
         .build()
         .unwrap();
-    let stop_handle = client.stop_handle();
-    let task = tokio::spawn(client.serve_mcp_http_on(listener));
+    let served = HttpServed::on(client, listener);
     let token = key.sign(&issuer.claims(&url, "alice", ""));
     raw::open_session(&url, Some(&token)).await;
     assert_eq!(
         raw::post(&url, None, None, initialize()).await.status(),
         401
     );
-    stop(stop_handle, task).await;
+    served.stop().await;
 
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
     let err = ToolKitClient::builder("", "tickets")

@@ -9,7 +9,8 @@
 
 use std::time::Duration;
 
-use atp_sdk::{ToolKitClient, ToolKitClientBuilder, Transport};
+use atp_sdk::{ToolKitClient, Transport};
+use atp_tests::mcp_client::HttpServed;
 use atp_tests::mcp_client::raw::{self, initialize};
 use atp_tests::*;
 use serde_json::{Value, json};
@@ -22,26 +23,18 @@ async fn open_session(url: &str) -> String {
     raw::open_session(url, None).await
 }
 
+/// A new session, used at once (a `tools/list`), so it is not closed
+/// as unused.
+async fn open_used_session(url: &str) -> String {
+    let id = open_session(url).await;
+    assert_eq!(list_tools(url, &id).await.0, 200);
+    id
+}
+
 /// `tools/list` in `session`: its HTTP status, and the message.
 async fn list_tools(url: &str, session: &str) -> (u16, String) {
     let (status, message) = raw::request(url, session, None, "tools/list", json!({})).await;
     (status, message.to_string())
-}
-
-async fn serve(
-    builder: ToolKitClientBuilder,
-) -> (
-    String,
-    atp_sdk::StopHandle,
-    tokio::task::JoinHandle<Result<(), atp_sdk::Error>>,
-) {
-    init_logging();
-    let client = builder.build().expect("builds");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    let stop = client.stop_handle();
-    let task = tokio::spawn(client.serve_mcp_http_on(listener));
-    (url, stop, task)
 }
 
 /// Guards review fault (round 2) 7: 3,000 `initialize` requests without a
@@ -53,23 +46,22 @@ async fn serve(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_sessions_are_bounded_in_number_and_in_unused_life() {
     const MAX: usize = 4;
-    let (url, stop, task) = serve(
-        ToolKitClient::builder("", "mcp-sessions-kit")
-            .transport(Transport::McpHttp)
-            .tools(["echo"])
-            .mcp_max_sessions(MAX)
-            .mcp_session_lifetimes(Duration::from_millis(400), Duration::from_secs(60)),
-    )
-    .await;
+    init_logging();
+    let client = ToolKitClient::builder("", "mcp-sessions-kit")
+        .transport(Transport::McpHttp)
+        .tools(["echo"])
+        .mcp_max_sessions(MAX)
+        .mcp_session_lifetimes(Duration::from_secs(2), Duration::from_secs(60))
+        .build()
+        .expect("builds");
+    let served = HttpServed::start(client).await;
+    let url = served.url.clone();
 
+    // Sessions in use: a request each (the unused are closed early, below).
     let mut sessions = Vec::new();
     for _ in 0..MAX {
-        sessions.push(open_session(&url).await);
+        sessions.push(open_used_session(&url).await);
     }
-    // The one in use survives its unused life.
-    let (status, body) = list_tools(&url, &sessions[0]).await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body.contains("\"echo\""), "{body}");
 
     // Full: refused with a way out, the open sessions undisturbed.
     let refused = post(&url, None, initialize()).await;
@@ -85,26 +77,31 @@ async fn http_sessions_are_bounded_in_number_and_in_unused_life() {
     let (status, _) = list_tools(&url, &sessions[0]).await;
     assert_eq!(status, 200, "an open session still works when full");
 
-    // A DELETE makes room for one more.
-    let deleted = http()
-        .delete(&url)
-        .header("mcp-session-id", &sessions[MAX - 1])
-        .header("mcp-protocol-version", "2025-06-18")
-        .send()
-        .await
-        .unwrap();
-    assert!(deleted.status().is_success(), "{}", deleted.status());
-    sessions[MAX - 1] = open_session(&url).await;
+    // A DELETE makes room.
+    for session in &sessions[1..] {
+        let deleted = http()
+            .delete(&url)
+            .header("mcp-session-id", session)
+            .header("mcp-protocol-version", "2025-06-18")
+            .send()
+            .await
+            .unwrap();
+        assert!(deleted.status().is_success(), "{}", deleted.status());
+    }
+    let mut unused = Vec::new();
+    for _ in 1..MAX {
+        unused.push(open_session(&url).await);
+    }
     assert_eq!(post(&url, None, initialize()).await.status(), 503);
 
-    // The sessions never used after `initialize` are closed after their
-    // life (400 ms here): they answer 404. Probed with a notification,
-    // which is no use (a request would be).
-    for unused in &sessions[1..] {
+    // The sessions just opened are never used after `initialize`: they
+    // are closed after their life (2 s here) and answer 404. Probed
+    // with a notification, which is no use (a request would be).
+    for id in &unused {
         let closed = tokio::time::timeout(WAIT, async {
             loop {
                 let ping = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-                match post(&url, Some(unused), ping.to_string())
+                match post(&url, Some(id), ping.to_string())
                     .await
                     .status()
                     .as_u16()
@@ -122,16 +119,10 @@ async fn http_sessions_are_bounded_in_number_and_in_unused_life() {
     assert_eq!(status, 200, "the session in use lives on: {body}");
     // Their room is free again.
     for _ in 1..MAX {
-        open_session(&url).await;
+        open_used_session(&url).await;
     }
     assert_eq!(post(&url, None, initialize()).await.status(), 503);
-
-    stop.stop();
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("stops")
-        .unwrap()
-        .unwrap();
+    served.stop().await;
 }
 
 /// Suspected in review (round 2), confirmed: MCP over HTTP bound to an
@@ -158,19 +149,11 @@ async fn mcp_http_off_loopback_refuses_to_start_unless_allowed() {
 
     // Allowed: served (reached here over loopback only).
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let client = builder().mcp_allow_unauthenticated(true).build().unwrap();
-    let stop = client.stop_handle();
-    let task = tokio::spawn(client.serve_mcp_http_on(listener));
-    let url = format!("http://127.0.0.1:{port}/mcp");
-    let session = open_session(&url).await;
-    assert_eq!(list_tools(&url, &session).await.0, 200);
-    stop.stop();
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("stops")
-        .unwrap()
-        .unwrap();
+    let served = HttpServed::on(client, listener);
+    let session = open_session(&served.url).await;
+    assert_eq!(list_tools(&served.url, &session).await.0, 200);
+    served.stop().await;
 }
 
 /// The same from the environment: `run()` with `ATP_MCP_ADDR=0.0.0.0:0`

@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use atp_sdk::{ToolKitClient, Transport, atp_tool};
-use atp_tests::mcp_client::{call, http_client};
+use atp_tests::mcp_client::{HttpServed, call, http_client};
 use atp_tests::*;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -87,10 +87,8 @@ async fn recursive_parameter_types_are_served_as_small_references() {
         .tools(["tree_sum", "node_depth", "filter_terms"])
         .build()
         .expect("builds");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    let stop = client.stop_handle();
-    let task = tokio::spawn(client.serve_mcp_http_on(listener));
+    let served = HttpServed::start(client).await;
+    let url = served.url.clone();
 
     let started = Instant::now();
     let mcp = http_client(&url, None).await;
@@ -139,10 +137,5 @@ async fn recursive_parameter_types_are_served_as_small_references() {
     assert_eq!((is_error, text.as_str()), (false, "5"));
 
     mcp.cancel().await.unwrap();
-    stop.stop();
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("stops")
-        .unwrap()
-        .unwrap();
+    served.stop().await;
 }

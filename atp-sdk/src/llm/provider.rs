@@ -217,6 +217,17 @@ fn collect(
     }
 }
 
+fn read_call(id: String, name: String, arguments: Value, unreadable: Option<String>) -> ReadCall {
+    (
+        ToolCall {
+            id,
+            name,
+            arguments,
+        },
+        unreadable,
+    )
+}
+
 /// One tool call, if `map` is one.
 fn one_call(
     provider: Provider,
@@ -232,14 +243,7 @@ fn one_call(
             let name = text("name").ok_or("a function_call without a name")?;
             let (arguments, unreadable) = arguments(map.get("arguments"));
             *style = CallStyle::Responses;
-            Ok(Some((
-                ToolCall {
-                    id,
-                    name,
-                    arguments,
-                },
-                unreadable,
-            )))
+            Ok(Some(read_call(id, name, arguments, unreadable)))
         }
         // Anthropic: {"type": "tool_use", "id", "name", "input": {...}}
         Some("tool_use") => {
@@ -247,14 +251,7 @@ fn one_call(
             let name = text("name").ok_or("a tool_use block without a name")?;
             let arguments = map.get("input").cloned().unwrap_or_else(|| json!({}));
             *style = CallStyle::Anthropic;
-            Ok(Some((
-                ToolCall {
-                    id,
-                    name,
-                    arguments,
-                },
-                None,
-            )))
+            Ok(Some(read_call(id, name, arguments, None)))
         }
         // Chat Completions / Mistral: {"id", "type": "function", "function": {"name", "arguments"}}
         _ if map.get("function").is_some_and(Value::is_object) => {
@@ -271,14 +268,7 @@ fn one_call(
             } else {
                 CallStyle::ChatCompletions
             };
-            Ok(Some((
-                ToolCall {
-                    id,
-                    name,
-                    arguments,
-                },
-                unreadable,
-            )))
+            Ok(Some(read_call(id, name, arguments, unreadable)))
         }
         _ => Ok(None),
     }
