@@ -125,8 +125,11 @@ fn app_request(session: &Value, params: Value) -> RawFrame {
 async fn answers_for(server: &DevServer, id: &Value, n: usize) -> Vec<Value> {
     let wait = async {
         loop {
-            let answers: Vec<Value> = server
-                .stray_answers()
+            // One snapshot for both the answers and the count waited past,
+            // so an answer arriving in between is not waited for again.
+            let all = server.stray_answers();
+            let total = all.len();
+            let answers: Vec<Value> = all
                 .into_iter()
                 .filter(|(rid, _)| serde_json::to_value(rid).unwrap() == *id)
                 .map(|(_, answer)| answer)
@@ -134,7 +137,6 @@ async fn answers_for(server: &DevServer, id: &Value, n: usize) -> Vec<Value> {
             if answers.len() >= n {
                 return answers;
             }
-            let total = server.stray_answers().len();
             let _ = server.wait_for_stray_answers(total + 1, WAIT).await;
         }
     };
