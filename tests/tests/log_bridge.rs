@@ -114,7 +114,7 @@ fn assert_no_secret(log: &str, setup: &str) {
 /// with `RUST_LOG=trace` must not get the API key or an auth token (nor
 /// their hex) in its log.
 #[tokio::test]
-async fn fault6_no_secret_reaches_an_env_logger_log_at_trace() {
+async fn no_secret_reaches_an_env_logger_log_at_trace() {
     let log = log_of_a_run(env!("CARGO_BIN_EXE_log_env_logger"), "fault6-env-logger").await;
     assert_no_secret(&log, "env_logger, RUST_LOG=trace");
 }
@@ -125,7 +125,7 @@ async fn fault6_no_secret_reaches_an_env_logger_log_at_trace() {
 /// `log` records) must not get the API key or an auth token (nor their
 /// hex) in its log.
 #[tokio::test]
-async fn fault6_no_secret_reaches_a_tracing_log_with_the_log_bridge() {
+async fn no_secret_reaches_a_tracing_log_with_the_log_bridge() {
     let log = log_of_a_run(env!("CARGO_BIN_EXE_log_tracing"), "fault6-tracing").await;
     assert_no_secret(&log, "tracing_subscriber fmt at TRACE with tracing-log");
 }
@@ -136,7 +136,7 @@ async fn fault6_no_secret_reaches_a_tracing_log_with_the_log_bridge() {
 /// direct dependency on it, as in this package), that subscriber bridges
 /// `log` records too. With `RUST_LOG=trace`, no secret may reach the log.
 #[tokio::test]
-async fn fault6_no_secret_reaches_runs_own_log_at_trace() {
+async fn no_secret_reaches_runs_own_log_at_trace() {
     let log = log_of_a_run(env!("CARGO_BIN_EXE_env_toolkit"), "fault6-run").await;
     assert_no_secret(&log, "run(), RUST_LOG=trace");
 }

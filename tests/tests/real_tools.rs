@@ -1,5 +1,5 @@
-//! Real tools: shared state, the call context (fields, cancellation, a
-//! span per call), errors with their causes, and `Result` under any name
+//! Real tools: shared state, the call context (fields, cancellation),
+//! errors with their causes, and `Result` under any name
 //! — over a real atp-dev, with toolkits built with the macro.
 
 use std::sync::Mutex;
@@ -128,13 +128,6 @@ fn own_result(text: String) -> mine::Result<i64> {
     text.parse()
 }
 
-/// Logs from inside the tool.
-#[atp_tool]
-async fn log_inside(word: String) -> String {
-    tracing::info!(%word, "the tool speaks");
-    word
-}
-
 const MINE: &[&str] = &[
     "count_calls",
     "read_count",
@@ -146,7 +139,6 @@ const MINE: &[&str] = &[
     "alias_result",
     "io_result",
     "own_result",
-    "log_inside",
 ];
 
 async fn toolkit(server: &atp_dev::DevServer, app: &str, max_in_flight: usize) -> Toolkit {
@@ -411,37 +403,6 @@ async fn an_async_tool_awaiting_cancelled_is_ended_by_the_time_limit() {
     kit.shutdown().await.unwrap();
 }
 
-/// Each call runs in a span with `tool` and `request_id`: a tool's own
-/// log line carries both.
-#[tokio::test]
-async fn a_tools_log_lines_carry_its_call() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("info")
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let server = start_server().await;
-    let kit = toolkit(&server, "context-span", 8).await;
-    let outcome = server
-        .call("log_inside", json!({"word": "hello"}), None)
-        .await
-        .unwrap();
-    kit.shutdown().await.unwrap();
-    let log = capture.text();
-    let line = log
-        .lines()
-        .find(|l| l.contains("the tool speaks"))
-        .unwrap_or_else(|| panic!("the tool's line is logged: {log}"));
-    assert!(line.contains("tool=log_inside"), "{line}");
-    assert!(
-        line.contains(&format!("request_id={}", outcome.request_id)),
-        "{line}"
-    );
-}
-
 // ---------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------
@@ -491,26 +452,4 @@ async fn a_result_under_any_name_answers_an_error() {
         json!({"error": "invalid digit found in string"})
     );
     kit.shutdown().await.unwrap();
-}
-
-// ---------------------------------------------------------------------------
-
-/// A log writer the test reads back.
-#[derive(Clone, Default)]
-struct Capture(std::sync::Arc<Mutex<Vec<u8>>>);
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
