@@ -693,3 +693,56 @@ async fn watch_follows_new_directories_and_saves_that_rename_over() {
     assert_eq!(w.starts(), expected, "exactly one restart per save");
     assert_eq!(w.stop().await.code(), Some(130));
 }
+
+/// `--watch` does not follow a link to a directory made inside a watched
+/// tree (a link to `/` would be walked whole, and changes outside the
+/// project would restart the command), and a directory removed and made
+/// again within one burst is watched again (its old watch went with it).
+#[tokio::test]
+async fn watch_skips_linked_directories_and_rewatches_a_remade_one() {
+    let mut w = Watching::start("watch-links", |dir| {
+        std::fs::create_dir_all(dir.join("src/remade")).unwrap();
+        std::fs::create_dir_all(dir.join("outside")).unwrap();
+        std::fs::write(dir.join("src/main.rs"), "// v0\n").unwrap();
+        std::fs::write(dir.join("Cargo.toml"), "[package]\n").unwrap();
+    })
+    .await;
+    let dir = w.dir.clone();
+    w.started(1).await;
+    let mut expected = 1;
+    let mut saved = async |w: &mut Watching, what: &str, save: &dyn Fn()| -> String {
+        save();
+        let line = w.wait_for("restarting").await;
+        expected += 1;
+        let pids = w.started(expected).await;
+        assert_eq!(pids.len(), expected, "{what}: one restart ({line})");
+        line
+    };
+    // The link is a new entry of src/: that restarts; what is behind it
+    // is not watched.
+    saved(&mut w, "a link made", &|| {
+        std::os::unix::fs::symlink(dir.join("outside"), dir.join("src/linked")).unwrap();
+    })
+    .await;
+    std::fs::write(dir.join("outside/elsewhere.rs"), "// not ours\n").unwrap();
+    let line = saved(&mut w, "an edit after the outside one", &|| {
+        std::fs::write(dir.join("src/main.rs"), "// v1\n").unwrap();
+    })
+    .await;
+    assert!(
+        line.contains("src/main.rs changed — restarting"),
+        "only src/main.rs, nothing behind the link: {line}"
+    );
+    // src/remade removed and made again in one burst, then a file in it.
+    saved(&mut w, "a directory remade", &|| {
+        std::fs::remove_dir(dir.join("src/remade")).unwrap();
+        std::fs::create_dir(dir.join("src/remade")).unwrap();
+    })
+    .await;
+    saved(&mut w, "a file in the remade directory", &|| {
+        std::fs::write(dir.join("src/remade/mod.rs"), "// new\n").unwrap();
+    })
+    .await;
+    assert_eq!(w.starts(), expected, "exactly one restart per change");
+    assert_eq!(w.stop().await.code(), Some(130));
+}

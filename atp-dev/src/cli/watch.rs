@@ -245,7 +245,10 @@ impl Watches {
     }
 
     /// After `changed`: new directories inside a tree get watched, and
-    /// directories that are gone are forgotten.
+    /// directories that are gone are forgotten. A changed directory is
+    /// watched again even when known: one removed and made again within
+    /// the burst is a new directory, its old watch gone with the old one.
+    /// Links are not followed, as in [`add_tree`](Self::add_tree).
     fn follow<W, C>(
         &mut self,
         debouncer: &mut notify_debouncer_full::Debouncer<W, C>,
@@ -257,13 +260,15 @@ impl Watches {
     {
         self.dirs.retain(|dir| dir.is_dir());
         for path in changed {
-            if !path.is_dir() || self.dirs.contains(path) {
+            let is_dir = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+            if !is_dir {
                 continue;
             }
-            if let Some(tree) = filter.trees.iter().find(|t| path.starts_with(t))
-                && let Err(err) = self.add_tree(debouncer, tree, path)
-            {
-                eprintln!("atp-dev: --watch {}: {err}", path.display());
+            if let Some(tree) = filter.trees.iter().find(|t| path.starts_with(t)) {
+                self.dirs.retain(|dir| !dir.starts_with(path));
+                if let Err(err) = self.add_tree(debouncer, tree, path) {
+                    eprintln!("atp-dev: --watch {}: {err}", path.display());
+                }
             }
         }
     }
