@@ -12,6 +12,7 @@
 //! the root. The output is never larger than the input by more than the
 //! small definitions it copies.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
@@ -80,7 +81,7 @@ impl<'a> Inliner<'a> {
             Value::Object(map) => {
                 if let Some(Value::String(reference)) = map.get("$ref")
                     && let Some(name) = def_name(reference)
-                    && let Some(target) = self.expansion(name)
+                    && let Some(target) = self.expansion(&name)
                     && let Value::Object(mut merged) = target
                 {
                     // The reference's siblings (a description) win.
@@ -92,9 +93,9 @@ impl<'a> Inliner<'a> {
                 }
                 if let Some(Value::String(reference)) = map.get("$ref")
                     && let Some(name) = def_name(reference)
-                    && self.defs.contains_key(name)
+                    && self.defs.contains_key(name.as_ref())
                 {
-                    self.referenced.push(name.to_owned());
+                    self.referenced.push(name.into_owned());
                 }
                 let mut out = Map::with_capacity(map.len());
                 for (key, v) in map.iter().filter(|(key, _)| key.as_str() != "$defs") {
@@ -146,8 +147,33 @@ impl<'a> Inliner<'a> {
     }
 }
 
-fn def_name(reference: &str) -> Option<&str> {
-    reference.strip_prefix("#/$defs/")
+/// The definition a `$ref` names, `#/$defs/<name>`: a URI fragment
+/// holding a JSON Pointer, so percent-decoded, then `~1` read as `/` and
+/// `~0` as `~` (RFC 3986 §2.1, RFC 6901 §4). `None` for anything else,
+/// such as a pointer deeper into a definition.
+fn def_name(reference: &str) -> Option<Cow<'_, str>> {
+    let raw = reference.strip_prefix("#/$defs/")?;
+    if raw.contains('/') {
+        return None;
+    }
+    if !raw.contains(['~', '%']) {
+        return Some(Cow::Borrowed(raw));
+    }
+    let bytes = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = raw.get(i + 1..i + 3)?;
+            decoded.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let pointer = String::from_utf8(decoded).ok()?;
+    Some(Cow::Owned(pointer.replace("~1", "/").replace("~0", "~")))
 }
 
 /// How many JSON values `value` holds, itself included.
@@ -162,7 +188,7 @@ fn nodes(value: &Value) -> usize {
 /// The definitions that reach themselves through `$ref`s (directly or
 /// through others).
 fn recursive_defs(defs: &Map<String, Value>) -> HashSet<String> {
-    let edges: HashMap<&str, Vec<&str>> = defs
+    let edges: HashMap<&str, Vec<String>> = defs
         .iter()
         .map(|(name, body)| {
             let mut refs = Vec::new();
@@ -174,7 +200,10 @@ fn recursive_defs(defs: &Map<String, Value>) -> HashSet<String> {
     for start in defs.keys() {
         // Depth-first from `start`'s references: does it come back?
         let mut seen = HashSet::new();
-        let mut stack: Vec<&str> = edges.get(start.as_str()).cloned().unwrap_or_default();
+        let mut stack: Vec<&str> = edges
+            .get(start.as_str())
+            .map(|refs| refs.iter().map(String::as_str).collect())
+            .unwrap_or_default();
         while let Some(next) = stack.pop() {
             if next == start {
                 recursive.insert(start.clone());
@@ -183,20 +212,20 @@ fn recursive_defs(defs: &Map<String, Value>) -> HashSet<String> {
             if seen.insert(next)
                 && let Some(more) = edges.get(next)
             {
-                stack.extend(more.iter().copied());
+                stack.extend(more.iter().map(String::as_str));
             }
         }
     }
     recursive
 }
 
-fn collect_refs<'v>(value: &'v Value, into: &mut Vec<&'v str>) {
+fn collect_refs(value: &Value, into: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             if let Some(Value::String(reference)) = map.get("$ref")
                 && let Some(name) = def_name(reference)
             {
-                into.push(name);
+                into.push(name.into_owned());
             }
             map.values().for_each(|v| collect_refs(v, into));
         }
@@ -239,6 +268,29 @@ fn nullable(mut map: Map<String, Value>) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refs_name_is_read_as_a_json_pointer_in_a_fragment() {
+        assert_eq!(def_name("#/$defs/Address").as_deref(), Some("Address"));
+        assert_eq!(def_name("#/$defs/a~1b~0c").as_deref(), Some("a/b~c"));
+        assert_eq!(def_name("#/$defs/Caf%C3%A9%20x").as_deref(), Some("Café x"));
+        // `%7E1` is a `~1` once decoded: percent-decoding comes first.
+        assert_eq!(def_name("#/$defs/%7E1").as_deref(), Some("/"));
+        assert_eq!(def_name("#/$defs/A/properties/x"), None);
+        assert_eq!(def_name("#/$defs/bad%G1"), None);
+        assert_eq!(def_name("#/$defs/cut%4"), None);
+        assert_eq!(def_name("#/definitions/A"), None);
+        // An escaped name is inlined like any other.
+        let schema = json!({
+            "type": "object",
+            "properties": {"x": {"$ref": "#/$defs/a~1b"}},
+            "$defs": {"a/b": {"type": "integer"}},
+        });
+        assert_eq!(
+            Value::Object(input_schema(&schema)),
+            json!({"type": "object", "properties": {"x": {"type": "integer"}}})
+        );
+    }
 
     #[test]
     fn refs_are_inlined_and_nulls_become_nullable() {
@@ -356,7 +408,7 @@ mod tests {
         assert!(!refs.is_empty());
         for name in refs {
             assert!(
-                out["$defs"][name].is_object(),
+                out["$defs"][name.as_str()].is_object(),
                 "#/$defs/{name} missing: {text}"
             );
         }
@@ -387,7 +439,10 @@ mod tests {
         let mut refs = Vec::new();
         collect_refs(&out, &mut refs);
         for name in refs {
-            assert!(out["$defs"][name].is_object(), "#/$defs/{name} missing");
+            assert!(
+                out["$defs"][name.as_str()].is_object(),
+                "#/$defs/{name} missing"
+            );
         }
     }
 }
