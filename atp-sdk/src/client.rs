@@ -424,6 +424,10 @@ impl ToolKitClientBuilder {
                 "the base URL must start with http:// or https:// (got {base_url:?})"
             )));
         }
+        #[cfg(feature = "mcp")]
+        if let Some(server) = &self.mcp_resource_server {
+            server.check()?;
+        }
         let ws_base = websocket_base(&base_url).unwrap_or_default();
         let mut roots = Vec::new();
         for pem in &self.root_certificates {

@@ -197,7 +197,9 @@ impl DynamicTool {
     /// The OAuth scopes an MCP caller's token needs for this tool, as
     /// `#[atp_tool(scopes = [...])]` (checked when MCP over HTTP runs as
     /// a resource server: without them the call is answered `403
-    /// insufficient_scope`).
+    /// insufficient_scope`). Each is one OAuth scope token (visible ASCII,
+    /// no spaces, quotes or backslashes), listed once: `build()` fails
+    /// otherwise, as the macro does at compile time.
     pub fn scopes<I, S>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -247,6 +249,17 @@ impl DynamicTool {
             }
             if self.params[..i].iter().any(|p| p.name == param.name) {
                 return bad(format!("the parameter `{}` is declared twice", param.name));
+            }
+        }
+        for (i, scope) in self.scopes.iter().enumerate() {
+            if !crate::principal::valid_scope(scope) {
+                return bad(format!(
+                    "the scope {scope:?}: {}",
+                    crate::principal::SCOPE_RULE
+                ));
+            }
+            if self.scopes[..i].contains(scope) {
+                return bad(format!("the scope {scope:?} is listed twice"));
             }
         }
         Ok(())

@@ -123,12 +123,18 @@ pub struct JwtVerifier {
     refresh_gap: Duration,
     http: reqwest::Client,
     keys: Mutex<Keys>,
+    /// Held while the keys are fetched: one fetch at a time, and those
+    /// waiting use its outcome.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
 struct Keys {
     set: Option<Arc<JwkSet>>,
+    /// When `set` was fetched.
     fetched: Option<Instant>,
+    /// When a fetch was last tried, whatever came of it.
+    attempted: Option<Instant>,
     /// Where the keys are, once found (the issuer's metadata names it).
     url: Option<String>,
 }
@@ -168,6 +174,7 @@ impl JwtVerifier {
             refresh_gap: JWKS_REFRESH_GAP,
             http,
             keys: Mutex::new(Keys::default()),
+            fetching: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -178,8 +185,9 @@ impl JwtVerifier {
         self
     }
 
-    /// The least time between two fetches of the keys for a token whose
-    /// `kid` is not among them (a key rotation); default 10 s.
+    /// The least time between two fetches of the keys, whatever prompts
+    /// them (a token whose `kid` is not among them, as after a key
+    /// rotation, or a fetch that failed); default 10 s.
     pub fn min_refresh_interval(mut self, interval: Duration) -> Self {
         self.refresh_gap = interval;
         self
@@ -237,23 +245,20 @@ impl JwtVerifier {
     }
 
     /// The issuer's keys: cached, fetched again when stale or when `kid`
-    /// is not among them (at most every few seconds).
+    /// is not among them — but never twice within `refresh_gap`, whatever
+    /// came of the last try, and by one request at a time (the others
+    /// waiting use what it got). An issuer that is down costs one fetch
+    /// per `refresh_gap`, not one per request.
     async fn keys(&self, kid: Option<&str>) -> Result<Arc<JwkSet>, Rejection> {
-        let (cached, stale, may_refresh) = {
-            let keys = self.keys.lock().expect("not poisoned");
-            let age = keys.fetched.map(|at| at.elapsed());
-            (
-                keys.set.clone(),
-                age.is_none_or(|age| age >= JWKS_TTL),
-                age.is_none_or(|age| age >= self.refresh_gap),
-            )
-        };
-        if let Some(set) = &cached {
-            let known = kid.is_none_or(|kid| set.find(kid).is_some());
-            if !stale && (known || !may_refresh) {
-                return Ok(set.clone());
-            }
+        if let Some(known) = self.cached(kid) {
+            return known;
         }
+        let _flight = self.fetching.lock().await;
+        // A fetch may have ended while this one waited.
+        if let Some(known) = self.cached(kid) {
+            return known;
+        }
+        self.keys.lock().expect("not poisoned").attempted = Some(Instant::now());
         match self.fetch().await {
             Ok(set) => {
                 let set = Arc::new(set);
@@ -264,11 +269,27 @@ impl JwtVerifier {
             }
             Err(why) => {
                 tracing::warn!(issuer = %self.issuer, %why, "could not fetch the issuer's keys");
-                let mut keys = self.keys.lock().expect("not poisoned");
-                // Not again at once.
-                keys.fetched.get_or_insert_with(Instant::now);
-                cached.ok_or_else(|| Rejection::new("the issuer's keys could not be fetched"))
+                // Stale keys beat none while the issuer is away.
+                let keys = self.keys.lock().expect("not poisoned");
+                keys.set.clone().ok_or_else(unavailable)
             }
+        }
+    }
+
+    /// What the cache answers without a fetch, or `None` when it is time
+    /// to fetch.
+    fn cached(&self, kid: Option<&str>) -> Option<Result<Arc<JwkSet>, Rejection>> {
+        let keys = self.keys.lock().expect("not poisoned");
+        let tried_lately = keys
+            .attempted
+            .is_some_and(|at| at.elapsed() < self.refresh_gap);
+        match &keys.set {
+            Some(set) => {
+                let fresh = keys.fetched.is_some_and(|at| at.elapsed() < JWKS_TTL);
+                let known = kid.is_none_or(|kid| set.find(kid).is_some());
+                (tried_lately || (fresh && known)).then(|| Ok(set.clone()))
+            }
+            None => tried_lately.then(|| Err(unavailable())),
         }
     }
 
@@ -329,6 +350,10 @@ impl TokenVerifier for JwtVerifier {
     fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Principal, Rejection>> {
         Box::pin(self.verify_jwt(token))
     }
+}
+
+fn unavailable() -> Rejection {
+    Rejection::new("the issuer's keys could not be fetched")
 }
 
 fn asymmetric(alg: Algorithm) -> bool {
@@ -394,10 +419,25 @@ impl ResourceServer {
     }
 
     /// The scopes to publish in the metadata besides the tools' own
-    /// `scopes` (which are always there).
+    /// `scopes` (which are always there). Each is one OAuth scope token
+    /// (visible ASCII, no spaces, quotes or backslashes): `build()` fails
+    /// otherwise.
     pub fn scopes_supported(mut self, scopes: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.scopes_supported = scopes.into_iter().map(Into::into).collect();
         self
+    }
+
+    /// Fails on a configured scope that is not one OAuth scope token.
+    pub(crate) fn check(&self) -> Result<(), crate::Error> {
+        for scope in &self.scopes_supported {
+            if !crate::principal::valid_scope(scope) {
+                return Err(crate::Error::Config(format!(
+                    "ResourceServer::scopes_supported: the scope {scope:?}: {}",
+                    crate::principal::SCOPE_RULE
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The resource URI.

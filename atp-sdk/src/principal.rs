@@ -101,3 +101,39 @@ impl fmt::Debug for Principal {
         f.debug_struct("Principal").finish_non_exhaustive()
     }
 }
+
+/// Whether `scope` is one OAuth scope token (RFC 6749 §3.3): visible
+/// ASCII but space, `"` and `\`, at least one character. The macro checks
+/// `#[atp_tool(scopes = [...])]` with the same rule.
+pub(crate) fn valid_scope(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+/// The reason `scope` is refused, for a configuration error.
+pub(crate) const SCOPE_RULE: &str = "an OAuth scope is one word of visible ASCII (no spaces, quotes or backslashes), e.g. \"tickets:write\"";
+
+#[cfg(test)]
+mod scope_tests {
+    use super::valid_scope;
+
+    #[test]
+    fn scope_tokens_follow_rfc_6749() {
+        for good in ["tickets:write", "a", "https://x.example/read", "!#[]~"] {
+            assert!(valid_scope(good), "{good}");
+        }
+        for bad in [
+            "",
+            "two words",
+            "quo\"te",
+            "back\\slash",
+            "tab\t",
+            "é",
+            "line\n",
+        ] {
+            assert!(!valid_scope(bad), "{bad:?}");
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //! ES256 with them, the public keys published as a JWKS, and the
 //! issuer's metadata (RFC 8414), on 127.0.0.1.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -78,6 +78,9 @@ pub struct Issuer {
     pub published: Arc<Mutex<Vec<Value>>>,
     /// How many times the JWKS was fetched.
     pub fetches: Arc<AtomicUsize>,
+    /// While set, the JWKS is answered HTTP 500 (an issuer having a bad
+    /// day).
+    pub failing: Arc<AtomicBool>,
 }
 
 impl Issuer {
@@ -87,12 +90,21 @@ impl Issuer {
             keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>(),
         ));
         let fetches = Arc::new(AtomicUsize::new(0));
+        let failing = Arc::new(AtomicBool::new(false));
         let addr = Arc::new(OnceLock::<String>::new());
         let raw = RawServer::start({
-            let (published, fetches, addr) = (published.clone(), fetches.clone(), addr.clone());
+            let (published, fetches, failing, addr) = (
+                published.clone(),
+                fetches.clone(),
+                failing.clone(),
+                addr.clone(),
+            );
             move |request| match request.path.as_str() {
                 "/jwks" => {
                     fetches.fetch_add(1, Ordering::SeqCst);
+                    if failing.load(Ordering::SeqCst) {
+                        return Reply::Json(500, "{}".to_owned());
+                    }
                     let keys = published.lock().unwrap().clone();
                     Reply::Json(200, json!({ "keys": keys }).to_string())
                 }
@@ -112,6 +124,7 @@ impl Issuer {
             raw,
             published,
             fetches,
+            failing,
         }
     }
 

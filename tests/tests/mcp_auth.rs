@@ -294,6 +294,63 @@ async fn the_metadata_is_published_and_keys_are_found_and_rotated() {
     served.stop().await;
 }
 
+/// An issuer whose JWKS fails costs one fetch per refresh interval, not
+/// one per request: 20 requests at once make one fetch, the next ones
+/// none until the interval has passed, and then one fetch gets the keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_that_is_down_is_asked_once_per_interval() {
+    use atp_sdk::oauth::TokenVerifier as _;
+    const GAP: Duration = Duration::from_millis(300);
+    let key = Key::new("k1");
+    let issuer = Issuer::start(&[&key]).await;
+    issuer.failing.store(true, Ordering::SeqCst);
+    let verifier = Arc::new(
+        JwtVerifier::new(issuer.url(), "https://mcp.example/mcp")
+            .jwks_url(issuer.jwks_url())
+            .min_refresh_interval(GAP),
+    );
+    let token = key.sign(&issuer.claims("https://mcp.example/mcp", "alice", ""));
+    // Before the first fetch is tried: the next may come GAP after it.
+    let tried = std::time::Instant::now();
+    let asks: Vec<_> = (0..20)
+        .map(|_| {
+            let (verifier, token) = (verifier.clone(), token.clone());
+            tokio::spawn(async move { verifier.verify(&token).await.map(|_| ()) })
+        })
+        .collect();
+    for ask in asks {
+        let refused = ask.await.unwrap().expect_err("no keys, no entry");
+        assert!(
+            refused.to_string().contains("keys could not be fetched"),
+            "{refused}"
+        );
+    }
+    assert_eq!(issuer.fetches.load(Ordering::SeqCst), 1, "one fetch for 20");
+    issuer.failing.store(false, Ordering::SeqCst);
+    // Within the interval: refused again without asking.
+    while tried.elapsed() < GAP / 2 {
+        assert!(verifier.verify(&token).await.is_err(), "not asked yet");
+        assert_eq!(issuer.fetches.load(Ordering::SeqCst), 1, "not asked again");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // After it: asked once more, and the keys serve.
+    let admitted = tokio::time::timeout(WAIT, async {
+        loop {
+            if verifier.verify(&token).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        admitted.is_ok(),
+        "the keys are fetched once the issuer is back"
+    );
+    assert_eq!(issuer.fetches.load(Ordering::SeqCst), 2, "asked once more");
+    assert!(tried.elapsed() >= GAP, "not before the interval");
+}
+
 /// A resource server may listen off loopback; token passthrough may not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resource_server_may_listen_off_loopback_but_passthrough_may_not() {
@@ -334,6 +391,34 @@ async fn a_resource_server_may_listen_off_loopback_but_passthrough_may_not() {
         matches!(&err, atp_sdk::Error::Config(text) if text.contains("passthrough is for loopback only")),
         "{err}"
     );
+}
+
+/// A configured scope that is not one OAuth scope token (RFC 6749 §3.3)
+/// fails `build()`, naming it: it would otherwise break the
+/// `WWW-Authenticate` challenge it is published in.
+#[test]
+fn a_configured_scope_that_is_not_a_scope_token_fails_the_build() {
+    for scope in ["tickets read", "quo\"te", "caf\u{e9}", ""] {
+        let verifier = JwtVerifier::new("https://issuer.example", "https://crm.example/mcp");
+        let server = ResourceServer::new(
+            "https://crm.example/mcp",
+            ["https://issuer.example"],
+            verifier,
+        )
+        .scopes_supported(["tickets:read", scope]);
+        let err = ToolKitClient::builder("", "tickets")
+            .transport(Transport::McpHttp)
+            .tools(["list_tickets"])
+            .mcp_resource_server(server)
+            .build()
+            .expect_err("a bad scope");
+        assert!(
+            matches!(&err, atp_sdk::Error::Config(text)
+                if text.contains(&format!("the scope {scope:?}"))
+                    && text.contains("an OAuth scope is one word")),
+            "{err}"
+        );
+    }
 }
 
 /// No token (the bearer, the upstream one), no key of the JWKS and no

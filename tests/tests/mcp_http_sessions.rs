@@ -74,6 +74,21 @@ async fn http_sessions_are_bounded_in_number_and_in_unused_life() {
             .is_some_and(|m| m.contains("4 MCP sessions open")),
         "{error}"
     );
+    // A session id that isn't text is no session id to rmcp: no way
+    // past the cap either.
+    let unreadable = http()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header(
+            "mcp-session-id",
+            reqwest::header::HeaderValue::from_bytes(b"\xff\xfe").unwrap(),
+        )
+        .body(initialize())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unreadable.status(), 503, "a session id that isn't text");
     let (status, _) = list_tools(&url, &sessions[0]).await;
     assert_eq!(status, 200, "an open session still works when full");
 

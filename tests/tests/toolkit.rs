@@ -670,6 +670,18 @@ fn run_time_tools_are_checked_like_macro_tools() {
                 .param::<u8>("a", ""),
             "declared twice",
         ),
+        (
+            DynamicTool::new("t", handler).scopes(["tickets write"]),
+            "the scope \"tickets write\": an OAuth scope is one word",
+        ),
+        (
+            DynamicTool::new("t", handler).scopes(["caf\u{e9}"]),
+            "an OAuth scope is one word",
+        ),
+        (
+            DynamicTool::new("t", handler).scopes(["a", "a"]),
+            "the scope \"a\" is listed twice",
+        ),
     ] {
         let err = atp_sdk::ToolKitClient::builder("k", "a")
             .tools(["echo"])

@@ -66,7 +66,10 @@ impl Guard {
             params.push("error=\"invalid_token\"".to_owned());
             params.push(format!("error_description=\"{}\"", quoted(why)));
         }
-        params.push(format!("resource_metadata=\"{}\"", self.metadata_url));
+        params.push(format!(
+            "resource_metadata=\"{}\"",
+            quoted(&self.metadata_url)
+        ));
         let scopes = self.metadata["scopes_supported"]
             .as_array()
             .map(|s| {
@@ -77,7 +80,7 @@ impl Guard {
             })
             .unwrap_or_default();
         if !scopes.is_empty() {
-            params.push(format!("scope=\"{scopes}\""));
+            params.push(format!("scope=\"{}\"", quoted(&scopes)));
         }
         challenge.push(' ');
         challenge.push_str(&params.join(", "));
@@ -88,10 +91,10 @@ impl Guard {
 
     /// `403`: the token lacks the tool's scopes.
     fn forbidden(&self, tool: &str, needed: &[String]) -> Response {
-        let scope = needed.join(" ");
+        let scope = quoted(&needed.join(" "));
         let challenge = format!(
             "Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{}\", error_description=\"{}\"",
-            self.metadata_url,
+            quoted(&self.metadata_url),
             quoted(&format!("the tool {tool} needs the scopes {scope}")),
         );
         error_response(
@@ -117,12 +120,15 @@ fn error_response(status: StatusCode, challenge: String, text: &str) -> Response
     response
 }
 
-/// A text inside a quoted-string: no `"` or `\`, one line.
+/// A text inside a quoted-string: no `"` or `\`, one line, visible
+/// ASCII only (a header value's other bytes are read differently, or
+/// refused, by each client).
 fn quoted(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '"' | '\\' => '\'',
             c if c.is_control() => ' ',
+            c if !c.is_ascii() => '?',
             c => c,
         })
         .collect()
@@ -219,5 +225,6 @@ mod tests {
     #[test]
     fn quoted_texts_stay_one_quoted_string() {
         assert_eq!(quoted("a \"b\" \\ c\nd"), "a 'b' ' c d");
+        assert_eq!(quoted("café €"), "caf? ?");
     }
 }

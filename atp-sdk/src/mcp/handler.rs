@@ -207,6 +207,17 @@ impl ServerHandler for McpTools {
             .and_then(|parts| parts.extensions.get::<Principal>())
             .cloned();
         let tool_name = request.name.into_owned();
+        // The guard answered 403 already for a body it could read; this
+        // covers any body it read otherwise than rmcp did.
+        if let Some(principal) = &principal
+            && let Some(tool) = self.dispatcher.registry().get(&tool_name)
+            && let Some(missing) = tool.scopes.iter().find(|s| !principal.has_scope(s))
+        {
+            tracing::debug!(tool = %tool_name, "MCP call without the tool's scopes");
+            let why =
+                format!("the access token lacks the scope {missing} the tool {tool_name} needs");
+            return Ok(tool_result(Err(CallError::Tool(why))).into());
+        }
         let auth_token = match self.token(&context, &tool_name, principal.as_ref()).await {
             Ok(token) => token,
             Err(why) => return Ok(tool_result(Err(CallError::Tool(why))).into()),

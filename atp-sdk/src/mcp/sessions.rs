@@ -179,8 +179,13 @@ pub(crate) async fn admit(
     request: Request,
     next: Next,
 ) -> Response {
-    let opens_session =
-        request.method() == Method::POST && !request.headers().contains_key("mcp-session-id");
+    // rmcp reads a session id that is not text as no session id: so do we.
+    let opens_session = request.method() == Method::POST
+        && request
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .is_none();
     if !opens_session {
         return next.run(request).await;
     }
@@ -189,12 +194,12 @@ pub(crate) async fn admit(
         return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
     };
     let request = Request::from_parts(parts, Body::from(bytes.clone()));
-    if !is_initialize(&bytes) {
+    if !may_initialize(&bytes) {
         return next.run(request).await;
     }
-    let admitting = sessions.admitting.fetch_add(1, Ordering::SeqCst) + 1;
+    let admitting = Admitting::new(&sessions.admitting);
     let live = sessions.live().await;
-    let response = if live + admitting > sessions.limits.max_sessions {
+    let response = if live + admitting.count > sessions.limits.max_sessions {
         tracing::warn!(
             live,
             max = sessions.limits.max_sessions,
@@ -204,19 +209,46 @@ pub(crate) async fn admit(
     } else {
         next.run(request).await
     };
-    sessions.admitting.fetch_sub(1, Ordering::SeqCst);
+    drop(admitting);
     response
 }
 
-/// Whether a request body is an `initialize` request.
-fn is_initialize(body: &[u8]) -> bool {
+/// One `initialize` being admitted: counted from [`Admitting::new`] until
+/// dropped, so a request whose future is dropped half-way (its client
+/// went away) gives its place back too.
+struct Admitting<'a> {
+    counter: &'a AtomicUsize,
+    /// The count with this one in it.
+    count: usize,
+}
+
+impl<'a> Admitting<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        let count = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        Self { counter, count }
+    }
+}
+
+impl Drop for Admitting<'_> {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Whether a request body may be an `initialize` request: every body but
+/// one that reads plainly as another method counts, so a body this check
+/// can't read (a repeated `method` key, say) can't pass the cap and open a
+/// session in rmcp's reading of it.
+fn may_initialize(body: &[u8]) -> bool {
     #[derive(serde::Deserialize)]
     struct Method<'a> {
         #[serde(borrow)]
         method: Option<std::borrow::Cow<'a, str>>,
     }
-    serde_json::from_slice::<Method<'_>>(body)
-        .is_ok_and(|m| m.method.as_deref() == Some("initialize"))
+    !matches!(
+        serde_json::from_slice::<Method<'_>>(body),
+        Ok(Method { method: Some(m) }) if m != "initialize"
+    )
 }
 
 fn full(max: usize) -> Response {
@@ -241,14 +273,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_an_initialize_request_opens_a_session() {
-        assert!(is_initialize(
+    fn only_a_body_that_reads_plainly_as_another_method_skips_the_cap() {
+        assert!(may_initialize(
             br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#
         ));
-        assert!(!is_initialize(
+        assert!(!may_initialize(
             br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#
         ));
-        assert!(!is_initialize(br#"[{"method":"initialize"}]"#));
-        assert!(!is_initialize(b"not json"));
+        // What this check can't read counts: rmcp may read it otherwise.
+        assert!(may_initialize(
+            br#"{"jsonrpc":"2.0","id":1,"method":"ping","method":"initialize"}"#
+        ));
+        assert!(may_initialize(br#"[{"method":"initialize"}]"#));
+        assert!(may_initialize(b"not json"));
+    }
+
+    #[test]
+    fn an_admission_dropped_half_way_gives_its_place_back() {
+        let counter = AtomicUsize::new(0);
+        let first = Admitting::new(&counter);
+        assert_eq!(first.count, 1);
+        let second = Admitting::new(&counter);
+        assert_eq!(second.count, 2);
+        drop(second);
+        drop(first);
+        assert_eq!(counter.load(Ordering::SeqCst), 0);
     }
 }
