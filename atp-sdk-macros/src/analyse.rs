@@ -67,6 +67,8 @@ pub(crate) struct Tool {
     pub(crate) timeout_ms: Option<u64>,
     /// `scopes = [...]`.
     pub(crate) scopes: Vec<String>,
+    /// `strict_args`: arguments read as sent.
+    pub(crate) strict_args: bool,
 }
 
 /// Analyses `func`, stripping the `///` comments from its parameters (they
@@ -308,6 +310,7 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
         returns,
         timeout_ms: args.timeout.as_ref().map(|(_, millis)| *millis),
         scopes: args.scopes.iter().flatten().map(LitStr::value).collect(),
+        strict_args: args.strict_args.is_some(),
     }
 }
 

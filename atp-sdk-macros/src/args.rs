@@ -6,7 +6,7 @@ use syn::punctuated::Punctuated;
 use syn::{LitStr, Token};
 
 /// The keys `#[atp_tool(...)]` accepts, in the order the docs list them.
-pub(crate) const VALID_KEYS: &str = "`name`, `description`, `required`, `auth_provider`, `auth_type`, `auth_with`, `timeout`, `scopes`, `crate`";
+pub(crate) const VALID_KEYS: &str = "`name`, `description`, `required`, `auth_provider`, `auth_type`, `auth_with`, `timeout`, `scopes`, `strict_args`, `crate`";
 
 /// The parsed attribute. Every key is optional; each value keeps its
 /// literal so errors can point at it.
@@ -23,6 +23,8 @@ pub(crate) struct ToolArgs {
     /// `scopes = ["tickets:write", ...]`: the OAuth scopes an MCP caller's
     /// token needs for this tool.
     pub(crate) scopes: Option<Vec<LitStr>>,
+    /// `strict_args`: arguments read as sent, without lenient conversions.
+    pub(crate) strict_args: Option<Span>,
     pub(crate) krate: Option<syn::Path>,
 }
 
@@ -128,6 +130,19 @@ impl ToolArgs {
                     )
                 })?;
                 self.timeout = Some((lit, millis));
+                return Ok(());
+            }
+            "strict_args" => {
+                if self.strict_args.is_some() {
+                    return Err(duplicate(meta, &key));
+                }
+                if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+                    return Err(syn::Error::new_spanned(
+                        path,
+                        "`strict_args` is a flag and takes no value: `#[atp_tool(strict_args)]`",
+                    ));
+                }
+                self.strict_args = Some(path.segments[0].ident.span());
                 return Ok(());
             }
             "crate" => {

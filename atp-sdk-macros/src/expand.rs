@@ -207,6 +207,7 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
         None => quote!(::core::option::Option::None),
     };
     let scopes = &tool.scopes;
+    let strict_args = tool.strict_args;
     let name = &tool.name;
     let description = &tool.description;
     let rust_name = fn_ident.unraw().to_string();
@@ -260,6 +261,7 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
                     scopes: &[#(#scopes),*],
                     handler: #handler,
                     context: #takes_context,
+                    strict_args: #strict_args,
                     states: &[#(
                         #p::StateDef {
                             type_id: ::core::any::TypeId::of::<#state_types>,

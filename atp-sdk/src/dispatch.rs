@@ -409,7 +409,7 @@ impl Dispatcher {
             )),
             _ => None,
         };
-        args.attach(context, shared.states.clone());
+        args.attach(context, shared.states.clone(), tool.strict_args);
         let span = tracing::info_span!("call", tool = %tool.name, %request_id);
         let gauges = &shared.gauges;
         let work = async {

@@ -60,6 +60,7 @@ pub struct DynamicTool {
     auth: Option<OwnedAuth>,
     timeout: Option<Duration>,
     scopes: Vec<String>,
+    strict_args: bool,
     handler: Arc<dyn Fn(CallArgs) -> CallFuture + Send + Sync>,
     states: Vec<StateDef>,
 }
@@ -85,6 +86,7 @@ pub(crate) struct DynamicParts {
     pub(crate) auth: Option<OwnedAuth>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) scopes: Vec<String>,
+    pub(crate) strict_args: bool,
     pub(crate) handler: Arc<dyn Fn(CallArgs) -> CallFuture + Send + Sync>,
     pub(crate) states: Vec<StateDef>,
 }
@@ -103,6 +105,7 @@ impl DynamicTool {
             auth: None,
             timeout: None,
             scopes: Vec::new(),
+            strict_args: false,
             handler: Arc::new(move |args| Box::pin(handler(args))),
             states: Vec::new(),
         }
@@ -209,6 +212,14 @@ impl DynamicTool {
         self
     }
 
+    /// Reads the handler's arguments as sent, without the lenient
+    /// conversions (`"3"` for an integer, a JSON-encoded array...), as
+    /// `#[atp_tool(strict_args)]` does: see [`CallArgs::strict`].
+    pub fn strict_args(mut self, strict: bool) -> Self {
+        self.strict_args = strict;
+        self
+    }
+
     /// The tool's time limit, instead of the client's
     /// [`call_timeout`](crate::ToolKitClientBuilder::call_timeout): a call
     /// that runs longer is answered `{"error": "Tool timed out after ..."}`
@@ -273,6 +284,7 @@ impl DynamicTool {
             auth: self.auth,
             timeout: self.timeout,
             scopes: self.scopes,
+            strict_args: self.strict_args,
             handler: self.handler,
             states: self.states,
         }

@@ -22,6 +22,7 @@ mod dispatch;
 mod dynamic;
 mod error;
 mod inbox;
+mod lenient;
 pub mod llm;
 #[cfg(feature = "mcp")]
 mod mcp;

@@ -23,6 +23,9 @@ pub struct CallArgs {
     token: Option<AuthToken>,
     context: Option<Context>,
     states: Option<Arc<States>>,
+    /// Values read as sent (`#[atp_tool(strict_args)]`), without the
+    /// lenient conversions.
+    strict: bool,
 }
 
 impl CallArgs {
@@ -34,14 +37,38 @@ impl CallArgs {
             token,
             context: None,
             states: None,
+            strict: false,
         }
+    }
+
+    /// Reads values as sent, without the lenient conversions (`"3"` for
+    /// an integer, a JSON-encoded array...): what
+    /// `#[atp_tool(strict_args)]` asks for. A whole float for an integer
+    /// (`7.0`) is taken either way, as JSON Schema's `integer` allows it.
+    ///
+    /// ```
+    /// use atp_sdk::CallArgs;
+    /// use serde_json::json;
+    ///
+    /// let params = json!({"limit": "3"}).as_object().unwrap().clone();
+    /// assert_eq!(CallArgs::new(params.clone(), None).required::<u32>("limit").unwrap(), 3);
+    /// let err = CallArgs::new(params, None).strict(true).required::<u32>("limit").unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "Invalid parameter 'limit': expected an integer from 0 to 4294967295, got \"3\""
+    /// );
+    /// ```
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
     }
 
     /// The same, for a call with this context (if the tool takes one)
     /// and these states.
-    pub(crate) fn attach(&mut self, context: Option<Context>, states: Arc<States>) {
+    pub(crate) fn attach(&mut self, context: Option<Context>, states: Arc<States>, strict: bool) {
         self.context = context;
         self.states = Some(states);
+        self.strict = strict;
     }
 
     /// Reads the request's `params`: an object, or nothing (absent, `null`
@@ -93,24 +120,30 @@ impl CallArgs {
         }
     }
 
-    fn decode<T: DeserializeOwned>(name: &str, value: Value) -> Result<T, CallError> {
-        serde_json::from_value(value).map_err(|err| CallError::InvalidParameter {
-            name: name.to_owned(),
-            reason: err.to_string(),
+    /// Reads a parameter's value (leniently unless [`strict`](Self::strict));
+    /// an error names the path inside it: `filter.tags[2]`.
+    fn decode<T: DeserializeOwned>(&self, name: &str, value: Value) -> Result<T, CallError> {
+        crate::lenient::decode(value, self.strict).map_err(|(path, reason)| {
+            let name = match path.chars().next() {
+                None => name.to_owned(),
+                Some('[') => format!("{name}{path}"),
+                Some(_) => format!("{name}.{path}"),
+            };
+            CallError::InvalidParameter { name, reason }
         })
     }
 
     /// A required parameter.
     pub fn required<T: DeserializeOwned>(&mut self, name: &str) -> Result<T, CallError> {
         match self.take(name) {
-            Some(value) => Self::decode(name, value),
+            Some(value) => self.decode(name, value),
             None => Err(CallError::MissingParameter(name.to_owned())),
         }
     }
 
     /// An `Option<T>` parameter: absent or null is `None`.
     pub fn optional<T: DeserializeOwned>(&mut self, name: &str) -> Result<Option<T>, CallError> {
-        self.take(name).map(|v| Self::decode(name, v)).transpose()
+        self.take(name).map(|v| self.decode(name, v)).transpose()
     }
 
     /// A parameter left out of `required`: absent or null is the default.
@@ -119,7 +152,7 @@ impl CallArgs {
         name: &str,
     ) -> Result<T, CallError> {
         match self.take(name) {
-            Some(value) => Self::decode(name, value),
+            Some(value) => self.decode(name, value),
             None => Ok(T::default()),
         }
     }

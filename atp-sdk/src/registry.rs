@@ -57,6 +57,8 @@ pub(crate) struct Tool {
     pub(crate) shared_name: Arc<str>,
     /// Whether calls need a [`Context`](crate::Context) made for them.
     pub(crate) uses_context: bool,
+    /// Arguments read as sent (`strict_args`), not leniently.
+    pub(crate) strict_args: bool,
     /// The required parameters, in declaration order.
     pub(crate) required: Vec<String>,
     /// Whether calls need a token (`auth_provider` set).
@@ -99,6 +101,7 @@ fn from_def(def: &'static ToolDef) -> Entry {
             name: def.name.to_owned(),
             shared_name: Arc::from(def.name),
             uses_context: def.context,
+            strict_args: def.strict_args,
             required: def
                 .required_params()
                 .into_iter()
@@ -159,6 +162,7 @@ fn from_dynamic(tool: DynamicTool) -> Entry {
             shared_name: Arc::from(parts.name.as_str()),
             // A run-time tool's handler may ask its arguments for one.
             uses_context: true,
+            strict_args: parts.strict_args,
             name: parts.name,
         },
         states: parts.states,

@@ -63,6 +63,9 @@ pub struct ToolDef {
     /// Whether the tool takes a [`Context`](crate::Context) (calls of
     /// tools that don't skip making one).
     pub context: bool,
+    /// `#[atp_tool(strict_args)]`: arguments read as sent, without the
+    /// lenient conversions ([`CallArgs::strict`]).
+    pub strict_args: bool,
 }
 
 /// A [`State<T>`](crate::State) a tool takes, by its type.

@@ -56,7 +56,7 @@ pub fn error_cases() -> Vec<(&'static str, Value, &'static str)> {
         (
             "add",
             json!({"a": "one", "b": 2}),
-            "Invalid parameter 'a': invalid type: string \"one\", expected f64",
+            "Invalid parameter 'a': expected a number, got \"one\"",
         ),
         ("fail", json!({"reason": "x"}), "boom: x"),
         ("explode", json!({}), "Tool panicked: kaboom"),

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
     auth_with = "access_token",
     timeout = "30s",
     scopes = ["crm:write", "crm.companies/create"],
+    strict_args,
     crate = "::atp_sdk"
 )]
 async fn create_company(
@@ -29,5 +30,6 @@ fn main() {
     assert_eq!(tool.description, "Creates a company.");
     assert_eq!(tool.required_params(), ["name"]);
     assert_eq!(tool.scopes, ["crm:write", "crm.companies/create"]);
+    assert!(tool.strict_args);
     let _ = create_company;
 }
