@@ -44,7 +44,6 @@ impl InFlight {
         self.count.load(Ordering::SeqCst)
     }
 
-    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
     async fn wait_idle(&self) {
         loop {
             let idle = self.idle.notified();
@@ -273,7 +272,6 @@ impl Dispatcher {
     }
 
     /// Resolves when no call is in flight.
-    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
     pub(crate) async fn idle(&self) {
         self.0.inflight.wait_idle().await;
     }

@@ -196,6 +196,9 @@ impl Link for InboxLink {
                     }
                 }
                 () = io.stop.requested() => io.begin_stop(),
+                // The last call's end wakes a stop that waits for it (see
+                // the WebSocket link).
+                () = io.dispatcher.idle(), if io.stop.stopping() && io.dispatcher.in_flight() > 0 => {}
                 () = until(deadline) => return Ended::Stopped,
             }
         }

@@ -177,6 +177,10 @@ impl Link for WsLink {
                     writer.ping_due = true;
                 }
                 () = io.stop.requested() => io.begin_stop(),
+                // The last call's end wakes a stop that waits for it: its
+                // reply is delivered before it counts out, and nothing
+                // else may come to wake this loop.
+                () = io.dispatcher.idle(), if io.stop.stopping() && io.dispatcher.in_flight() > 0 => {}
                 () = until(deadline) => return Ended::Stopped,
                 () = sleep_until(closing.unwrap_or_else(Instant::now)), if closing.is_some() => {
                     return Ended::Stopped;
