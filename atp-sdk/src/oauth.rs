@@ -113,7 +113,8 @@ const JWKS_REFRESH_GAP: Duration = Duration::from_secs(10);
 
 /// Verifies JWT access tokens: the signature against the issuer's JWKS
 /// (fetched, cached for 5 minutes, fetched again for an unknown `kid`),
-/// `iss`, `aud` (the resource URI), `exp` and `nbf` (60 s of leeway).
+/// `iss`, `aud` (the resource URI), `exp` and `nbf` (60 s of leeway), and a
+/// non-empty string `sub` (RFC 9068: who a [`TokenSource`] looks up).
 /// Only asymmetric algorithms (RS*, PS*, ES*, EdDSA) are taken.
 pub struct JwtVerifier {
     issuer: String,
@@ -222,7 +223,9 @@ impl JwtVerifier {
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        // RFC 9068 §2.2: an access token names its subject, which is who
+        // a TokenSource finds the upstream token for.
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = self.leeway.as_secs();
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(
@@ -235,12 +238,22 @@ impl JwtVerifier {
                     ErrorKind::InvalidIssuer => "the access token is from another issuer",
                     ErrorKind::InvalidSignature => "the access token's signature does not verify",
                     ErrorKind::MissingRequiredClaim(_) => {
-                        "the access token lacks a required claim (exp, iss, aud)"
+                        "the access token lacks a required claim (exp, iss, aud, sub)"
                     }
                     _ => "the access token is not valid",
                 })
             },
         )?;
+        if data
+            .claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err(Rejection::new(
+                "the access token's subject (sub) is not a non-empty string",
+            ));
+        }
         Ok(Principal::from_claims(data.claims))
     }
 

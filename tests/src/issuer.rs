@@ -1,8 +1,10 @@
 //! An OAuth authorization server of the tests' own, for MCP over HTTP as
 //! a resource server: P-256 keys made with rcgen, access tokens signed
 //! ES256 with them, the public keys published as a JWKS, and the
-//! issuer's metadata (RFC 8414), on 127.0.0.1.
+//! issuer's metadata (RFC 8414), on 127.0.0.1; opaque tokens too, checked
+//! at its introspection endpoint (RFC 7662, `POST /introspect`).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -81,6 +83,8 @@ pub struct Issuer {
     /// While set, the JWKS is answered HTTP 500 (an issuer having a bad
     /// day).
     pub failing: Arc<AtomicBool>,
+    /// The opaque tokens issued, with the claims introspection answers.
+    opaque: Arc<Mutex<HashMap<String, Value>>>,
 }
 
 impl Issuer {
@@ -91,15 +95,35 @@ impl Issuer {
         ));
         let fetches = Arc::new(AtomicUsize::new(0));
         let failing = Arc::new(AtomicBool::new(false));
+        let opaque = Arc::new(Mutex::new(HashMap::<String, Value>::new()));
         let addr = Arc::new(OnceLock::<String>::new());
         let raw = RawServer::start({
-            let (published, fetches, failing, addr) = (
+            let (published, fetches, failing, addr, opaque) = (
                 published.clone(),
                 fetches.clone(),
                 failing.clone(),
                 addr.clone(),
+                opaque.clone(),
             );
             move |request| match request.path.as_str() {
+                // RFC 7662 §2: `token=...` form-encoded; an unknown token
+                // is `{"active": false}`.
+                "/introspect" if request.method == "POST" => {
+                    let body = String::from_utf8_lossy(&request.body).into_owned();
+                    let token = body
+                        .split('&')
+                        .find_map(|pair| pair.strip_prefix("token="))
+                        .unwrap_or_default();
+                    let answer = match opaque.lock().unwrap().get(token) {
+                        Some(claims) => {
+                            let mut answer = claims.clone();
+                            answer["active"] = json!(true);
+                            answer
+                        }
+                        None => json!({"active": false}),
+                    };
+                    Reply::Json(200, answer.to_string())
+                }
                 "/jwks" => {
                     fetches.fetch_add(1, Ordering::SeqCst);
                     if failing.load(Ordering::SeqCst) {
@@ -125,6 +149,7 @@ impl Issuer {
             published,
             fetches,
             failing,
+            opaque,
         }
     }
 
@@ -136,6 +161,20 @@ impl Issuer {
     /// Its JWKS URL.
     pub fn jwks_url(&self) -> String {
         format!("{}/jwks", self.raw.url())
+    }
+
+    /// A new opaque token (URL-safe, unique) whose introspection answers
+    /// `claims` with `"active": true`.
+    pub fn issue_opaque(&self, claims: Value) -> String {
+        static ISSUED: AtomicUsize = AtomicUsize::new(0);
+        let token = format!("opaque-{}-{}", now(), ISSUED.fetch_add(1, Ordering::SeqCst));
+        self.opaque.lock().unwrap().insert(token.clone(), claims);
+        token
+    }
+
+    /// Its introspection endpoint.
+    pub fn introspection_url(&self) -> String {
+        format!("{}/introspect", self.raw.url())
     }
 
     /// The claims of a token for `resource`, valid for 5 minutes.

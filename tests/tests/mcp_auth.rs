@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use atp_sdk::oauth::{BoxFuture, JwtVerifier, ResourceServer, TokenSource};
+use atp_sdk::oauth::{
+    BoxFuture, JwtVerifier, Rejection, ResourceServer, TokenSource, TokenVerifier,
+};
 use atp_sdk::{AuthToken, Context, Principal, ToolKitClient, Transport, atp_tool};
 use atp_tests::issuer::{Issuer, Key, now};
 use atp_tests::mcp_client::raw::{self, initialize};
@@ -126,6 +128,12 @@ async fn a_request_without_a_good_token_is_a_401_pointing_at_the_metadata() {
     elsewhere["aud"] = json!("https://another.example/mcp");
     let mut foreign = good.clone();
     foreign["iss"] = json!("http://127.0.0.1:9/another-issuer");
+    let mut anonymous = good.clone();
+    anonymous.as_object_mut().unwrap().remove("sub");
+    let mut nobody = good.clone();
+    nobody["sub"] = json!("");
+    let mut numbered = good.clone();
+    numbered["sub"] = json!(42);
     let impostor = Key::new("k1"); // the same kid, another key
     let hs256 = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
@@ -143,6 +151,13 @@ async fn a_request_without_a_good_token_is_a_401_pointing_at_the_metadata() {
         ("not yet valid", key.sign(&early), "not valid yet"),
         ("another key", impostor.sign(&good), "signature"),
         ("another issuer", key.sign(&foreign), "another issuer"),
+        ("no subject", key.sign(&anonymous), "lacks a required claim"),
+        ("an empty subject", key.sign(&nobody), "subject (sub)"),
+        (
+            "a subject not a string",
+            key.sign(&numbered),
+            "lacks a required claim",
+        ),
         ("not a JWT", "opaque-token-abc".to_owned(), "not a JWT"),
         ("HS256", hs256, "algorithm"),
     ];
@@ -232,6 +247,98 @@ async fn a_good_token_runs_the_call_with_the_users_upstream_token_never_the_bear
         result["result"]["content"][0]["text"],
         "Missing auth_token for authenticated tool"
     );
+    served.stop().await;
+}
+
+/// Opaque tokens, checked by introspection (RFC 7662) the way the
+/// `TokenVerifier` docs tell a user to write it: POST the token to the
+/// authorization server, require `active` and this resource in `aud`.
+struct Introspection {
+    url: String,
+    resource: String,
+    http: reqwest::Client,
+}
+
+impl TokenVerifier for Introspection {
+    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Principal, Rejection>> {
+        Box::pin(async move {
+            let answer: Value = self
+                .http
+                .post(&self.url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("token={token}"))
+                .send()
+                .await
+                .map_err(|_| Rejection::new("the introspection endpoint is down"))?
+                .json()
+                .await
+                .map_err(|_| Rejection::new("the introspection answer is not JSON"))?;
+            if answer["active"] != true {
+                return Err(Rejection::new("the access token is not active"));
+            }
+            if answer["aud"] != self.resource.as_str() {
+                return Err(Rejection::new(
+                    "the access token was not issued for this server",
+                ));
+            }
+            let claims = answer.as_object().cloned().unwrap_or_default();
+            Ok(Principal::from_claims(claims))
+        })
+    }
+}
+
+/// A `TokenVerifier` of the program's own (opaque tokens, introspected)
+/// is the whole check: a good token runs the call with the user's
+/// upstream token and its principal; an unknown or inactive one, or one
+/// for another resource, is a 401 with the verifier's reason and the
+/// metadata pointer; scopes are checked the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opaque_token_is_checked_by_the_programs_own_verifier() {
+    let issuer = Issuer::start(&[]).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let verifier = Introspection {
+        url: issuer.introspection_url(),
+        resource: url.clone(),
+        http: reqwest::Client::new(),
+    };
+    let client = ToolKitClient::builder("", "tickets")
+        .transport(Transport::McpHttp)
+        .tools(["close_ticket", "list_tickets"])
+        .mcp_resource_server(ResourceServer::new(url.clone(), [issuer.url()], verifier))
+        .mcp_token_source(Vault)
+        .build()
+        .unwrap();
+    let served = HttpServed::on(client, listener);
+
+    let good = issuer.issue_opaque(issuer.claims(&url, "carol", "tickets:write"));
+    let mcp = http_client(&url, Some(&good)).await;
+    let (is_error, _, structured) = call(&mcp, "close_ticket", json!({"id": 9})).await;
+    assert!(!is_error);
+    let answer = structured.expect("an object");
+    assert_eq!(answer["upstream_token"], "upstream-tracker-carol");
+    assert_eq!(answer["subject"], "carol");
+    mcp.cancel().await.unwrap();
+
+    let elsewhere =
+        issuer.issue_opaque(issuer.claims("https://elsewhere.example/mcp", "carol", ""));
+    let reader = issuer.issue_opaque(issuer.claims(&url, "dan", "tickets:read"));
+    for (what, token, says) in [
+        ("unknown", "opaque-never-issued".to_owned(), "not active"),
+        ("another resource", elsewhere, "not issued for this server"),
+    ] {
+        let response = raw::post(&url, None, Some(&token), initialize()).await;
+        assert_eq!(response.status(), 401, "{what}");
+        let text = challenge(&response);
+        assert!(text.contains("error=\"invalid_token\""), "{what}: {text}");
+        assert!(text.contains(says), "{what}: {text}");
+        assert!(text.contains("resource_metadata=\""), "{what}: {text}");
+    }
+    let session = raw::open_session(&url, Some(&reader)).await;
+    let call_close = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                            "params": {"name": "close_ticket", "arguments": {"id": 1}}});
+    let refused = raw::post(&url, Some(&session), Some(&reader), call_close.to_string()).await;
+    assert_eq!(refused.status(), 403, "scopes are checked for any verifier");
     served.stop().await;
 }
 
