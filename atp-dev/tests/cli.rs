@@ -470,6 +470,8 @@ async fn context_prints_what_an_llm_is_shown() {
 /// `cargo run` has).
 struct Watching {
     dir: std::path::PathBuf,
+    /// The starts there should be so far (the first, then one a change).
+    expected: usize,
     child: tokio::process::Child,
     lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
     seen: Vec<String>,
@@ -498,12 +500,24 @@ impl Watching {
         let lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
         let mut watching = Watching {
             dir,
+            expected: 1,
             child,
             lines,
             seen: Vec::new(),
         };
         watching.wait_for("atp-dev: watching").await;
         watching
+    }
+
+    /// Makes a change with `save` and waits for the one restart it
+    /// causes; the line that announced it.
+    async fn saved(&mut self, what: &str, save: impl FnOnce()) -> String {
+        save();
+        let line = self.wait_for("restarting").await;
+        self.expected += 1;
+        let pids = self.started(self.expected).await;
+        assert_eq!(pids.len(), self.expected, "{what}: one restart ({line})");
+        line
     }
 
     /// The next line atp-dev prints that contains `needle`.
@@ -641,42 +655,34 @@ async fn watch_follows_new_directories_and_saves_that_rename_over() {
     .await;
     let dir = w.dir.clone();
     w.started(1).await;
-    let mut expected = 1;
-    let mut saved = async |w: &mut Watching, what: &str, save: &dyn Fn()| {
-        save();
-        let line = w.wait_for("restarting").await;
-        expected += 1;
-        let pids = w.started(expected).await;
-        assert_eq!(pids.len(), expected, "{what}: one restart ({line})");
-    };
     for round in 1..=3 {
         // A module in a directory that did not exist, then edited.
         let module = dir.join(format!("src/tools{round}/mod.rs"));
-        saved(&mut w, "a file in a new directory", &|| {
+        w.saved("a file in a new directory", || {
             std::fs::create_dir_all(module.parent().unwrap()).unwrap();
             std::fs::write(&module, "// new\n").unwrap();
         })
         .await;
-        saved(&mut w, "an edit in the new directory", &|| {
+        w.saved("an edit in the new directory", || {
             std::fs::write(&module, format!("// edit {round}\n")).unwrap();
         })
         .await;
         // Cargo.toml written to a temporary file renamed over it.
-        saved(&mut w, "Cargo.toml renamed over", &|| {
+        w.saved("Cargo.toml renamed over", || {
             let tmp = dir.join("Cargo.toml.tmp");
             std::fs::write(&tmp, format!("[package] # v{round}\n")).unwrap();
             std::fs::rename(&tmp, dir.join("Cargo.toml")).unwrap();
         })
         .await;
         // vim: the original moved aside, a new one written.
-        saved(&mut w, "Cargo.toml saved the vim way", &|| {
+        w.saved("Cargo.toml saved the vim way", || {
             std::fs::rename(dir.join("Cargo.toml"), dir.join("Cargo.toml~")).unwrap();
             std::fs::write(dir.join("Cargo.toml"), format!("[package] # vim {round}\n")).unwrap();
             std::fs::remove_file(dir.join("Cargo.toml~")).unwrap();
         })
         .await;
         // src/main.rs renamed over, too.
-        saved(&mut w, "src/main.rs renamed over", &|| {
+        w.saved("src/main.rs renamed over", || {
             let tmp = dir.join("src/.main.rs.swp");
             std::fs::write(&tmp, format!("// v{round}\n")).unwrap();
             std::fs::rename(&tmp, dir.join("src/main.rs")).unwrap();
@@ -686,11 +692,11 @@ async fn watch_follows_new_directories_and_saves_that_rename_over() {
     // A file next to Cargo.toml (Cargo.lock, written by every build) is no
     // change; one more real change shows no restart came in between.
     std::fs::write(dir.join("Cargo.lock"), "# lock\n").unwrap();
-    saved(&mut w, "a last edit", &|| {
+    w.saved("a last edit", || {
         std::fs::write(dir.join("src/main.rs"), "// last\n").unwrap();
     })
     .await;
-    assert_eq!(w.starts(), expected, "exactly one restart per save");
+    assert_eq!(w.starts(), w.expected, "exactly one restart per save");
     assert_eq!(w.stop().await.code(), Some(130));
 }
 
@@ -709,40 +715,32 @@ async fn watch_skips_linked_directories_and_rewatches_a_remade_one() {
     .await;
     let dir = w.dir.clone();
     w.started(1).await;
-    let mut expected = 1;
-    let mut saved = async |w: &mut Watching, what: &str, save: &dyn Fn()| -> String {
-        save();
-        let line = w.wait_for("restarting").await;
-        expected += 1;
-        let pids = w.started(expected).await;
-        assert_eq!(pids.len(), expected, "{what}: one restart ({line})");
-        line
-    };
     // The link is a new entry of src/: that restarts; what is behind it
     // is not watched.
-    saved(&mut w, "a link made", &|| {
+    w.saved("a link made", || {
         std::os::unix::fs::symlink(dir.join("outside"), dir.join("src/linked")).unwrap();
     })
     .await;
     std::fs::write(dir.join("outside/elsewhere.rs"), "// not ours\n").unwrap();
-    let line = saved(&mut w, "an edit after the outside one", &|| {
-        std::fs::write(dir.join("src/main.rs"), "// v1\n").unwrap();
-    })
-    .await;
+    let line = w
+        .saved("an edit after the outside one", || {
+            std::fs::write(dir.join("src/main.rs"), "// v1\n").unwrap();
+        })
+        .await;
     assert!(
         line.contains("src/main.rs changed — restarting"),
         "only src/main.rs, nothing behind the link: {line}"
     );
     // src/remade removed and made again in one burst, then a file in it.
-    saved(&mut w, "a directory remade", &|| {
+    w.saved("a directory remade", || {
         std::fs::remove_dir(dir.join("src/remade")).unwrap();
         std::fs::create_dir(dir.join("src/remade")).unwrap();
     })
     .await;
-    saved(&mut w, "a file in the remade directory", &|| {
+    w.saved("a file in the remade directory", || {
         std::fs::write(dir.join("src/remade/mod.rs"), "// new\n").unwrap();
     })
     .await;
-    assert_eq!(w.starts(), expected, "exactly one restart per change");
+    assert_eq!(w.starts(), w.expected, "exactly one restart per change");
     assert_eq!(w.stop().await.code(), Some(130));
 }

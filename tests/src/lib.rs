@@ -425,6 +425,28 @@ pub fn init_logging() {
     }
 }
 
+/// A log writer a test reads back: give a clone to the subscriber's
+/// `with_writer(move || capture.clone())`, read [`LogCapture::text`].
+#[derive(Debug, Clone, Default)]
+pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// An HTTP client for raw requests to the server.
 pub fn http() -> reqwest::Client {
     // The workspace builds rustls on `ring`; make it the default provider.

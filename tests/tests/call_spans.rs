@@ -6,8 +6,6 @@
 //! other threads, tracing can cache a callsite as disabled before the
 //! subscriber is registered (seen once in CI), and the line goes missing.
 
-use std::sync::{Arc, Mutex};
-
 use atp_sdk::atp_tool;
 use atp_tests::*;
 use serde_json::json;
@@ -19,31 +17,11 @@ async fn log_inside(word: String) -> String {
     word
 }
 
-/// A log writer the test reads back.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Each call runs in a span with `tool` and `request_id`: a tool's own
 /// log line carries both.
 #[tokio::test]
 async fn a_tools_log_lines_carry_its_call() {
-    let capture = Capture::default();
+    let capture = LogCapture::default();
     let writer = capture.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter("info")

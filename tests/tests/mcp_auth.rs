@@ -62,21 +62,32 @@ impl TokenSource for Vault {
     }
 }
 
-/// A toolkit serving the two tools as a resource server of `issuer`.
+/// A toolkit serving the two tools as a resource server of `issuer`,
+/// checking its JWTs (with `configure`'s settings).
 async fn protected(
     issuer: &Issuer,
     configure: impl FnOnce(JwtVerifier) -> JwtVerifier,
 ) -> HttpServed {
-    init_logging();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
     let verifier = configure(
         JwtVerifier::new(issuer.url(), url.clone()).jwks_url(format!("{}/jwks", issuer.url())),
     );
+    protected_by(issuer, listener, &url, verifier)
+}
+
+/// The same on `listener` (at `url`), tokens checked by `verifier`.
+fn protected_by(
+    issuer: &Issuer,
+    listener: tokio::net::TcpListener,
+    url: &str,
+    verifier: impl TokenVerifier,
+) -> HttpServed {
+    init_logging();
     let client = ToolKitClient::builder("", "tickets")
         .transport(Transport::McpHttp)
         .tools(["close_ticket", "list_tickets"])
-        .mcp_resource_server(ResourceServer::new(url.clone(), [issuer.url()], verifier))
+        .mcp_resource_server(ResourceServer::new(url, [issuer.url()], verifier))
         .mcp_token_source(Vault)
         .build()
         .unwrap();
@@ -302,14 +313,7 @@ async fn an_opaque_token_is_checked_by_the_programs_own_verifier() {
         resource: url.clone(),
         http: reqwest::Client::new(),
     };
-    let client = ToolKitClient::builder("", "tickets")
-        .transport(Transport::McpHttp)
-        .tools(["close_ticket", "list_tickets"])
-        .mcp_resource_server(ResourceServer::new(url.clone(), [issuer.url()], verifier))
-        .mcp_token_source(Vault)
-        .build()
-        .unwrap();
-    let served = HttpServed::on(client, listener);
+    let served = protected_by(&issuer, listener, &url, verifier);
 
     let good = issuer.issue_opaque(issuer.claims(&url, "carol", "tickets:write"));
     let mcp = http_client(&url, Some(&good)).await;

@@ -3,8 +3,6 @@
 //! over a full run: announce, connect, calls with a token, a rejected key,
 //! a drop and a stop.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use atp_dev::DevServer;
@@ -14,22 +12,9 @@ use serde_json::json;
 const KEY: &str = "sk-live-REDACTION-CANARY-KEY-8f3a";
 const TOKEN: &str = "tok-REDACTION-CANARY-TOKEN-77c1";
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_key_or_token_in_logs_errors_or_debug_output() {
-    let capture = Capture::default();
+    let capture = LogCapture::default();
     let writer = capture.clone();
     tracing_subscriber::fmt()
         .with_env_filter("trace")
@@ -80,7 +65,7 @@ async fn no_key_or_token_in_logs_errors_or_debug_output() {
     assert_eq!(answer, json!(TOKEN));
     polled.shutdown().await;
     tokio::time::timeout(WAIT, async {
-        while !String::from_utf8_lossy(&capture.0.lock().unwrap()).contains("inbox unreachable") {
+        while !capture.text().contains("inbox unreachable") {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
@@ -128,7 +113,7 @@ async fn no_key_or_token_in_logs_errors_or_debug_output() {
     seen.push(format!("{}", atp_sdk::AuthToken::new(TOKEN)));
     seen.push(format!("{:?}", atp_sdk::AuthToken::new(TOKEN)));
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(logs.contains("connected"), "the capture works: {logs}");
     assert!(logs.lines().count() > 20, "a full run was logged");
     for text in seen.iter().chain(std::iter::once(&logs)) {
