@@ -13,7 +13,8 @@
 //! The conversions happen where the type's `Deserialize` asks for a kind
 //! of value. A type that reads "any value" and decides afterwards
 //! (`#[serde(untagged)]` and internally tagged enums, `#[serde(flatten)]`,
-//! `serde_json::Value`) gets the value as sent.
+//! `serde_json::Value`) gets the value as sent. Everything a value already
+//! of the right kind is read as by `serde_json::from_value`.
 
 use std::fmt;
 
@@ -29,12 +30,23 @@ pub(crate) fn decode<T: DeserializeOwned>(
     value: Value,
     strict: bool,
 ) -> Result<T, (String, String)> {
-    serde_path_to_error::deserialize(Lenient { value, strict }).map_err(|err| {
+    let rules = Rules {
+        strict,
+        decoded: false,
+    };
+    serde_path_to_error::deserialize(Lenient { value, rules }).map_err(|err| {
         let path = err.path().to_string();
         let path = if path == "." { String::new() } else { path };
         (path, err.into_inner().0)
     })
 }
+
+/// Below this magnitude every whole `f64` is exactly one integer.
+const EXACT_IN_F64: f64 = 9_007_199_254_740_992.0; // 2^53
+
+/// serde_json's name for its raw value, which only its own deserializers
+/// can make.
+const RAW_VALUE: &str = "$serde_json::private::RawValue";
 
 /// A failure, in words a model reads.
 #[derive(Debug)]
@@ -58,6 +70,12 @@ impl de::Error for Error {
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        if expected.is_empty() {
+            return Error(format!(
+                "unknown field {}: there are no fields",
+                quote(field)
+            ));
+        }
         Error(format!(
             "unknown field {}, expected one of {}",
             quote(field),
@@ -74,7 +92,7 @@ impl de::Error for Error {
     }
 
     fn invalid_length(len: usize, expected: &dyn de::Expected) -> Self {
-        Error(format!("expected {expected}, got an array of {len}"))
+        Error(format!("expected {expected}, got {len}"))
     }
 }
 
@@ -109,45 +127,55 @@ fn expected(what: &str, value: &Value) -> Error {
     Error(format!("expected {what}, got {}", got(value)))
 }
 
+/// How values are read.
+#[derive(Debug, Clone, Copy)]
+struct Rules {
+    /// As sent: no conversion but a whole float for an integer.
+    strict: bool,
+    /// Inside a value that came JSON-encoded in a string: strings are not
+    /// decoded again (models wrap once; each layer would start the
+    /// parser's depth limit anew).
+    decoded: bool,
+}
+
 /// One JSON value being read.
 struct Lenient {
     value: Value,
-    strict: bool,
+    rules: Rules,
 }
 
 impl Lenient {
-    fn child(&self, value: Value) -> Lenient {
-        Lenient {
-            value,
-            strict: self.strict,
+    /// The value a JSON-encoded string (`[` or `{` first) holds: `None`
+    /// when it is no such string (or the rules say not to), an error when
+    /// it is one that does not parse.
+    fn encoded(&self, open: char, what: &str) -> Option<Result<Lenient, Error>> {
+        let Value::String(text) = &self.value else {
+            return None;
+        };
+        if self.rules.strict || self.rules.decoded || !text.trim_start().starts_with(open) {
+            return None;
         }
-    }
-
-    /// A string holding JSON of the kind wanted (`[` or `{` first), read.
-    fn encoded(&self, open: char) -> Option<Value> {
-        match &self.value {
-            Value::String(text) if !self.strict && text.trim_start().starts_with(open) => {
-                serde_json::from_str(text).ok()
-            }
-            _ => None,
-        }
+        Some(match serde_json::from_str(text) {
+            Ok(value) => Ok(Lenient {
+                value,
+                rules: Rules {
+                    decoded: true,
+                    ..self.rules
+                },
+            }),
+            Err(err) => Err(Error(format!(
+                "expected {what}, got {} (not JSON: {err})",
+                got(&self.value)
+            ))),
+        })
     }
 
     /// The value as an integer in `min..=max`: a number, a whole float, or
     /// (lenient) a string holding one.
     fn integer(&self, min: i128, max: i128) -> Result<i128, Error> {
-        let what = || {
-            if max == i128::from(u64::MAX) && min == 0 {
-                "an integer ≥ 0".to_owned()
-            } else if max >= i128::from(i64::MAX) {
-                "an integer".to_owned()
-            } else {
-                format!("an integer from {min} to {max}")
-            }
-        };
         let number = match &self.value {
             Value::Number(n) => whole(n),
-            Value::String(text) if !self.strict => {
+            Value::String(text) if !self.rules.strict => {
                 let text = text.trim();
                 text.parse::<i128>().ok().or_else(|| {
                     text.parse::<f64>()
@@ -159,23 +187,54 @@ impl Lenient {
         };
         match number {
             Some(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(expected(&what(), &self.value)),
+            _ => Err(expected(&integer_range(min, max), &self.value)),
         }
     }
 
-    fn float(&self) -> Result<f64, Error> {
+    fn float(&self, max: f64) -> Result<f64, Error> {
         let number = match &self.value {
             Value::Number(n) => n.as_f64(),
-            Value::String(text) if !self.strict => {
+            Value::String(text) if !self.rules.strict => {
                 text.trim().parse::<f64>().ok().filter(|f| f.is_finite())
             }
             _ => None,
         };
-        number.ok_or_else(|| expected("a number", &self.value))
+        match number {
+            Some(f) if f.abs() <= max => Ok(f),
+            Some(_) => Err(expected(
+                &format!("a number from -{max:.1e} to {max:.1e}"),
+                &self.value,
+            )),
+            None => Err(expected("a number", &self.value)),
+        }
+    }
+
+    fn boolean(&self) -> Result<bool, Error> {
+        match &self.value {
+            Value::Bool(b) => Ok(*b),
+            Value::String(text) if !self.rules.strict => match text.trim() {
+                "true" | "True" | "TRUE" => Ok(true),
+                "false" | "False" | "FALSE" => Ok(false),
+                _ => Err(expected("a boolean", &self.value)),
+            },
+            _ => Err(expected("a boolean", &self.value)),
+        }
     }
 }
 
-/// A number's value as a whole number, if it is one (`7`, `7.0`, `-2e3`).
+/// "an integer from 0 to 255", in the words a model reads.
+fn integer_range(min: i128, max: i128) -> String {
+    if min == 0 && max >= i128::from(u64::MAX) {
+        "an integer ≥ 0".to_owned()
+    } else if max > i128::from(u64::MAX) {
+        "an integer".to_owned()
+    } else {
+        format!("an integer from {min} to {max}")
+    }
+}
+
+/// A number's value as a whole number, if it is exactly one (`7`, `7.0`,
+/// `-2e3`; not a float too large to be exact).
 fn whole(n: &Number) -> Option<i128> {
     if let Some(i) = n.as_i64() {
         return Some(i.into());
@@ -184,8 +243,50 @@ fn whole(n: &Number) -> Option<i128> {
         return Some(u.into());
     }
     let f = n.as_f64()?;
-    // Below 2^64 in magnitude every f64 that is whole converts exactly.
-    (f.fract() == 0.0 && f.abs() < 18_446_744_073_709_551_616.0).then_some(f as i128)
+    (f.fract() == 0.0 && f.abs() < EXACT_IN_F64).then_some(f as i128)
+}
+
+/// Reads `items` as a sequence; items left over are an error, as
+/// serde_json says for a fixed-length type.
+fn visit_array<'de, V: Visitor<'de>>(
+    items: Vec<Value>,
+    rules: Rules,
+    visitor: V,
+) -> Result<V::Value, Error> {
+    let len = items.len();
+    let mut seq = Items {
+        items: items.into_iter(),
+        rules,
+    };
+    let value = visitor.visit_seq(&mut seq)?;
+    match seq.items.len() {
+        0 => Ok(value),
+        left => Err(Error(format!(
+            "expected an array of {} items, got {len}",
+            len - left
+        ))),
+    }
+}
+
+fn visit_object<'de, V: Visitor<'de>>(
+    map: Map<String, Value>,
+    rules: Rules,
+    visitor: V,
+) -> Result<V::Value, Error> {
+    let len = map.len();
+    let mut entries = Entries {
+        entries: map.into_iter(),
+        value: None,
+        rules,
+    };
+    let value = visitor.visit_map(&mut entries)?;
+    match entries.entries.len() {
+        0 => Ok(value),
+        left => Err(Error(format!(
+            "expected an object of {} entries, got {len}",
+            len - left
+        ))),
+    }
 }
 
 macro_rules! integers {
@@ -214,21 +315,13 @@ impl<'de> de::Deserializer<'de> for Lenient {
                 }
             }
             Value::String(s) => visitor.visit_string(s),
-            Value::Array(items) => visitor.visit_seq(Items::new(items, self.strict)),
-            Value::Object(map) => visitor.visit_map(Entries::new(map, self.strict)),
+            Value::Array(items) => visit_array(items, self.rules, visitor),
+            Value::Object(map) => visit_object(map, self.rules, visitor),
         }
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match &self.value {
-            Value::Bool(b) => visitor.visit_bool(*b),
-            Value::String(text) if !self.strict => match text.trim() {
-                "true" | "True" | "TRUE" => visitor.visit_bool(true),
-                "false" | "False" | "FALSE" => visitor.visit_bool(false),
-                _ => Err(expected("a boolean", &self.value)),
-            },
-            _ => Err(expected("a boolean", &self.value)),
-        }
+        visitor.visit_bool(self.boolean()?)
     }
 
     integers! {
@@ -249,11 +342,11 @@ impl<'de> de::Deserializer<'de> for Lenient {
     }
 
     fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_f32(self.float()? as f32)
+        visitor.visit_f32(self.float(f64::from(f32::MAX))? as f32)
     }
 
     fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_f64(self.float()?)
+        visitor.visit_f64(self.float(f64::MAX)?)
     }
 
     fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -306,18 +399,23 @@ impl<'de> de::Deserializer<'de> for Lenient {
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         visitor: V,
     ) -> Result<V::Value, Error> {
+        if name == RAW_VALUE {
+            // `Box<RawValue>`: only serde_json can make one.
+            return de::Deserializer::deserialize_newtype_struct(self.value, name, visitor)
+                .map_err(|err| Error(err.to_string()));
+        }
         visitor.visit_newtype_struct(self)
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        if let Some(decoded) = self.encoded('[') {
-            return self.child(decoded).deserialize_seq(visitor);
+        if let Some(decoded) = self.encoded('[', "an array") {
+            return decoded?.deserialize_seq(visitor);
         }
         match self.value {
-            Value::Array(items) => visitor.visit_seq(Items::new(items, self.strict)),
+            Value::Array(items) => visit_array(items, self.rules, visitor),
             other => Err(expected("an array", &other)),
         }
     }
@@ -340,11 +438,11 @@ impl<'de> de::Deserializer<'de> for Lenient {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        if let Some(decoded) = self.encoded('{') {
-            return self.child(decoded).deserialize_map(visitor);
+        if let Some(decoded) = self.encoded('{', "an object") {
+            return decoded?.deserialize_map(visitor);
         }
         match self.value {
-            Value::Object(map) => visitor.visit_map(Entries::new(map, self.strict)),
+            Value::Object(map) => visit_object(map, self.rules, visitor),
             other => Err(expected("an object", &other)),
         }
     }
@@ -355,35 +453,44 @@ impl<'de> de::Deserializer<'de> for Lenient {
         _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        self.deserialize_map(visitor)
+        // serde_json takes a struct's fields as an array too, in order.
+        match self.value {
+            Value::Array(items) => visit_array(items, self.rules, visitor),
+            _ => self.deserialize_map(visitor),
+        }
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        if let Some(decoded) = self.encoded('{') {
-            return self
-                .child(decoded)
-                .deserialize_enum(_name, variants, visitor);
+        if let Some(decoded) = self.encoded('{', "an object") {
+            return decoded?.deserialize_enum(name, variants, visitor);
         }
-        let strict = self.strict;
+        let rules = self.rules;
         match self.value {
             Value::String(variant) => visitor.visit_enum(Variant {
                 variant,
                 value: None,
-                strict,
+                rules,
             }),
             Value::Object(map) if map.len() == 1 => {
                 let (variant, value) = map.into_iter().next().expect("one entry");
                 visitor.visit_enum(Variant {
                     variant,
                     value: Some(value),
-                    strict,
+                    rules,
                 })
             }
+            other @ Value::Object(_) => Err(expected(
+                &format!(
+                    "one of {} (or an object with one of them as its only key)",
+                    list(variants)
+                ),
+                &other,
+            )),
             other => Err(expected(&format!("one of {}", list(variants)), &other)),
         }
     }
@@ -397,19 +504,10 @@ impl<'de> de::Deserializer<'de> for Lenient {
     }
 }
 
-/// An array's items, each read leniently.
+/// An array's items, each read by the same rules.
 struct Items {
     items: std::vec::IntoIter<Value>,
-    strict: bool,
-}
-
-impl Items {
-    fn new(items: Vec<Value>, strict: bool) -> Self {
-        Self {
-            items: items.into_iter(),
-            strict,
-        }
-    }
+    rules: Rules,
 }
 
 impl<'de> SeqAccess<'de> for Items {
@@ -423,7 +521,7 @@ impl<'de> SeqAccess<'de> for Items {
             Some(value) => seed
                 .deserialize(Lenient {
                     value,
-                    strict: self.strict,
+                    rules: self.rules,
                 })
                 .map(Some),
             None => Ok(None),
@@ -435,22 +533,12 @@ impl<'de> SeqAccess<'de> for Items {
     }
 }
 
-/// An object's entries: keys as strings, values read leniently. A map
-/// with number keys (`HashMap<u32, _>`) reads its keys leniently too.
+/// An object's entries: keys as strings (a number or boolean key type
+/// parses them), values read by the same rules.
 struct Entries {
     entries: serde_json::map::IntoIter,
     value: Option<Value>,
-    strict: bool,
-}
-
-impl Entries {
-    fn new(map: Map<String, Value>, strict: bool) -> Self {
-        Self {
-            entries: map.into_iter(),
-            value: None,
-            strict,
-        }
-    }
+    rules: Rules,
 }
 
 impl<'de> MapAccess<'de> for Entries {
@@ -463,7 +551,11 @@ impl<'de> MapAccess<'de> for Entries {
         match self.entries.next() {
             Some((key, value)) => {
                 self.value = Some(value);
-                seed.deserialize(Key(key)).map(Some)
+                seed.deserialize(Key {
+                    key,
+                    rules: self.rules,
+                })
+                .map(Some)
             }
             None => Ok(None),
         }
@@ -473,7 +565,7 @@ impl<'de> MapAccess<'de> for Entries {
         let value = self.value.take().unwrap_or(Value::Null);
         seed.deserialize(Lenient {
             value,
-            strict: self.strict,
+            rules: self.rules,
         })
     }
 
@@ -482,22 +574,62 @@ impl<'de> MapAccess<'de> for Entries {
     }
 }
 
-/// An object key: a string, which a number or boolean key type parses.
-struct Key(String);
+/// An object key: a string, which a number or boolean key type parses (as
+/// serde_json does; leniently, trimmed and `7.0` or `True` too, unless
+/// strict).
+struct Key {
+    key: String,
+    rules: Rules,
+}
+
+impl Key {
+    fn as_value(&self) -> Lenient {
+        Lenient {
+            value: Value::String(self.key.clone()),
+            rules: self.rules,
+        }
+    }
+
+    fn integer(&self, min: i128, max: i128) -> Result<i128, Error> {
+        if self.rules.strict {
+            return match self.key.parse::<i128>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(expected(
+                    &integer_range(min, max),
+                    &Value::String(self.key.clone()),
+                )),
+            };
+        }
+        self.as_value().integer(min, max)
+    }
+
+    fn float(&self, max: f64) -> Result<f64, Error> {
+        if self.rules.strict {
+            return match self.key.parse::<f64>() {
+                Ok(f) if f.is_finite() && f.abs() <= max => Ok(f),
+                _ => Err(expected("a number", &Value::String(self.key.clone()))),
+            };
+        }
+        self.as_value().float(max)
+    }
+}
 
 impl<'de> de::Deserializer<'de> for Key {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_string(self.0)
+        visitor.visit_string(self.key)
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        Lenient {
-            value: Value::String(self.0),
-            strict: false,
+        if self.rules.strict {
+            return match self.key.as_str() {
+                "true" => visitor.visit_bool(true),
+                "false" => visitor.visit_bool(false),
+                _ => Err(expected("a boolean", &Value::String(self.key))),
+            };
         }
-        .deserialize_bool(visitor)
+        visitor.visit_bool(self.as_value().boolean()?)
     }
 
     integers! {
@@ -510,6 +642,19 @@ impl<'de> de::Deserializer<'de> for Key {
         deserialize_u16 visit_u16 u16,
         deserialize_u32 visit_u32 u32,
         deserialize_u64 visit_u64 u64,
+    }
+
+    fn deserialize_u128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        let n = self.integer(0, i128::MAX)?;
+        visitor.visit_u128(n as u128)
+    }
+
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_f32(self.float(f64::from(f32::MAX))? as f32)
+    }
+
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_f64(self.float(f64::MAX)?)
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
@@ -526,22 +671,12 @@ impl<'de> de::Deserializer<'de> for Key {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        visitor.visit_enum(self.0.into_deserializer())
+        visitor.visit_enum(self.key.into_deserializer())
     }
 
     serde::forward_to_deserialize_any! {
-        u128 f32 f64 char str string bytes byte_buf option unit unit_struct seq tuple
+        char str string bytes byte_buf option unit unit_struct seq tuple
         tuple_struct map struct identifier ignored_any
-    }
-}
-
-impl Key {
-    fn integer(&self, min: i128, max: i128) -> Result<i128, Error> {
-        Lenient {
-            value: Value::String(self.0.clone()),
-            strict: false,
-        }
-        .integer(min, max)
     }
 }
 
@@ -550,7 +685,7 @@ impl Key {
 struct Variant {
     variant: String,
     value: Option<Value>,
-    strict: bool,
+    rules: Rules,
 }
 
 impl<'de> EnumAccess<'de> for Variant {
@@ -558,12 +693,15 @@ impl<'de> EnumAccess<'de> for Variant {
     type Variant = Content;
 
     fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Content), Error> {
-        let variant = seed.deserialize(Key(self.variant))?;
+        let variant = seed.deserialize(Key {
+            key: self.variant,
+            rules: self.rules,
+        })?;
         Ok((
             variant,
             Content {
                 value: self.value,
-                strict: self.strict,
+                rules: self.rules,
             },
         ))
     }
@@ -572,7 +710,7 @@ impl<'de> EnumAccess<'de> for Variant {
 /// What follows a variant's name.
 struct Content {
     value: Option<Value>,
-    strict: bool,
+    rules: Rules,
 }
 
 impl Content {
@@ -580,7 +718,7 @@ impl Content {
         match self.value {
             Some(value) => Ok(Lenient {
                 value,
-                strict: self.strict,
+                rules: self.rules,
             }),
             None => Err(Error(format!("expected {what} for this variant"))),
         }
@@ -607,10 +745,10 @@ impl<'de> VariantAccess<'de> for Content {
 
     fn struct_variant<V: Visitor<'de>>(
         self,
-        _fields: &'static [&'static str],
+        fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        de::Deserializer::deserialize_map(self.lenient("an object")?, visitor)
+        de::Deserializer::deserialize_struct(self.lenient("an object")?, "", fields, visitor)
     }
 }
 
@@ -683,7 +821,10 @@ mod tests {
         );
         assert_eq!(
             strict::<i64>(json!("x")),
-            Err(": expected an integer, got \"x\"".into())
+            Err(
+                ": expected an integer from -9223372036854775808 to 9223372036854775807, got \"x\""
+                    .into()
+            )
         );
     }
 
@@ -742,6 +883,103 @@ mod tests {
         assert_eq!(
             lenient::<Status>(json!(1)),
             Err(": expected one of \"open\", \"closed\", got 1".into())
+        );
+    }
+
+    #[test]
+    fn what_is_already_of_its_kind_reads_as_serde_json_reads_it() {
+        // A raw value is serde_json's own.
+        let raw = lenient::<Box<serde_json::value::RawValue>>(json!({"a": [1]})).unwrap();
+        assert_eq!(raw.get(), r#"{"a":[1]}"#);
+        // Items left over in a fixed-length array are an error.
+        assert_eq!(
+            lenient::<(u8, u8)>(json!([1, 2, 3])),
+            Err(": expected an array of 2 items, got 3".into())
+        );
+        assert_eq!(lenient::<[u8; 2]>(json!([1, 2])), Ok([1, 2]));
+        assert_eq!(
+            lenient::<(u8, u8)>(json!([1])),
+            Err(": expected a tuple of size 2, got 1".into())
+        );
+        // A struct sent as an array of its fields.
+        assert_eq!(
+            lenient::<Filter>(json!([["open"], 3, true])),
+            Ok(Filter {
+                tags: vec![Status::Open],
+                limit: Some(3),
+                exact: true
+            })
+        );
+        // Keys of every number type.
+        assert_eq!(
+            lenient::<HashMap<u128, u8>>(json!({"5": 1})),
+            Ok(HashMap::from([(5, 1)]))
+        );
+        assert_eq!(
+            strict::<BTreeMap<i64, u8>>(json!({"-5": 1})),
+            Ok(BTreeMap::from([(-5, 1)]))
+        );
+        assert!(lenient::<HashMap<String, u8>>(json!({"1.5": 1})).is_ok());
+        // Strict keys are as serde_json reads them.
+        assert!(strict::<HashMap<u32, u8>>(json!({"7.0": 1})).is_err());
+        assert!(strict::<HashMap<bool, u8>>(json!({"True": 1})).is_err());
+        assert_eq!(
+            lenient::<HashMap<u32, u8>>(json!({" 7.0": 1})),
+            Ok(HashMap::from([(7, 1)]))
+        );
+    }
+
+    #[test]
+    fn floats_too_large_to_be_exact_are_no_integers() {
+        // 2^53 + 1.5 is stored as 2^53 + 2: not a whole number as sent.
+        assert!(strict::<u64>(json!(9_007_199_254_740_993.5_f64)).is_err());
+        assert!(lenient::<u64>(json!("9007199254740993.0")).is_err());
+        assert_eq!(
+            strict::<u64>(json!(9_007_199_254_740_991.0_f64)),
+            Ok(9_007_199_254_740_991)
+        );
+        // Integers sent as integers are exact at any size.
+        assert_eq!(strict::<u64>(json!(u64::MAX)), Ok(u64::MAX));
+        assert_eq!(
+            strict::<i64>(json!(1e19)),
+            Err(
+                ": expected an integer from -9223372036854775808 to 9223372036854775807, got 1e+19"
+                    .into()
+            )
+        );
+        assert_eq!(
+            strict::<f32>(json!(1e39)),
+            Err(": expected a number from -3.4e38 to 3.4e38, got 1e+39".into())
+        );
+    }
+
+    #[test]
+    fn a_string_is_decoded_once_and_a_bad_one_says_why() {
+        // An encoded array holding an encoded array: the inner one stays a
+        // string, as the model sent it.
+        assert_eq!(
+            lenient::<Vec<Vec<u8>>>(json!("[\"[1]\"]")),
+            Err("[0]: expected an array, got \"[1]\"".into())
+        );
+        assert_eq!(
+            lenient::<Vec<String>>(json!("[\"[1]\"]")),
+            Ok(vec!["[1]".to_owned()])
+        );
+        let err = lenient::<Vec<u8>>(json!("[1, 2")).unwrap_err();
+        assert!(
+            err.starts_with(": expected an array, got \"[1, 2\" (not JSON: "),
+            "{err}"
+        );
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Empty {}
+        assert_eq!(
+            lenient::<Empty>(json!({"x": 1})).unwrap_err(),
+            "x: unknown field \"x\": there are no fields"
+        );
+        assert_eq!(
+            lenient::<Status>(json!({"open": null, "closed": null})),
+            Err(": expected one of \"open\", \"closed\" (or an object with one of them as its only key), got an object".into())
         );
     }
 
