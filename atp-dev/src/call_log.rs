@@ -127,7 +127,9 @@ impl CallEvent {
 }
 
 /// Whether a result is the protocol's error shape, `{"error": ...}`.
-fn is_error(result: &Value) -> bool {
+/// Whether a result is ATP's `{"error": ...}` (the tool's error, refused
+/// arguments, a missing token, an unknown tool).
+pub(crate) fn is_error(result: &Value) -> bool {
     result.as_object().is_some_and(|o| o.contains_key("error"))
 }
 

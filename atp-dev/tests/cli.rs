@@ -43,7 +43,8 @@ async fn call_prints_the_result_as_json() {
     let stdout = text(&output.stdout);
     assert_eq!(stdout, "{\n  \"created\": \"Acme\"\n}\n");
 
-    // An error result is still an answer: exit 0. The server comes from ATP_DEV_URL.
+    // An error result is printed too, and exits 1. The server comes from
+    // ATP_DEV_URL.
     let mut call = atp_dev();
     call.args(["call", "echo"])
         .env("ATP_DEV_URL", server.base_url());
@@ -57,7 +58,8 @@ async fn call_prints_the_result_as_json() {
             .await;
     };
     let (output, ()) = tokio::join!(run(&mut call), toolkit_side);
-    assert!(output.status.success());
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("echo answered an error"));
     let result: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(result, json!({"error": "Missing required parameter: x"}));
 }
@@ -66,7 +68,7 @@ async fn call_prints_the_result_as_json() {
 async fn call_fails_with_a_message_when_there_is_no_answer() {
     let server = DevServer::start().await.unwrap();
     let output = run(atp_dev().args(["call", "nope", "--server", &server.base_url()])).await;
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(3));
     assert!(output.stdout.is_empty());
     assert!(
         text(&output.stderr).contains("unknown tool: nope"),
@@ -86,7 +88,7 @@ async fn call_fails_with_a_message_when_there_is_no_answer() {
         &server.base_url(),
     ]))
     .await;
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(3));
     assert!(
         text(&output.stderr).contains("did not answer"),
         "{}",
@@ -95,7 +97,7 @@ async fn call_fails_with_a_message_when_there_is_no_answer() {
 
     // Nothing listens on port 1.
     let output = run(atp_dev().args(["call", "echo", "--server", "http://127.0.0.1:1"])).await;
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(3));
     assert!(
         text(&output.stderr).contains("could not reach atp-dev"),
         "{}",

@@ -1,11 +1,24 @@
-//! `atp-dev call TOOL key=value ...`: one call, its answer printed.
+//! `atp-dev call TOOL key=value ...`: one call, its answer printed, and an
+//! exit status a script can act on:
+//!
+//! | status | when |
+//! |---|---|
+//! | 0 | the tool answered a result |
+//! | 1 | the tool answered an error (`{"error": ...}`: its own, refused arguments, no token) |
+//! | 2 | the command line is wrong |
+//! | 3 | no answer: atp-dev unreachable, no toolkit serves the tool, the time limit passed, the toolkit went away |
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{ServerArg, client_error, parse_params};
+use super::{ServerArg, parse_params};
+
+/// The tool answered an error.
+const TOOL_ERROR: u8 = 1;
+/// The call got no answer.
+const NO_ANSWER: u8 = 3;
 
 /// Calls a tool and prints its answer.
 pub(super) async fn run(
@@ -41,9 +54,17 @@ pub(super) async fn run(
                 "{}",
                 serde_json::to_string_pretty(&reply.result).expect("JSON always serializes")
             );
-            eprintln!("({tool} answered in {:.1} ms)", reply.latency_ms);
-            ExitCode::SUCCESS
+            if crate::call_log::is_error(&reply.result) {
+                eprintln!("({tool} answered an error in {:.1} ms)", reply.latency_ms);
+                ExitCode::from(TOOL_ERROR)
+            } else {
+                eprintln!("({tool} answered in {:.1} ms)", reply.latency_ms);
+                ExitCode::SUCCESS
+            }
         }
-        Err(err) => client_error(&err),
+        Err(err) => {
+            eprintln!("atp-dev: {err}");
+            ExitCode::from(NO_ANSWER)
+        }
     }
 }

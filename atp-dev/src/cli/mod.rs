@@ -100,7 +100,9 @@ enum Command {
         json: bool,
     },
     /// Call a tool: `atp-dev call TOOL key=value ...` (values are JSON when
-    /// they parse as JSON, else strings).
+    /// they parse as JSON, else strings). Exits 0 on a result, 1 when the
+    /// tool answers an error, 2 on a bad command line, 3 without an answer
+    /// (unreachable, no such tool, timed out).
     Call {
         /// The tool's name.
         tool: String,
