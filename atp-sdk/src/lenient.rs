@@ -289,7 +289,35 @@ fn visit_object<'de, V: Visitor<'de>>(
     }
 }
 
-macro_rules! integers {
+/// The number methods of a deserializer whose type has `integer(min,
+/// max)` and `float(max)`: each reads its range, then visits.
+macro_rules! numbers {
+    () => {
+        numbers! {
+            deserialize_i8 visit_i8 i8,
+            deserialize_i16 visit_i16 i16,
+            deserialize_i32 visit_i32 i32,
+            deserialize_i64 visit_i64 i64,
+            deserialize_i128 visit_i128 i128,
+            deserialize_u8 visit_u8 u8,
+            deserialize_u16 visit_u16 u16,
+            deserialize_u32 visit_u32 u32,
+            deserialize_u64 visit_u64 u64,
+        }
+
+        fn deserialize_u128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            let n = self.integer(0, i128::MAX)?;
+            visitor.visit_u128(n as u128)
+        }
+
+        fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            visitor.visit_f32(self.float(f64::from(f32::MAX))? as f32)
+        }
+
+        fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            visitor.visit_f64(self.float(f64::MAX)?)
+        }
+    };
     ($($method:ident $visit:ident $ty:ty),* $(,)?) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
             let n = self.integer(<$ty>::MIN as i128, <$ty>::MAX as i128)?;
@@ -324,30 +352,7 @@ impl<'de> de::Deserializer<'de> for Lenient {
         visitor.visit_bool(self.boolean()?)
     }
 
-    integers! {
-        deserialize_i8 visit_i8 i8,
-        deserialize_i16 visit_i16 i16,
-        deserialize_i32 visit_i32 i32,
-        deserialize_i64 visit_i64 i64,
-        deserialize_i128 visit_i128 i128,
-        deserialize_u8 visit_u8 u8,
-        deserialize_u16 visit_u16 u16,
-        deserialize_u32 visit_u32 u32,
-        deserialize_u64 visit_u64 u64,
-    }
-
-    fn deserialize_u128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        let n = self.integer(0, i128::MAX)?;
-        visitor.visit_u128(n as u128)
-    }
-
-    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_f32(self.float(f64::from(f32::MAX))? as f32)
-    }
-
-    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_f64(self.float(f64::MAX)?)
-    }
+    numbers!();
 
     fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match &self.value {
@@ -632,30 +637,7 @@ impl<'de> de::Deserializer<'de> for Key {
         visitor.visit_bool(self.as_value().boolean()?)
     }
 
-    integers! {
-        deserialize_i8 visit_i8 i8,
-        deserialize_i16 visit_i16 i16,
-        deserialize_i32 visit_i32 i32,
-        deserialize_i64 visit_i64 i64,
-        deserialize_i128 visit_i128 i128,
-        deserialize_u8 visit_u8 u8,
-        deserialize_u16 visit_u16 u16,
-        deserialize_u32 visit_u32 u32,
-        deserialize_u64 visit_u64 u64,
-    }
-
-    fn deserialize_u128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        let n = self.integer(0, i128::MAX)?;
-        visitor.visit_u128(n as u128)
-    }
-
-    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_f32(self.float(f64::from(f32::MAX))? as f32)
-    }
-
-    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_f64(self.float(f64::MAX)?)
-    }
+    numbers!();
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
