@@ -159,19 +159,29 @@ pub(crate) struct ContextQuery {
 }
 
 /// `GET /api/dev/toolkits/{name}/context?provider=openai`: what an LLM is
-/// shown of a toolkit (the same as the LLM-client API's context).
+/// shown of a toolkit (the same as the LLM-client API's context; `gemini`
+/// too), plus `not_strict`: for each tool the provider could take in its
+/// strict form but that can't be written in it, why.
 pub(crate) async fn context(
     State(state): State<AppState>,
     Path(name): Path<String>,
     axum::extract::Query(query): axum::extract::Query<ContextQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    crate::llm_api::context(
+    crate::llm_api::rendered_context(
         &state.hub,
         &name,
         query.provider.as_deref(),
         query.user_prompt.as_deref().unwrap_or_default(),
     )
-    .map(Json)
+    .map(|(mut context, not_strict)| {
+        context["not_strict"] = Value::Object(
+            not_strict
+                .into_iter()
+                .map(|(tool, reason)| (tool, Value::String(reason)))
+                .collect(),
+        );
+        Json(context)
+    })
     .map_err(|message| {
         let status = if message.starts_with("unknown provider") {
             StatusCode::BAD_REQUEST

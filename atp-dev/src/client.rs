@@ -180,9 +180,10 @@ impl DevClient {
     }
 
     /// What an LLM is shown of `toolkit` (a connected toolkit's app name)
-    /// for `provider` (`openai`, `anthropic` or `mistral`): the same
-    /// context the LLM-client API answers, its `tools` in the provider's
-    /// shape.
+    /// for `provider` (`openai`, `anthropic`, `mistral` or `gemini`): the
+    /// same context the LLM-client API answers, its `tools` in the
+    /// provider's shape, plus `not_strict` (for each tool that can't be
+    /// strict, why).
     pub async fn context(
         &self,
         toolkit: &str,

@@ -47,18 +47,38 @@ pub(crate) fn context(
     provider: Option<&str>,
     user_prompt: &str,
 ) -> Result<Value, String> {
+    Ok(rendered_context(hub, toolkit, provider, user_prompt)?.0)
+}
+
+/// The context, and for each tool that is not strict in a provider with a
+/// strict form, why (what `atp-dev context` prints beside it).
+pub(crate) fn rendered_context(
+    hub: &Hub,
+    toolkit: &str,
+    provider: Option<&str>,
+    user_prompt: &str,
+) -> Result<(Value, Vec<(String, String)>), String> {
     let provider: Provider = provider.unwrap_or("openai").parse()?;
     let tools = hub.toolkit_tools(toolkit).map_err(|err| err.to_string())?;
-    let specs: Vec<ToolSpec> = tools.iter().filter(|t| !is_app(t)).map(spec).collect();
+    let mut specs = Vec::new();
+    let mut not_strict = Vec::new();
+    for tool in tools.iter().filter(|t| !is_app(t)) {
+        let (spec, reason) = spec(tool, provider);
+        if let Some(reason) = reason {
+            not_strict.push((spec.name.clone(), reason));
+        }
+        specs.push(spec);
+    }
     let names: Vec<&str> = specs.iter().map(|t| t.name.as_str()).collect();
-    Ok(json!({
+    let context = json!({
         "toolkit_id": toolkit,
         "toolkit_name": toolkit,
         "caption": format!("The tools of the toolkit '{toolkit}': {}.", names.join(", ")),
         "provider": provider,
         "tools": specs.iter().map(|t| t.shaped(provider)).collect::<Vec<_>>(),
         "user_prompt": user_prompt,
-    }))
+    });
+    Ok((context, not_strict))
 }
 
 /// An app is announced like a tool but started as a session: not a tool
@@ -67,11 +87,12 @@ fn is_app(tool: &ToolInfo) -> bool {
     tool.metadata.extra.get("app") == Some(&Value::Bool(true))
 }
 
-/// A tool as an LLM is shown it: its JSON Schema when the toolkit sent one
-/// (the SDK does; its `required` filled in from `required_params` when the
-/// schema has none), else one made of its parameter names (the reference
-/// client sends only those).
-fn spec(tool: &ToolInfo) -> ToolSpec {
+/// A tool as an LLM is shown it, rendered for `provider`: from its JSON
+/// Schema when the toolkit sent one (the SDK does; its `required` filled in
+/// from `required_params` when the schema has none), else from one made of
+/// its parameter names (the reference client sends only those); and why
+/// it is not strict, if so.
+fn spec(tool: &ToolInfo, provider: Provider) -> (ToolSpec, Option<String>) {
     let parameters = match tool.metadata.extra.get("parameters") {
         Some(Value::Object(schema)) => {
             let mut schema = schema.clone();
@@ -94,11 +115,12 @@ fn spec(tool: &ToolInfo) -> ToolSpec {
             })
         }
     };
-    ToolSpec {
-        name: tool.name.clone(),
-        description: tool.metadata.description.clone(),
-        parameters,
-    }
+    ToolSpec::rendered(
+        tool.name.clone(),
+        tool.metadata.description.clone(),
+        &parameters,
+        provider,
+    )
 }
 
 /// Runs a task: `{"tool": {"name", "result"}}`, the result an

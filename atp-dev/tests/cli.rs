@@ -393,8 +393,18 @@ async fn app_starts_acts_and_ends_a_session() {
 async fn context_prints_what_an_llm_is_shown() {
     let server = DevServer::start().await.unwrap();
     register(&server, "k", "demo", "echo").await;
+    // A tool whose parameter is a map: free keys, which OpenAI's strict
+    // mode can't say.
+    let mut tally = registration("k", "demo", "tally");
+    tally["metadata"]["parameters"]["properties"]["x"] =
+        json!({"type": "object", "additionalProperties": {"type": "integer"}});
+    let (status, body) = post(&server, "/api/v1/register_tool", &tally).await;
+    assert_eq!(status, 200, "{body}");
     let _toolkit = RawToolkit::connect(&server, "k").await;
-    server.wait_for_tools(&["echo"], WAIT).await.unwrap();
+    server
+        .wait_for_tools(&["echo", "tally"], WAIT)
+        .await
+        .unwrap();
     let base = server.base_url();
 
     let output = run(atp_dev().args([
@@ -447,6 +457,28 @@ async fn context_prints_what_an_llm_is_shown() {
     assert_eq!(context["provider"], "openai", "{context}");
     assert_eq!(context["tools"][0]["type"], "function", "{context}");
     assert_eq!(context["tools"][0]["name"], "echo", "{context}");
+    // Strict where the schema can be; where not, why (on stderr too).
+    let why = "`x` is an object with free keys (a map), which strict mode can't describe";
+    assert_eq!(context["tools"][0]["strict"], true, "{context}");
+    assert_eq!(context["tools"][1]["name"], "tally", "{context}");
+    assert_eq!(context["tools"][1]["strict"], false, "{context}");
+    assert_eq!(context["not_strict"], json!({"tally": why}), "{context}");
+    assert_eq!(
+        text(&output.stderr).trim(),
+        format!("note: `tally` is not strict for openai: {why}")
+    );
+
+    // Gemini, which the platform's API has not: its OpenAPI subset.
+    let output =
+        run(atp_dev().args(["context", "demo", "--provider", "gemini", "--server", &base])).await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let tools: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        tools[0],
+        json!({"name": "echo", "description": "The echo tool.",
+               "parameters": {"type": "OBJECT", "properties": {"x": {"type": "STRING"}}, "required": ["x"]}}),
+        "{tools}"
+    );
 
     let output = run(atp_dev().args(["context", "nobody", "--server", &base])).await;
     assert!(!output.status.success());
@@ -457,7 +489,7 @@ async fn context_prints_what_an_llm_is_shown() {
     );
 
     let output =
-        run(atp_dev().args(["context", "demo", "--provider", "gemini", "--server", &base])).await;
+        run(atp_dev().args(["context", "demo", "--provider", "llama", "--server", &base])).await;
     assert_eq!(output.status.code(), Some(2));
     assert!(
         text(&output.stderr).contains("openai"),

@@ -79,17 +79,26 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
         Some(lit) => {
             let value = lit.value();
             if !valid_tool_name(&value) {
-                push(
-                    errors,
-                    syn::Error::new_spanned(
-                        lit,
-                        "a tool name must be 1 to 64 characters among `a-z A-Z 0-9 _ -`",
-                    ),
-                );
+                push(errors, syn::Error::new_spanned(lit, TOOL_NAME_RULE));
             }
             value
         }
-        None => sig.ident.unraw().to_string(),
+        None => {
+            let name = sig.ident.unraw().to_string();
+            if !valid_tool_name(&name) {
+                push(
+                    errors,
+                    syn::Error::new_spanned(
+                        &sig.ident,
+                        format!(
+                            "`{name}` can't be a tool's name: {TOOL_NAME_RULE}; \
+                             rename the function or give `#[atp_tool(name = \"...\")]`"
+                        ),
+                    ),
+                );
+            }
+            name
+        }
     };
     let description = match &args.description {
         Some(lit) => lit.value(),
@@ -453,8 +462,17 @@ fn option_inner(ty: &Type) -> Option<&Type> {
     }
 }
 
+/// The names OpenAI, Anthropic and Gemini all take:
+/// `^[A-Za-z_][A-Za-z0-9_-]{0,63}$`.
+const TOOL_NAME_RULE: &str = "a tool name must be 1 to 64 characters among `a-z A-Z 0-9 _ -`, \
+     starting with a letter or `_` (the names OpenAI, Anthropic and Gemini all take)";
+
 fn valid_tool_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')

@@ -238,14 +238,20 @@ impl DynamicTool {
     /// Checks what the macro checks at compile time.
     pub(crate) fn check(&self) -> Result<(), Error> {
         let bad = |why: String| Err(Error::Config(format!("tool `{}`: {why}", self.name)));
+        // The names OpenAI, Anthropic and Gemini all take.
         let valid_name = |n: &str| {
             (1..=64).contains(&n.len())
+                && n.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && n.chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         };
         if !valid_name(&self.name) {
             return bad(
-                "a tool name must be 1 to 64 characters among `a-z A-Z 0-9 _ -`".to_owned(),
+                "a tool name must be 1 to 64 characters among `a-z A-Z 0-9 _ -`, \
+                 starting with a letter or `_` (the names OpenAI, Anthropic and Gemini all take)"
+                    .to_owned(),
             );
         }
         for (i, param) in self.params.iter().enumerate() {

@@ -35,6 +35,7 @@ mod process;
 pub mod protocol;
 mod registry;
 mod run;
+pub mod schema;
 mod secret;
 mod session;
 mod state;
@@ -72,7 +73,7 @@ pub use tool::{AuthDef, CallResult, Handler, ParamDef, ParamKind, StateDef, Tool
 ///
 /// | key | meaning | default |
 /// |---|---|---|
-/// | `name = "..."` | the tool's name (1–64 of `a-z A-Z 0-9 _ -`) | the function's name |
+/// | `name = "..."` | the tool's name (1–64 of `a-z A-Z 0-9 _ -`, starting with a letter or `_`: what every provider takes) | the function's name |
 /// | `description = "..."` | what the tool does, for the agent | the doc comment |
 /// | `required = ["a", ...]` | the required parameters | every parameter that is not an `Option` |
 /// | `auth_provider = "..."` | the provider whose token the tool needs | none |
@@ -143,7 +144,8 @@ pub use tool::{AuthDef, CallResult, Handler, ParamDef, ParamKind, StateDef, Tool
 ///     let tool = atp_sdk::registered_tools().find(|t| t.name == "list_repos").unwrap();
 ///     assert_eq!(tool.required_params(), ["owner"]);
 ///     assert_eq!(tool.auth.unwrap().kind, "OAuth2"); // the default with a provider
-///     assert_eq!(tool.parameters_schema()["properties"]["per_page"]["type"], "integer");
+///     // Left out of `required`: absent or `null` is the default.
+///     assert_eq!(tool.parameters_schema()["properties"]["per_page"]["type"], serde_json::json!(["integer", "null"]));
 /// }
 /// ```
 #[doc(inline)]

@@ -333,9 +333,10 @@ fn generator() -> SchemaGenerator {
         .into_generator()
 }
 
-/// The JSON Schema of a tool's parameters: an object with `properties`
-/// (each with its `description`) and `required`, plus `$defs` when a type
-/// needs them.
+/// The JSON Schema (2020-12) of a tool's parameters: an object with
+/// `properties` (each with its `description`, an optional one also taking
+/// `null`, a required one never) and `required`, plus `$defs` when a type
+/// needs them. The source of every rendering ([`crate::schema::render`]).
 pub(crate) fn parameters_schema(params: &[ParamSpec]) -> Value {
     let mut generator = generator();
     let mut properties = Map::with_capacity(params.len());
@@ -343,6 +344,18 @@ pub(crate) fn parameters_schema(params: &[ParamSpec]) -> Value {
         let mut schema = match &param.schema {
             SchemaSource::Type(schema) => schema(&mut generator).to_value(),
             SchemaSource::Json(schema) => schema.clone(),
+        };
+        if schema == Value::Bool(true) {
+            // Any value, as an object a description fits in.
+            schema = json!({});
+        }
+        // What the tool accepts: a required parameter's `null` is
+        // "Missing required parameter", an optional one's is `None` (or
+        // the default).
+        schema = if param.kind.is_required() {
+            crate::schema::without_null(schema)
+        } else {
+            crate::schema::or_null(schema)
         };
         if let (Some(description), Value::Object(map)) = (&param.description, &mut schema) {
             map.insert("description".to_owned(), Value::from(description.as_str()));
@@ -459,11 +472,38 @@ impl ToolDef {
             .collect()
     }
 
-    /// The JSON Schema of the tool's parameters: an object with
-    /// `properties` (each with its `description` when the parameter has a
-    /// `///` comment) and `required`, plus `$defs` when a type needs them.
+    /// The JSON Schema (draft 2020-12) of the tool's parameters, as
+    /// announced: an object with `properties` (each with its
+    /// `description` when the parameter has a `///` comment; an optional
+    /// one also takes `null`, a required one never) and `required`, plus
+    /// `$defs` when a type needs them.
     pub fn parameters_schema(&self) -> Value {
         parameters_schema(&self.param_specs())
+    }
+
+    /// The tool's parameter schema as `consumer` is shown it: the same one
+    /// MCP clients, `atp-dev context` and [`LlmClient`](crate::llm::LlmClient)
+    /// show (see [`crate::schema`]).
+    ///
+    /// ```
+    /// use atp_sdk::schema::Consumer;
+    /// use atp_sdk::{atp_tool, registered_tools};
+    ///
+    /// /// Finds notes.
+    /// #[atp_tool]
+    /// fn find(query: String, limit: Option<u32>) -> Vec<String> {
+    ///     vec![query; limit.unwrap_or(1) as usize]
+    /// }
+    ///
+    /// fn main() {
+    ///     let tool = registered_tools().find(|t| t.name == "find").unwrap();
+    ///     let openai = tool.schema_for(Consumer::OpenAi);
+    ///     assert!(openai.strict);
+    ///     assert_eq!(openai.schema["properties"]["limit"]["type"], serde_json::json!(["integer", "null"]));
+    /// }
+    /// ```
+    pub fn schema_for(&self, consumer: crate::schema::Consumer) -> crate::schema::Rendered {
+        crate::schema::render(&self.parameters_schema(), consumer)
     }
 
     /// The names of the required parameters, in declaration order.

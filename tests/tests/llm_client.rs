@@ -190,7 +190,11 @@ async fn contexts_in_each_providers_shape(transport: LlmTransport) {
         for (tool, spec) in context.tools_json().iter().zip(&context.tools) {
             let shaped = match provider {
                 Provider::OpenAi => json!({"type": "function", "name": spec.name,
-                    "description": spec.description, "parameters": spec.parameters}),
+                    "description": spec.description, "parameters": spec.parameters,
+                    "strict": spec.strict}),
+                Provider::Anthropic if spec.strict => json!({"name": spec.name,
+                    "description": spec.description, "input_schema": spec.parameters,
+                    "strict": true}),
                 Provider::Anthropic => json!({"name": spec.name,
                     "description": spec.description, "input_schema": spec.parameters}),
                 Provider::Mistral => json!({"type": "function", "function": {"name": spec.name,
@@ -203,13 +207,46 @@ async fn contexts_in_each_providers_shape(transport: LlmTransport) {
         let sent = serde_json::to_value(&context).unwrap();
         assert_eq!(sent["provider"], provider.to_string());
         assert_eq!(sent["tools"], json!(context.tools_json()));
-        let mut tools = context.tools.clone();
-        tools.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut tools: Vec<(String, String)> = context
+            .tools
+            .iter()
+            .map(|t| (t.name.clone(), t.description.clone()))
+            .collect();
+        tools.sort();
         seen.push(tools);
+        // The same schema, rendered for the provider: strict for OpenAI
+        // and Anthropic (each tool here can be), as is for Mistral.
+        assert_eq!(echo.strict, provider != Provider::Mistral, "{provider}");
     }
     assert!(
         seen.windows(2).all(|w| w[0] == w[1]),
         "every provider is shown the same tools"
+    );
+
+    // Gemini, which the platform's API does not speak: the schemas asked
+    // for as Anthropic's and rendered here in Gemini's OpenAPI subset.
+    let context = bounded(atp.context(TOOLKIT, Provider::Gemini, PROMPT))
+        .await
+        .expect("the Gemini context");
+    assert_eq!(context.provider, Provider::Gemini);
+    assert_eq!(
+        serde_json::to_value(&context).unwrap()["provider"],
+        "gemini"
+    );
+    let echo = context.tools.iter().find(|t| t.name == "echo").unwrap();
+    assert_eq!(
+        echo.shaped(Provider::Gemini),
+        json!({"name": "echo", "description": "Echoes the input text.", "parameters": {
+            "type": "OBJECT",
+            "properties": {"text": {"type": "STRING", "description": "The text to send back."}},
+            "required": ["text"],
+        }})
+    );
+    let whoami = context.tools.iter().find(|t| t.name == "whoami").unwrap();
+    assert_eq!(
+        whoami.shaped(Provider::Gemini),
+        json!({"name": "whoami", "description": whoami.description}),
+        "no parameters: no `parameters` (Gemini refuses an empty object)"
     );
     finish(server, toolkit).await;
 }
@@ -288,6 +325,23 @@ async fn calls_in_each_providers_shape(transport: LlmTransport) {
             json!({"role": "tool", "name": "echo", "content": r#"{"echo":"m"}"#, "tool_call_id": "mst1"}),
             json!({"role": "tool", "name": "echo", "content": r#"{"echo":"n"}"#, "tool_call_id": "mst2"}),
         ]
+    );
+
+    // Gemini: `functionCall` parts of a candidate's content; the results
+    // as `functionResponse` parts of one user content.
+    let gemini = json!({"candidates": [{"content": {"role": "model", "parts": [
+        {"text": "Checking."},
+        {"functionCall": {"id": "gm1", "name": "echo", "args": {"text": "g"}}},
+        {"functionCall": {"name": "fail", "args": {"reason": "y"}}},
+    ]}, "finishReason": "STOP"}]});
+    assert_eq!(
+        bounded(atp.call(TOOLKIT, Provider::Gemini, &gemini, None))
+            .await
+            .unwrap(),
+        [json!({"role": "user", "parts": [
+            {"functionResponse": {"id": "gm1", "name": "echo", "response": {"output": {"echo": "g"}}}},
+            {"functionResponse": {"name": "fail", "response": {"error": "boom: y"}}},
+        ]})]
     );
 
     // Without the token the tool's own refusal comes back.

@@ -55,7 +55,7 @@ async fn exercise(client: &Client, token: Option<&str>) {
         .await
         .expect("listed in time")
         .expect("tools/list answers");
-    // Schemas: an object schema from the signature, no `$ref`.
+    // Schemas: JSON Schema 2020-12 from the signature.
     let search = tool(&tools, "search");
     assert_eq!(
         search.description.as_deref(),
@@ -64,18 +64,35 @@ async fn exercise(client: &Client, token: Option<&str>) {
     let schema = Value::Object((*search.input_schema).clone());
     assert_eq!(schema["type"], "object", "{schema}");
     assert_eq!(schema["required"], json!(["query"]), "{schema}");
-    assert_eq!(schema["properties"]["limit"]["type"], "integer", "{schema}");
-    // An optional parameter is simply not required.
-    assert_eq!(schema["properties"]["tags"]["type"], "array", "{schema}");
+    assert_eq!(
+        schema["$schema"],
+        atp_sdk::schema::DRAFT_2020_12,
+        "{schema}"
+    );
+    assert_eq!(schema["additionalProperties"], false, "{schema}");
+    // Parameters that are not required also take `null` (the tool reads
+    // it as absent).
+    assert_eq!(
+        schema["properties"]["limit"]["type"],
+        json!(["integer", "null"]),
+        "{schema}"
+    );
+    assert_eq!(
+        schema["properties"]["tags"]["type"],
+        json!(["array", "null"]),
+        "{schema}"
+    );
     let echo = Value::Object((*tool(&tools, "echo").input_schema).clone());
     assert_eq!(
         echo["properties"]["text"]["description"],
         "The text to send back."
     );
-    let all = serde_json::to_string(&tools).unwrap();
-    assert!(!all.contains("$ref"), "no $ref in any schema: {all}");
     let ping = Value::Object((*tool(&tools, "ping").input_schema).clone());
-    assert_eq!(ping, json!({"type": "object", "properties": {}}));
+    assert_eq!(
+        ping,
+        json!({"$schema": atp_sdk::schema::DRAFT_2020_12, "type": "object",
+               "properties": {}, "additionalProperties": false})
+    );
 
     // Results: an object is structured content and its JSON as text; a
     // string is text.

@@ -307,7 +307,7 @@ fn exercise() -> Vec<Value> {
 /// What every transport and mode must show, with `token` the one the
 /// toolkit got (if any).
 fn check_exercise(observed: &Observed, token: Option<&str>) {
-    // Schemas: an object schema from the signature, no `$ref`.
+    // Schemas: JSON Schema 2020-12 from the signature.
     let list = observed.ok("list");
     assert_eq!(list["next_cursor"], Value::Null, "one page");
     let tools = list["tools"].as_array().expect("tools");
@@ -342,18 +342,30 @@ fn check_exercise(observed: &Observed, token: Option<&str>) {
     let schema = &search["inputSchema"];
     assert_eq!(schema["type"], "object", "{schema}");
     assert_eq!(schema["required"], json!(["query"]), "{schema}");
-    assert_eq!(schema["properties"]["limit"]["type"], "integer", "{schema}");
-    assert_eq!(schema["properties"]["tags"]["type"], "array", "{schema}");
+    assert_eq!(
+        schema["$schema"],
+        atp_sdk::schema::DRAFT_2020_12,
+        "{schema}"
+    );
+    assert_eq!(
+        schema["properties"]["limit"]["type"],
+        json!(["integer", "null"]),
+        "{schema}"
+    );
+    assert_eq!(
+        schema["properties"]["tags"]["type"],
+        json!(["array", "null"]),
+        "{schema}"
+    );
     assert_eq!(
         tool("echo")["inputSchema"]["properties"]["text"]["description"],
         "The text to send back."
     );
     assert_eq!(
         tool("ping")["inputSchema"],
-        json!({"type": "object", "properties": {}})
+        json!({"$schema": atp_sdk::schema::DRAFT_2020_12, "type": "object",
+               "properties": {}, "additionalProperties": false})
     );
-    let all = list["tools"].to_string();
-    assert!(!all.contains("$ref"), "no $ref in any schema: {all}");
 
     // Results: an object is structured content and its JSON as text; a
     // string is text only.

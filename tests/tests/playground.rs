@@ -499,7 +499,8 @@ mod in_chromium {
             "atp-dev context llm-kit --provider openai"
         );
 
-        // Anthropic: {"name", "description", "input_schema"}.
+        // Anthropic: {"name", "description", "input_schema"}, and `strict`
+        // for a tool in the strict form (echo is).
         b.wait_for(r#"#llm-provider option[value="anthropic"]"#, PAGE_WAIT)
             .await?
             .click()
@@ -513,7 +514,7 @@ mod in_chromium {
             .map(|(k, _)| k.as_str())
             .collect();
         keys.sort_unstable();
-        assert_eq!(keys, ["description", "input_schema", "name"]);
+        assert_eq!(keys, ["description", "input_schema", "name", "strict"]);
         assert_eq!(shown["name"], "echo");
         assert_eq!(
             shown["input_schema"]["properties"]["text"]["type"],
@@ -538,6 +539,25 @@ mod in_chromium {
             b.text_of("#llm-cli", PAGE_WAIT).await?,
             "atp-dev context llm-kit --provider mistral"
         );
+
+        // Gemini: {"name", "description", "parameters"} in its OpenAPI subset.
+        b.wait_for(r#"#llm-provider option[value="gemini"]"#, PAGE_WAIT)
+            .await?
+            .click()
+            .await?;
+        let expected = definition(server, "gemini", "echo").await?;
+        let shown = llm_body_shows(b, &expected).await?;
+        assert_eq!(shown["name"], "echo");
+        assert_eq!(shown["parameters"]["type"], "OBJECT");
+        assert_eq!(shown["parameters"]["properties"]["text"]["type"], "STRING");
+        assert_eq!(
+            b.text_of("#llm-cli", PAGE_WAIT).await?,
+            "atp-dev context llm-kit --provider gemini"
+        );
+        b.wait_for(r#"#llm-provider option[value="mistral"]"#, PAGE_WAIT)
+            .await?
+            .click()
+            .await?;
 
         // Another tool while the view is open: its definition, same provider.
         b.wait_for(r#".tool[data-tool="search"]"#, PAGE_WAIT)

@@ -376,9 +376,10 @@ async fn registrations_carry_the_exact_bodies() {
             "type": "object",
             "properties": {
                 "query": {"type": "string"},
-                "limit": {"type": "integer", "format": "uint32", "minimum": 0},
-                "exact": {"type": "boolean"},
-                "tags": {"type": "array", "items": {"type": "string"}}
+                // Not required: absent or `null` is the default (or `None`).
+                "limit": {"type": ["integer", "null"], "format": "uint32", "minimum": 0},
+                "exact": {"type": ["boolean", "null"]},
+                "tags": {"type": ["array", "null"], "items": {"type": "string"}}
             },
             "required": ["query"]
         })
@@ -641,7 +642,7 @@ async fn run_time_tools_are_served_with_the_same_rules() {
         registration.metadata.extra["parameters"],
         json!({"type": "object",
                "properties": {"item": {"type": "string", "description": "The item."},
-                              "quantity": {"type": "integer", "format": "uint32", "minimum": 0}},
+                              "quantity": {"type": ["integer", "null"], "format": "uint32", "minimum": 0}},
                "required": ["item"]})
     );
     assert_eq!(
@@ -658,6 +659,14 @@ fn run_time_tools_are_checked_like_macro_tools() {
     for (tool, message) in [
         (
             DynamicTool::new("has space", handler),
+            "a tool name must be",
+        ),
+        (
+            DynamicTool::new("1st", handler),
+            "starting with a letter or `_` (the names OpenAI, Anthropic and Gemini all take)",
+        ),
+        (
+            DynamicTool::new("caf\u{e9}", handler),
             "a tool name must be",
         ),
         (

@@ -126,8 +126,9 @@ enum Command {
     Context {
         /// The toolkit (its app name, as `atp-dev tools` lists it).
         toolkit: String,
-        /// Whose tool format: openai (Responses API), anthropic, mistral.
-        #[arg(long, default_value = "openai", value_parser = ["openai", "anthropic", "mistral"])]
+        /// Whose tool format: openai (Responses API), anthropic, mistral,
+        /// gemini (its OpenAPI subset; the platform's API has no Gemini).
+        #[arg(long, default_value = "openai", value_parser = ["openai", "anthropic", "mistral", "gemini"])]
         provider: String,
         /// The user prompt to put in the context.
         #[arg(long, default_value = "")]

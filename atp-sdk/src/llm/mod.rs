@@ -289,16 +289,25 @@ impl LlmClient {
     }
 
     /// What a model is shown of `toolkit`: its tools in `provider`'s shape.
+    ///
+    /// For [`Provider::Gemini`], which the platform's API does not speak,
+    /// the server is asked for the tools' JSON Schemas (Anthropic's shape)
+    /// and each is rendered for Gemini here, by the same function the
+    /// server and MCP use ([`crate::schema::render`]).
     pub async fn context(
         &self,
         toolkit: &str,
         provider: Provider,
         user_prompt: &str,
     ) -> Result<ToolkitContext, LlmError> {
+        let asked = match provider {
+            Provider::Gemini => Provider::Anthropic,
+            other => other,
+        };
         let request = LlmRequest::GetToolkitContext {
             request_id: new_request_id(),
             toolkit_id: toolkit.to_owned(),
-            provider: Some(provider.to_string()),
+            provider: Some(asked.to_string()),
             user_prompt: Some(user_prompt.to_owned()),
             api_key: Some(self.inner.api_key.clone()),
         };
@@ -308,7 +317,20 @@ impl LlmClient {
         }
         match reply.get("payload") {
             Some(payload) if payload.is_object() => {
-                Ok(ToolkitContext::from_payload(payload, provider))
+                let mut context = ToolkitContext::from_payload(payload, asked);
+                if provider != asked {
+                    context.provider = provider;
+                    for tool in &mut context.tools {
+                        let (rendered, _) = ToolSpec::rendered(
+                            std::mem::take(&mut tool.name),
+                            std::mem::take(&mut tool.description),
+                            &tool.parameters,
+                            provider,
+                        );
+                        *tool = rendered;
+                    }
+                }
+                Ok(context)
             }
             _ => Err(LlmError::Server(format!(
                 "no context in the server's answer: {reply}"

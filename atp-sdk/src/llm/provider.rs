@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 /// ```
 /// use atp_sdk::llm::Provider;
 /// assert_eq!("mistralai".parse::<Provider>(), Ok(Provider::Mistral));
+/// assert_eq!("gemini".parse::<Provider>(), Ok(Provider::Gemini));
 /// assert_eq!(Provider::OpenAi.to_string(), "openai");
 /// assert!("llama".parse::<Provider>().is_err());
 /// ```
@@ -28,6 +29,15 @@ pub enum Provider {
     /// Mistral: `{"type": "function", "function": {...}}` tools.
     #[serde(rename = "mistral", alias = "mistralai")]
     Mistral,
+    /// Google Gemini: function declarations (`parameters` in its OpenAPI
+    /// subset), `functionCall` parts, `functionResponse` parts.
+    ///
+    /// The platform's LLM-client API speaks only the other three:
+    /// [`LlmClient::context`](super::LlmClient::context) asks it for the
+    /// JSON Schema (as Anthropic's) and renders Gemini's itself; `atp-dev`
+    /// answers `gemini` too.
+    #[serde(rename = "gemini", alias = "google")]
+    Gemini,
 }
 
 impl std::str::FromStr for Provider {
@@ -38,8 +48,9 @@ impl std::str::FromStr for Provider {
             "openai" => Ok(Self::OpenAi),
             "anthropic" => Ok(Self::Anthropic),
             "mistral" | "mistralai" => Ok(Self::Mistral),
+            "gemini" | "google" => Ok(Self::Gemini),
             other => Err(format!(
-                "unknown provider {other:?}: use openai, anthropic or mistral"
+                "unknown provider {other:?}: use openai, anthropic, mistral or gemini"
             )),
         }
     }
@@ -51,6 +62,7 @@ impl fmt::Display for Provider {
             Self::OpenAi => "openai",
             Self::Anthropic => "anthropic",
             Self::Mistral => "mistral",
+            Self::Gemini => "gemini",
         })
     }
 }
@@ -62,21 +74,64 @@ pub struct ToolSpec {
     pub name: String,
     /// What it does.
     pub description: String,
-    /// The JSON Schema of its parameters (an object schema).
+    /// The JSON Schema of its parameters (an object schema), in the
+    /// provider's dialect.
     pub parameters: Value,
+    /// Whether `parameters` is in the provider's strict form (OpenAI's
+    /// and Anthropic's `strict: true`).
+    pub strict: bool,
 }
 
 impl ToolSpec {
+    /// The tool with its parameter schema, as announced (JSON Schema
+    /// 2020-12), rendered for `provider` by [`crate::schema::render`];
+    /// also why it is not strict, where the provider has a strict form
+    /// and the schema can't be written in it.
+    ///
+    /// ```
+    /// use atp_sdk::llm::{Provider, ToolSpec};
+    /// use serde_json::json;
+    /// let schema = json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]});
+    /// let (tool, not_strict) = ToolSpec::rendered("echo", "Echoes.", &schema, Provider::OpenAi);
+    /// assert!(tool.strict && not_strict.is_none());
+    /// assert_eq!(tool.shaped(Provider::OpenAi)["strict"], true);
+    /// assert_eq!(tool.parameters["additionalProperties"], false);
+    /// ```
+    pub fn rendered(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        parameters: &Value,
+        provider: Provider,
+    ) -> (Self, Option<String>) {
+        let rendered = crate::schema::render(parameters, provider.into());
+        (
+            Self {
+                name: name.into(),
+                description: description.into(),
+                parameters: rendered.schema,
+                strict: rendered.strict,
+            },
+            rendered.not_strict,
+        )
+    }
+
     /// The tool in `provider`'s shape.
     ///
     /// ```
     /// use atp_sdk::llm::{Provider, ToolSpec};
     /// use serde_json::json;
-    /// let tool = ToolSpec { name: "echo".into(), description: "Echoes.".into(), parameters: json!({"type": "object"}) };
+    /// let tool = ToolSpec { name: "echo".into(), description: "Echoes.".into(), parameters: json!({"type": "object"}), strict: false };
     /// assert_eq!(tool.shaped(Provider::Anthropic)["input_schema"], json!({"type": "object"}));
     /// assert_eq!(tool.shaped(Provider::Mistral)["function"]["name"], "echo");
     /// assert_eq!(tool.shaped(Provider::OpenAi)["type"], "function");
+    /// assert_eq!(tool.shaped(Provider::OpenAi)["strict"], false);
+    /// assert_eq!(tool.shaped(Provider::Gemini), json!({"name": "echo", "description": "Echoes."}));
     /// ```
+    ///
+    /// OpenAI's tools always say `strict` (the Responses API makes a tool
+    /// strict when it does not); Anthropic's only when it is; a Gemini
+    /// declaration has no `parameters` when the tool takes none (Gemini
+    /// refuses an object without properties).
     pub fn shaped(&self, provider: Provider) -> Value {
         match provider {
             Provider::OpenAi => json!({
@@ -84,12 +139,31 @@ impl ToolSpec {
                 "name": self.name,
                 "description": self.description,
                 "parameters": self.parameters,
+                "strict": self.strict,
+            }),
+            Provider::Anthropic if self.strict => json!({
+                "name": self.name,
+                "description": self.description,
+                "input_schema": self.parameters,
+                "strict": true,
             }),
             Provider::Anthropic => json!({
                 "name": self.name,
                 "description": self.description,
                 "input_schema": self.parameters,
             }),
+            Provider::Gemini => {
+                let mut declaration = json!({"name": self.name, "description": self.description});
+                if self
+                    .parameters
+                    .get("properties")
+                    .and_then(Value::as_object)
+                    .is_some_and(|p| !p.is_empty())
+                {
+                    declaration["parameters"] = self.parameters.clone();
+                }
+                declaration
+            }
             Provider::Mistral => json!({
                 "type": "function",
                 "function": {
@@ -120,6 +194,7 @@ impl ToolSpec {
                 .unwrap_or_default()
                 .to_owned(),
             parameters,
+            strict: inner.get("strict") == Some(&Value::Bool(true)),
         })
     }
 }
@@ -147,6 +222,8 @@ pub(crate) enum CallStyle {
     Anthropic,
     /// Mistral `tool_calls`.
     Mistral,
+    /// Gemini `functionCall` parts.
+    Gemini,
 }
 
 /// Reads the tool calls in a provider's output: a whole response, a
@@ -164,6 +241,7 @@ pub(crate) fn read_tool_calls(
         Provider::OpenAi => CallStyle::Responses,
         Provider::Anthropic => CallStyle::Anthropic,
         Provider::Mistral => CallStyle::Mistral,
+        Provider::Gemini => CallStyle::Gemini,
     };
     collect(provider, output, &mut calls, &mut style)?;
     Ok((calls, style))
@@ -191,6 +269,18 @@ fn collect(
             // message's `content` or `tool_calls`.
             if let Some(output) = map.get("output").filter(|o| o.is_array()) {
                 return collect(provider, output, calls, style);
+            }
+            // Gemini: `candidates[].content.parts[]`.
+            if let Some(candidates) = map.get("candidates").and_then(Value::as_array) {
+                for candidate in candidates {
+                    if let Some(content) = candidate.get("content") {
+                        collect(provider, content, calls, style)?;
+                    }
+                }
+                return Ok(());
+            }
+            if let Some(parts) = map.get("parts").filter(|p| p.is_array()) {
+                return collect(provider, parts, calls, style);
             }
             if let Some(choices) = map.get("choices").and_then(Value::as_array) {
                 for choice in choices {
@@ -236,6 +326,22 @@ fn one_call(
 ) -> Result<Option<ReadCall>, String> {
     let kind = map.get("type").and_then(Value::as_str);
     let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_owned);
+    // Gemini: {"functionCall": {"name", "args": {...}, "id"?}}
+    if let Some(call) = map.get("functionCall").filter(|c| c.is_object()) {
+        let name = call
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or("a functionCall without a name")?
+            .to_owned();
+        let id = call
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let (arguments, unreadable) = arguments(call.get("args"));
+        *style = CallStyle::Gemini;
+        return Ok(Some(read_call(id, name, arguments, unreadable)));
+    }
     match kind {
         // Responses API: {"type": "function_call", "call_id", "name", "arguments": "<JSON>"}
         Some("function_call") => {
@@ -314,6 +420,29 @@ pub(crate) fn shape_results(style: CallStyle, results: &[(ToolCall, Value)]) -> 
                 json!({"role": "tool", "name": call.name, "content": text(result), "tool_call_id": call.id})
             })
             .collect(),
+        // Gemini: one user content of `functionResponse` parts, each
+        // result under `output` (an error under `error`), as Google's
+        // docs ask.
+        CallStyle::Gemini if results.is_empty() => Vec::new(),
+        CallStyle::Gemini => vec![json!({
+            "role": "user",
+            "parts": results
+                .iter()
+                .map(|(call, result)| {
+                    let response = match result {
+                        Value::Object(map) if map.len() == 1 && map.contains_key("error") => {
+                            result.clone()
+                        }
+                        _ => json!({"output": result}),
+                    };
+                    let mut part = json!({"name": call.name, "response": response});
+                    if !call.id.is_empty() {
+                        part["id"] = json!(call.id);
+                    }
+                    json!({"functionResponse": part})
+                })
+                .collect::<Vec<_>>(),
+        })],
         // Anthropic wants every result of a turn in one user message.
         CallStyle::Anthropic if results.is_empty() => Vec::new(),
         CallStyle::Anthropic => vec![json!({
@@ -415,6 +544,37 @@ mod tests {
     }
 
     #[test]
+    fn gemini_function_calls_and_responses() {
+        let response = json!({"candidates": [{"content": {"role": "model", "parts": [
+            {"text": "Looking."},
+            {"functionCall": {"name": "echo", "args": {"text": "a"}, "id": "g1"}},
+            {"functionCall": {"name": "fail", "args": {}}},
+        ]}}]});
+        let (calls, style) = read_tool_calls(Provider::Gemini, &response).unwrap();
+        let calls: Vec<ToolCall> = calls.into_iter().map(|(call, _)| call).collect();
+        assert_eq!(style, CallStyle::Gemini);
+        assert_eq!(calls.len(), 2);
+        assert_eq!(
+            (calls[0].id.as_str(), &calls[0].arguments),
+            ("g1", &json!({"text": "a"}))
+        );
+        let shaped = shape_results(
+            style,
+            &[
+                (calls[0].clone(), json!("a")),
+                (calls[1].clone(), json!({"error": "no"})),
+            ],
+        );
+        assert_eq!(
+            shaped,
+            [json!({"role": "user", "parts": [
+                {"functionResponse": {"name": "echo", "id": "g1", "response": {"output": "a"}}},
+                {"functionResponse": {"name": "fail", "response": {"error": "no"}}},
+            ]})]
+        );
+    }
+
+    #[test]
     fn bad_arguments_are_that_calls_error_not_the_turns() {
         let calls = json!([
             {"type": "function_call", "call_id": "c1", "name": "echo", "arguments": "{\"text\": \"cut o"},
@@ -443,8 +603,14 @@ mod tests {
             name: "echo".into(),
             description: "Echoes.".into(),
             parameters: json!({"type": "object", "properties": {"text": {"type": "string"}}}),
+            strict: false,
         };
-        for provider in [Provider::OpenAi, Provider::Anthropic, Provider::Mistral] {
+        for provider in [
+            Provider::OpenAi,
+            Provider::Anthropic,
+            Provider::Mistral,
+            Provider::Gemini,
+        ] {
             assert_eq!(
                 ToolSpec::from_shaped(&tool.shaped(provider)),
                 Some(tool.clone())

@@ -66,11 +66,12 @@ impl McpTools {
                     .get("parameters")
                     .cloned()
                     .unwrap_or(Value::Null);
-                Tool::new(
-                    a.name.clone(),
-                    a.metadata.description.clone(),
-                    super::schema::input_schema(&schema),
-                )
+                let input =
+                    match crate::schema::render(&schema, crate::schema::Consumer::Mcp).schema {
+                        Value::Object(map) => map,
+                        _ => serde_json::Map::new(),
+                    };
+                Tool::new(a.name.clone(), a.metadata.description.clone(), input)
             })
             .collect();
         let info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())

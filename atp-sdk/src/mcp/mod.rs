@@ -8,7 +8,6 @@
 
 mod auth;
 mod handler;
-mod schema;
 mod sessions;
 
 use std::time::Duration;
