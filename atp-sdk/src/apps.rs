@@ -603,4 +603,36 @@ mod tests {
         }
         .title;
     }
+
+    #[allow(dead_code)]
+    #[derive(serde::Deserialize, JsonSchema)]
+    struct Outline {
+        heading: String,
+        sections: Vec<Outline>,
+    }
+
+    #[allow(dead_code)]
+    #[derive(serde::Deserialize, JsonSchema)]
+    struct WithOutline {
+        outline: Outline,
+    }
+
+    /// A params struct whose property refers to a definition (a
+    /// recursive type stays a `$ref`): the definition is announced too.
+    #[test]
+    fn the_definitions_of_app_params_are_announced_with_them() {
+        let schema = crate::tool::parameters_schema(&params_of::<WithOutline>());
+        assert_eq!(
+            schema["properties"]["outline"]["$ref"], "#/$defs/Outline",
+            "{schema}"
+        );
+        assert!(
+            schema["$defs"]["Outline"]["properties"]["sections"].is_object(),
+            "{schema}"
+        );
+        assert!(
+            schema["properties"]["outline"].get("$defs").is_none(),
+            "{schema}"
+        );
+    }
 }

@@ -340,11 +340,17 @@ fn generator() -> SchemaGenerator {
 pub(crate) fn parameters_schema(params: &[ParamSpec]) -> Value {
     let mut generator = generator();
     let mut properties = Map::with_capacity(params.len());
+    let mut carried = Map::new();
     for param in params {
         let mut schema = match &param.schema {
             SchemaSource::Type(schema) => schema(&mut generator).to_value(),
             SchemaSource::Json(schema) => schema.clone(),
         };
+        // The definitions a struct's property refers to travel with it
+        // (see `params_of`): they go to the root, where `$ref`s point.
+        if let Some(Value::Object(defs)) = schema.as_object_mut().and_then(|m| m.remove("$defs")) {
+            carried.extend(defs);
+        }
         if schema == Value::Bool(true) {
             // Any value, as an object a description fits in.
             schema = json!({});
@@ -368,7 +374,8 @@ pub(crate) fn parameters_schema(params: &[ParamSpec]) -> Value {
         .map(|p| p.name.as_str())
         .collect();
     let mut root = json!({ "type": "object", "properties": properties, "required": required });
-    let definitions = generator.take_definitions(true);
+    let mut definitions = generator.take_definitions(true);
+    definitions.extend(carried);
     if !definitions.is_empty() {
         root["$defs"] = Value::Object(definitions);
     }
@@ -381,6 +388,7 @@ pub(crate) fn parameters_schema(params: &[ParamSpec]) -> Value {
 /// `preserve_order`, turned on by any crate in a build, changes it).
 pub(crate) fn params_of<P: JsonSchema>() -> Vec<ParamSpec> {
     let schema = generator().into_root_schema_for::<P>().to_value();
+    let defs = schema.get("$defs").cloned();
     let required: Vec<&str> = schema["required"]
         .as_array()
         .map(|r| r.iter().filter_map(Value::as_str).collect())
@@ -398,6 +406,13 @@ pub(crate) fn params_of<P: JsonSchema>() -> Vec<ParamSpec> {
                 .as_object_mut()
                 .and_then(|p| p.remove("description"))
                 .and_then(|d| d.as_str().map(str::to_owned));
+            // Its `$ref`s point at `P`'s definitions: carried along, for
+            // `parameters_schema` to put at the root.
+            if let (Some(defs), Value::Object(map)) = (&defs, &mut property)
+                && property_refers(map)
+            {
+                map.insert("$defs".to_owned(), defs.clone());
+            }
             ParamSpec {
                 name: name.clone(),
                 kind: if required.contains(&name.as_str()) {
@@ -410,6 +425,18 @@ pub(crate) fn params_of<P: JsonSchema>() -> Vec<ParamSpec> {
             }
         })
         .collect()
+}
+
+/// Whether a schema holds a `$ref` anywhere.
+fn property_refers(map: &Map<String, Value>) -> bool {
+    fn refers(value: &Value) -> bool {
+        match value {
+            Value::Object(map) => map.contains_key("$ref") || map.values().any(refers),
+            Value::Array(items) => items.iter().any(refers),
+            _ => false,
+        }
+    }
+    map.contains_key("$ref") || map.values().any(refers)
 }
 
 /// The auth of a tool or app, owned.

@@ -291,9 +291,10 @@ impl LlmClient {
     /// What a model is shown of `toolkit`: its tools in `provider`'s shape.
     ///
     /// For [`Provider::Gemini`], which the platform's API does not speak,
-    /// the server is asked for the tools' JSON Schemas (Anthropic's shape)
-    /// and each is rendered for Gemini here, by the same function the
-    /// server and MCP use ([`crate::schema::render`]).
+    /// the server is asked for the tools' JSON Schemas as announced
+    /// (Mistral's shape, which carries them unchanged) and each is rendered
+    /// for Gemini here, by the same function the server and MCP use
+    /// ([`crate::schema::render`]).
     pub async fn context(
         &self,
         toolkit: &str,
@@ -301,7 +302,7 @@ impl LlmClient {
         user_prompt: &str,
     ) -> Result<ToolkitContext, LlmError> {
         let asked = match provider {
-            Provider::Gemini => Provider::Anthropic,
+            Provider::Gemini => Provider::Mistral,
             other => other,
         };
         let request = LlmRequest::GetToolkitContext {

@@ -78,7 +78,7 @@ pub struct ToolSpec {
     /// provider's dialect.
     pub parameters: Value,
     /// Whether `parameters` is in the provider's strict form (OpenAI's
-    /// and Anthropic's `strict: true`).
+    /// `strict: true`).
     pub strict: bool,
 }
 
@@ -129,7 +129,7 @@ impl ToolSpec {
     /// ```
     ///
     /// OpenAI's tools always say `strict` (the Responses API makes a tool
-    /// strict when it does not); Anthropic's only when it is; a Gemini
+    /// strict when it does not); a Gemini
     /// declaration has no `parameters` when the tool takes none (Gemini
     /// refuses an object without properties).
     pub fn shaped(&self, provider: Provider) -> Value {
@@ -140,12 +140,6 @@ impl ToolSpec {
                 "description": self.description,
                 "parameters": self.parameters,
                 "strict": self.strict,
-            }),
-            Provider::Anthropic if self.strict => json!({
-                "name": self.name,
-                "description": self.description,
-                "input_schema": self.parameters,
-                "strict": true,
             }),
             Provider::Anthropic => json!({
                 "name": self.name,
@@ -270,12 +264,11 @@ fn collect(
             if let Some(output) = map.get("output").filter(|o| o.is_array()) {
                 return collect(provider, output, calls, style);
             }
-            // Gemini: `candidates[].content.parts[]`.
+            // Gemini: `candidates[0].content.parts[]` (further candidates
+            // are alternatives, not more calls).
             if let Some(candidates) = map.get("candidates").and_then(Value::as_array) {
-                for candidate in candidates {
-                    if let Some(content) = candidate.get("content") {
-                        collect(provider, content, calls, style)?;
-                    }
+                if let Some(content) = candidates.first().and_then(|c| c.get("content")) {
+                    collect(provider, content, calls, style)?;
                 }
                 return Ok(());
             }

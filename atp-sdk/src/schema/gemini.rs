@@ -237,6 +237,9 @@ impl Converter<'_> {
         let depth = self.path.get(name.as_ref()).copied().unwrap_or(0);
         if depth >= MAX_REPEAT || self.written > MAX_NODES {
             let mut stub = Map::new();
+            if let Some(Value::String(t)) = target.get("type") {
+                stub.insert("type".to_owned(), json!(upper(t)));
+            }
             let described = target
                 .get("description")
                 .and_then(Value::as_str)

@@ -10,7 +10,7 @@
 //! |---|---|
 //! | [`Consumer::Mcp`] | draft 2020-12 as is: `$schema`, `$defs` and `$ref`s kept, optionals as `["T", "null"]` or `anyOf` with `{"type": "null"}`, `additionalProperties: false` at the root |
 //! | [`Consumer::OpenAi`] | OpenAI's strict mode when the schema can be written in it (every property required, optionals nullable, `additionalProperties: false` on every object, `anyOf` for `oneOf`, unsupported keywords dropped); otherwise the 2020-12 schema, not strict, with the reason |
-//! | [`Consumer::Anthropic`] | the 2020-12 schema as `input_schema`, and the strict form where OpenAI's applies |
+//! | [`Consumer::Anthropic`] | the 2020-12 schema as `input_schema` (its strict tool use takes a narrower subset of JSON Schema than OpenAI's, so it is not used) |
 //! | [`Consumer::Gemini`] | Gemini's OpenAPI subset: `$ref`s resolved (a recursive type is described a few levels deep, never copied without bound), one upper-case `type`, `nullable`, string enums |
 //! | [`Consumer::Mistral`] | the 2020-12 schema |
 //!
@@ -95,8 +95,8 @@ pub struct Rendered {
     /// The schema, in the consumer's dialect.
     pub schema: Value,
     /// Whether the schema is in the consumer's strict form (OpenAI's
-    /// `strict: true`, Anthropic's strict tool use): the model's arguments
-    /// are then held to it by the provider.
+    /// `strict: true`): the model's arguments are then held to it by the
+    /// provider.
     pub strict: bool,
     /// Why the schema is not strict, for a consumer that has a strict form
     /// (`None` when it is, or when the consumer has none).
@@ -133,9 +133,12 @@ pub fn render(parameters: &Value, consumer: Consumer) -> Rendered {
     };
     match consumer {
         Consumer::Mcp => plain(mcp(parameters)),
-        Consumer::Mistral => plain(Value::Object(object_root(parameters))),
+        // Anthropic's strict tool use takes a narrower subset of JSON
+        // Schema than OpenAI's, with no validator of its own to judge a
+        // rendering by: it is shown the schema as is.
+        Consumer::Mistral | Consumer::Anthropic => plain(Value::Object(object_root(parameters))),
         Consumer::Gemini => plain(gemini::render(&Value::Object(object_root(parameters)))),
-        Consumer::OpenAi | Consumer::Anthropic => {
+        Consumer::OpenAi => {
             let root = Value::Object(object_root(parameters));
             match openai::strict(&root) {
                 Ok(schema) => Rendered {
@@ -296,9 +299,12 @@ pub(crate) fn without_null(schema: Value) -> Value {
     for key in ["anyOf", "oneOf"] {
         if let Some(Value::Array(branches)) = map.get_mut(key) {
             branches.retain(|b| b.get("type") != Some(&json!("null")));
-            if branches.iter().all(|b| !admits_null(b)) {
-                return Value::Object(map);
+            // A branch that takes null itself (an untagged variant of an
+            // `Option`) loses it too.
+            for branch in branches.iter_mut() {
+                *branch = without_null(std::mem::take(branch));
             }
+            return Value::Object(map);
         }
     }
     if let Some(Value::Array(values)) = map.get_mut("enum") {
@@ -398,6 +404,10 @@ mod tests {
         assert_eq!(
             without_null(json!({"type": "string"})),
             json!({"type": "string"})
+        );
+        assert_eq!(
+            without_null(json!({"anyOf": [{"type": ["integer", "null"]}, {"type": "string"}]})),
+            json!({"anyOf": [{"type": "integer"}, {"type": "string"}]})
         );
     }
 

@@ -1,5 +1,5 @@
 //! OpenAI's strict mode (Structured Outputs, `strict: true` on a function
-//! tool), which Anthropic's strict tool use shares: every object lists
+//! tool): every object lists
 //! every property as required and says `additionalProperties: false`
 //! (an optional value is left out by sending `null`), unions are `anyOf`,
 //! and only the supported keywords appear.
@@ -134,6 +134,31 @@ impl Writer {
         {
             // Any value but `null`: a required parameter of any JSON.
             return Err(any_value(shown));
+        }
+        for key in ["minLength", "maxLength"] {
+            if map.contains_key(key) {
+                // Strict mode would drop it, and the schema would take
+                // what the tool refuses (a `char` is one character).
+                return Err(format!(
+                    "`{shown}` has a length limit (`{key}`), which strict mode does not keep"
+                ));
+            }
+        }
+        let kinds = ["anyOf", "oneOf", "allOf"]
+            .iter()
+            .filter(|k| map.contains_key(**k))
+            .count();
+        if kinds > 1 {
+            return Err(format!(
+                "`{shown}` combines `anyOf`, `oneOf` and `allOf`, which strict mode can't describe"
+            ));
+        }
+        if kinds == 1 && map.contains_key("properties") {
+            // An object of its own properties and one of several shapes (a
+            // flattened enum): closing it would refuse the shapes' keys.
+            return Err(format!(
+                "`{shown}` has properties of its own and a union of shapes (a flattened enum), which strict mode can't describe"
+            ));
         }
         let mut out = Map::new();
         if let Some(t) = map.get("type") {
@@ -313,6 +338,21 @@ mod tests {
         assert_eq!(
             reason(json!({"type": "object", "additionalProperties": {"type": "integer"}})),
             "`p` is an object with free keys (a map), which strict mode can't describe"
+        );
+        assert_eq!(
+            reason(json!({"type": "string", "minLength": 1, "maxLength": 1})),
+            "`p` has a length limit (`minLength`), which strict mode does not keep"
+        );
+        assert!(
+            reason(
+                json!({"type": "object", "properties": {"a": {"type": "integer"}},
+                          "oneOf": [{"properties": {"k": {"const": "x"}}}]})
+            )
+            .contains("a union of shapes (a flattened enum)")
+        );
+        assert!(
+            reason(json!({"anyOf": [{"type": "string"}], "allOf": [{"type": "string"}]}))
+                .contains("combines")
         );
         let mut deep = json!({"type": "string"});
         for _ in 0..MAX_DEPTH {
