@@ -68,9 +68,9 @@ pub(crate) async fn call(
 /// The HTTP status and JSON error for a call that got no answer.
 pub(crate) fn error_response(err: &CallError) -> ApiError {
     let status = match err {
-        CallError::UnknownTool(_) | CallError::UnknownSession(_) | CallError::UnknownToolkit(_) => {
-            StatusCode::NOT_FOUND
-        }
+        CallError::UnknownTool(_)
+        | CallError::UnknownSession(_)
+        | CallError::UnknownToolkit { .. } => StatusCode::NOT_FOUND,
         CallError::NotConnected(_) | CallError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         CallError::SessionBusy(_) => StatusCode::CONFLICT,

@@ -73,6 +73,8 @@ pub struct CallEvent {
     pub app_name: Option<String>,
     /// The parameters, as sent (secrets redacted).
     pub params: Value,
+    /// The ones the tool did not announce (it ignores them), sorted.
+    pub ignored_params: Vec<String>,
     /// Whether the call carried an auth token.
     pub with_token: bool,
     /// Where the call stands.
@@ -95,6 +97,7 @@ impl CallEvent {
             tool: tool.to_owned(),
             app_name: None,
             params: bounded(redact(params)),
+            ignored_params: Vec::new(),
             with_token,
             status: CallStatus::Running,
             result: None,

@@ -162,7 +162,7 @@ pub(crate) async fn task(
 /// A call error as the LLM reads it.
 fn describe(err: &CallError) -> String {
     match err {
-        CallError::UnknownToolkit(name) => format!("Unknown toolkit: {name}"),
+        CallError::UnknownToolkit { name, .. } => format!("Unknown toolkit: {name}"),
         CallError::NotConnected(name) => format!("The toolkit '{name}' is not connected"),
         CallError::Timeout { timeout, .. } => format!("Tool timed out after {timeout:?}"),
         other => other.to_string(),

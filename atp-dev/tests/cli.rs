@@ -42,6 +42,21 @@ async fn call_prints_the_result_as_json() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
     assert_eq!(stdout, "{\n  \"created\": \"Acme\"\n}\n");
+    // Arguments the tool does not take are sent (models add their own),
+    // and said.
+    assert!(
+        text(&output.stderr).contains(
+            "warning: echo has no parameter `n`, `name`, `ok`, `tags` (its parameters: x); the tool ignores them"
+        ),
+        "{}",
+        text(&output.stderr)
+    );
+    // And marked in the call log.
+    let logged = server.recent_calls();
+    assert_eq!(
+        logged.last().map(|e| e.ignored_params.clone()),
+        Some(vec!["n".into(), "name".into(), "ok".into(), "tags".into()])
+    );
 
     // An error result is printed too, and exits 1. The server comes from
     // ATP_DEV_URL.
@@ -62,6 +77,44 @@ async fn call_prints_the_result_as_json() {
     assert!(text(&output.stderr).contains("echo answered an error"));
     let result: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(result, json!({"error": "Missing required parameter: x"}));
+    assert!(!text(&output.stderr).contains("warning"));
+
+    // A tool that needs a token and got none: how to give one.
+    let mut call = atp_dev();
+    call.args(["call", "echo", "x=1", "--server", &server.base_url()]);
+    let toolkit_side = async {
+        let request = toolkit.next_request().await;
+        toolkit
+            .respond(
+                &request["request_id"],
+                json!({"error": "Missing auth_token for authenticated tool"}),
+            )
+            .await;
+    };
+    let (output, ()) = tokio::join!(run(&mut call), toolkit_side);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains(
+            "hint: echo needs the user's token: give one with --token TOKEN (in the playground, the token field)"
+        ),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn a_port_in_use_is_said_with_the_way_out() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let output = run(atp_dev().args(["--port", &port, "--", "true"])).await;
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "hint: another program (another atp-dev?) has port {port}: choose one with --port N (--port 0 takes any free one)"
+        )),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -79,6 +132,15 @@ async fn call_fails_with_a_message_when_there_is_no_answer() {
     register(&server, "k", "demo", "silent").await;
     let _toolkit = RawToolkit::connect(&server, "k").await;
     server.wait_for_tools(&["silent"], WAIT).await.unwrap();
+
+    // A near miss: the tool meant.
+    let output = run(atp_dev().args(["call", "silnet", "--server", &server.base_url()])).await;
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        text(&output.stderr).contains("hint: did you mean `silent`?"),
+        "{}",
+        text(&output.stderr)
+    );
     let output = run(atp_dev().args([
         "call",
         "silent",
@@ -141,7 +203,9 @@ async fn a_command_runs_beside_the_server_with_its_environment() {
     let parts: Vec<&str> = line.trim().split('|').collect();
     assert!(parts[0].starts_with("http://127.0.0.1:"), "{line}");
     assert_eq!(parts[1], "dev");
-    assert_eq!(parts[2], "sh");
+    // The toolkit names itself (its executable: under `cargo run`, the
+    // crate's binary, never `cargo`): atp-dev sets no `ATP_APP_NAME`.
+    assert_eq!(parts[2], "");
     let stderr = text(&output.stderr);
     assert!(
         stderr.contains("atp-dev listening on http://127.0.0.1:"),
@@ -186,22 +250,6 @@ fn key_value_params_are_json_when_they_parse() {
         json!({"s": "hello", "n": 1.5, "quoted": "7", "obj": {"a": null}, "empty": "", "eq": "a=b"})
     );
     assert!(atp_dev::cli::parse_params(&["=x".into()]).is_err());
-}
-
-#[test]
-fn app_names_come_from_cargo_targets() {
-    let name =
-        |words: &[&str]| atp_dev::cli::app_name(&words.iter().map(Into::into).collect::<Vec<_>>());
-    assert_eq!(
-        name(&["cargo", "run", "--example", "quickstart"]),
-        "quickstart"
-    );
-    assert_eq!(name(&["cargo", "run", "-p", "my-tools"]), "my-tools");
-    assert_eq!(name(&["cargo", "run", "--bin=server"]), "server");
-    assert_eq!(
-        name(&["./target/release/hubspot-tools", "--flag"]),
-        "hubspot-tools"
-    );
 }
 
 #[tokio::test]
@@ -482,8 +530,9 @@ async fn context_prints_what_an_llm_is_shown() {
 
     let output = run(atp_dev().args(["context", "nobody", "--server", &base])).await;
     assert!(!output.status.success());
+    // The toolkits that are connected, listed.
     assert!(
-        text(&output.stderr).contains("nobody"),
+        text(&output.stderr).contains("unknown toolkit: nobody; connected: demo"),
         "{}",
         text(&output.stderr)
     );

@@ -121,13 +121,11 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
         );
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        push(
-            errors,
-            syn::Error::new_spanned(
-                &sig.generics,
-                "an `#[atp_tool]` function can't be generic: each parameter needs a concrete type for its JSON Schema",
-            ),
-        );
+        let mut message = "an `#[atp_tool]` function can't be generic: each parameter needs a concrete type for its JSON Schema".to_owned();
+        if bounds_name_context(&sig.generics) {
+            message.push_str(CONTEXT_CLASH);
+        }
+        push(errors, syn::Error::new_spanned(&sig.generics, message));
     }
     if let Some(variadic) = &sig.variadic {
         push(
@@ -394,11 +392,44 @@ fn apply_required(
     }
 }
 
+/// Said where a `Context` bound suggests anyhow's trait was taken for the
+/// SDK's type (rustc's advice for a trait in a type's place is a generic).
+const CONTEXT_CLASH: &str = "; if `Context` is anyhow's trait (`use anyhow::Context;`), \
+     import it unnamed, `use anyhow::Context as _;`, and take `ctx: atp_sdk::Context`";
+
+/// Whether a bound names a trait `Context` (`T: Context`, `impl Context`).
+fn is_context_bound(bound: &syn::TypeParamBound) -> bool {
+    matches!(bound, syn::TypeParamBound::Trait(t)
+        if t.path.segments.last().is_some_and(|s| s.ident == "Context"))
+}
+
+/// Whether a generic parameter or `where` bound names a trait `Context`.
+fn bounds_name_context(generics: &syn::Generics) -> bool {
+    let in_params = generics
+        .params
+        .iter()
+        .any(|p| matches!(p, syn::GenericParam::Type(t) if t.bounds.iter().any(is_context_bound)));
+    let in_where = generics.where_clause.as_ref().is_some_and(|w| {
+        w.predicates.iter().any(
+            |p| matches!(p, syn::WherePredicate::Type(t) if t.bounds.iter().any(is_context_bound)),
+        )
+    });
+    in_params || in_where
+}
+
 /// A parameter type we can't turn into a tool argument, with why.
 fn unsupported_type(ty: &Type) -> Option<syn::Error> {
     let message = match ty {
         Type::Reference(_) => {
             "a tool parameter can't be a reference: take an owned type (`String` for `&str`, `Vec<T>` for `&[T]`)"
+        }
+        Type::ImplTrait(bounds) if bounds.bounds.iter().any(is_context_bound) => {
+            return Some(syn::Error::new_spanned(
+                ty,
+                format!(
+                    "a tool parameter can't be `impl Trait`: use a concrete type{CONTEXT_CLASH}"
+                ),
+            ));
         }
         Type::ImplTrait(_) => "a tool parameter can't be `impl Trait`: use a concrete type",
         Type::Infer(_) => "a tool parameter needs a concrete type",

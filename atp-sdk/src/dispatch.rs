@@ -378,6 +378,18 @@ impl Dispatcher {
             args.validate(&tool.required, tool.needs_token)?;
             Ok(args)
         });
+        if let Ok(args) = &checked
+            && tracing::enabled!(tracing::Level::DEBUG)
+        {
+            // Models add arguments of their own: taken, and said.
+            let ignored: Vec<&str> = args
+                .names()
+                .filter(|n| !tool.params.iter().any(|p| p == n))
+                .collect();
+            if !ignored.is_empty() {
+                tracing::debug!(tool = %tool.name, ?ignored, "arguments the tool does not take are ignored");
+            }
+        }
         let mut args = match checked {
             Ok(args) => args,
             Err(err) => {

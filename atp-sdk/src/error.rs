@@ -12,8 +12,11 @@ use serde_json::Value;
 /// `Error` (with `{}` or `{:?}`) is always safe.
 ///
 /// ```
+/// let err = atp_sdk::Error::MissingEnv("ATP_BASE_URL");
+/// assert_eq!(err.to_string(), "the environment variable ATP_BASE_URL is not set");
+/// // The API key's says how to do without one.
 /// let err = atp_sdk::Error::MissingEnv("ATP_API_KEY");
-/// assert_eq!(err.to_string(), "the environment variable ATP_API_KEY is not set");
+/// assert!(err.to_string().contains("atp-dev -- cargo run"));
 /// ```
 ///
 /// `Debug` prints the same message as `Display`, so that
@@ -22,7 +25,7 @@ use serde_json::Value;
 #[non_exhaustive]
 pub enum Error {
     /// A required environment variable is not set.
-    #[error("the environment variable {0} is not set")]
+    #[error("the environment variable {var} is not set{hint}", var = .0, hint = missing_env_hint(.0))]
     MissingEnv(&'static str),
     /// The configuration is not usable.
     #[error("invalid configuration: {0}")]
@@ -195,3 +198,14 @@ impl fmt::Display for CallError {
 }
 
 impl std::error::Error for CallError {}
+
+/// The way out when `var` is missing, for the variables that have one.
+fn missing_env_hint(var: &str) -> &'static str {
+    if var == crate::config::ENV_API_KEY {
+        ": run the toolkit under atp-dev for a local server and key \
+         (`atp-dev -- cargo run`), give the platform's key, or set \
+         ATP_TRANSPORT=mcp to serve MCP clients, which need none"
+    } else {
+        ""
+    }
+}

@@ -109,6 +109,11 @@ impl CallArgs {
         Ok(())
     }
 
+    /// The names of the arguments sent.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.params.keys().map(String::as_str)
+    }
+
     fn is_absent(&self, name: &str) -> bool {
         matches!(self.params.get(name), None | Some(Value::Null))
     }

@@ -61,6 +61,9 @@ pub(crate) struct Tool {
     pub(crate) strict_args: bool,
     /// The required parameters, in declaration order.
     pub(crate) required: Vec<String>,
+    /// Every parameter: an argument named otherwise is ignored (and said
+    /// at debug level).
+    pub(crate) params: Vec<String>,
     /// Whether calls need a token (`auth_provider` set).
     pub(crate) needs_token: bool,
     /// The tool's own time limit, if it sets one.
@@ -107,6 +110,7 @@ fn from_def(def: &'static ToolDef) -> Entry {
                 .into_iter()
                 .map(str::to_owned)
                 .collect(),
+            params: def.params.iter().map(|p| p.name.to_owned()).collect(),
             needs_token: def.auth.is_some(),
             timeout: def.timeout.map(crate::config::clamp),
             scopes: def.scopes.iter().map(|s| (*s).to_owned()).collect(),
@@ -152,6 +156,7 @@ fn from_dynamic(tool: DynamicTool) -> Entry {
                 .filter(|p| p.kind.is_required())
                 .map(|p| p.name.clone())
                 .collect(),
+            params: parts.params.iter().map(|p| p.name.clone()).collect(),
             needs_token: parts.auth.is_some(),
             timeout: parts.timeout.map(crate::config::clamp),
             scopes: parts.scopes.clone(),

@@ -1,5 +1,6 @@
 //! A span per call: a tool's own log lines carry the tool's name and the
-//! call's request id.
+//! call's request id; an argument the tool does not take is said at debug
+//! level.
 //!
 //! This file holds one test, alone in its process, and installs its
 //! subscriber process-wide: with a thread-local subscriber beside tests on
@@ -24,7 +25,7 @@ async fn a_tools_log_lines_carry_its_call() {
     let capture = LogCapture::default();
     let writer = capture.clone();
     let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("info")
+        .with_env_filter("info,atp_sdk=debug")
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
@@ -39,6 +40,13 @@ async fn a_tools_log_lines_carry_its_call() {
         .call("log_inside", json!({"word": "hello"}), None)
         .await
         .unwrap();
+    // An argument the tool does not take: the call runs, and the toolkit
+    // says so at debug level.
+    let misspelt = server
+        .call("log_inside", json!({"word": "w", "wrod": "y"}), None)
+        .await
+        .unwrap();
+    assert_eq!(misspelt.result, json!("w"));
     kit.shutdown().await.unwrap();
     let log = capture.text();
     let line = log
@@ -50,4 +58,11 @@ async fn a_tools_log_lines_carry_its_call() {
         line.contains(&format!("request_id={}", outcome.request_id)),
         "{line}"
     );
+    let ignored = log
+        .lines()
+        .find(|l| l.contains("arguments the tool does not take are ignored"))
+        .unwrap_or_else(|| panic!("the ignored argument is said: {log}"));
+    assert!(ignored.contains("DEBUG"), "{ignored}");
+    assert!(ignored.contains(r#"ignored=["wrod"]"#), "{ignored}");
+    assert!(ignored.contains("tool=log_inside"), "{ignored}");
 }

@@ -307,6 +307,13 @@ fn exercise() -> Vec<Value> {
 /// What every transport and mode must show, with `token` the one the
 /// toolkit got (if any).
 fn check_exercise(observed: &Observed, token: Option<&str>) {
+    // Closing the session (a DELETE over HTTP) is answered as the client
+    // expects: it warns `Session termination failed: 202` otherwise.
+    assert!(
+        !observed.log.contains("Session termination failed"),
+        "{}",
+        observed.log
+    );
     // Schemas: JSON Schema 2020-12 from the signature.
     let list = observed.ok("list");
     assert_eq!(list["next_cursor"], Value::Null, "one page");
@@ -472,6 +479,15 @@ async fn over_stdio_without_a_token_the_python_client_is_told_one_is_missing() {
             (observed.call("whoami").0, observed.call("whoami").1),
             (true, "Missing auth_token for authenticated tool"),
             "{mode:?}"
+        );
+        // The answer keeps the protocol's text; the toolkit's log says
+        // how to give one.
+        assert!(
+            observed.log.contains(
+                "the tool needs a token and has none: set ATP_AUTH_TOKEN for the process"
+            ),
+            "{mode:?}: {}",
+            observed.log
         );
     }
 }

@@ -237,6 +237,13 @@ mod in_chromium {
             .wait_for("#token-field:not(.hidden) #token", PAGE_WAIT)
             .await?;
         assert_eq!(token.attr("type").await?.as_deref(), Some("password"));
+        // Without one, the answer says where to give it.
+        call.click().await?;
+        b.wait_for("#result.shown.error", PAGE_WAIT).await?;
+        assert_eq!(
+            b.text_of("#result-hint", PAGE_WAIT).await?,
+            "This tool needs the user's token: give one in the auth token field above."
+        );
         b.fill(&token, "tok-from-the-browser").await?;
         call.click().await?;
         b.wait_for("#result.shown.ok", PAGE_WAIT).await?;
@@ -270,10 +277,10 @@ mod in_chromium {
             "{text}"
         );
         let logged = server.recent_calls();
-        assert_eq!(logged.len(), 6, "5 calls from the page + 1 from outside");
+        assert_eq!(logged.len(), 7, "6 calls from the page + 1 from outside");
         assert!(logged.iter().any(|e| e.status == CallStatus::ToolError));
         let rows = b.find_all("#log tr.call").await?.len();
-        assert_eq!(rows, 6);
+        assert_eq!(rows, 7);
         // The token is in no event; the log shows only that one was sent.
         let detail = b
         .execute(r#"return [...document.querySelectorAll('#log tr.detail pre')].map(p => p.textContent).join('\n')"#)
@@ -288,7 +295,7 @@ mod in_chromium {
             let text = serde_json::to_string(&event)?;
             assert!(!text.contains("tok-from-the-browser"), "{text}");
         }
-        let whoami_event = logged.iter().find(|e| e.tool == "whoami").expect("logged");
+        let whoami_event = logged.iter().rfind(|e| e.tool == "whoami").expect("logged");
         assert!(whoami_event.with_token);
         assert_eq!(whoami_event.params, json!({}));
 
@@ -499,8 +506,7 @@ mod in_chromium {
             "atp-dev context llm-kit --provider openai"
         );
 
-        // Anthropic: {"name", "description", "input_schema"}, and `strict`
-        // for a tool in the strict form (echo is).
+        // Anthropic: {"name", "description", "input_schema"}.
         b.wait_for(r#"#llm-provider option[value="anthropic"]"#, PAGE_WAIT)
             .await?
             .click()
@@ -514,7 +520,7 @@ mod in_chromium {
             .map(|(k, _)| k.as_str())
             .collect();
         keys.sort_unstable();
-        assert_eq!(keys, ["description", "input_schema", "name", "strict"]);
+        assert_eq!(keys, ["description", "input_schema", "name"]);
         assert_eq!(shown["name"], "echo");
         assert_eq!(
             shown["input_schema"]["properties"]["text"]["type"],

@@ -67,15 +67,23 @@ async fn run_serves_from_the_environment_and_stops_cleanly_on_signals() {
 }
 
 #[tokio::test]
-async fn run_without_a_key_says_which_variable_is_missing() {
+async fn run_without_a_key_says_which_variable_is_missing_and_the_ways_out() {
     let output = Command::new(env!("CARGO_BIN_EXE_env_toolkit"))
         .env_remove("ATP_API_KEY")
+        .env_remove("ATP_TRANSPORT")
         .output()
         .await
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("ATP_API_KEY"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "the environment variable ATP_API_KEY is not set: run the toolkit under atp-dev \
+             for a local server and key (`atp-dev -- cargo run`), give the platform's key, \
+             or set ATP_TRANSPORT=mcp to serve MCP clients, which need none"
+        ),
+        "{stderr}"
+    );
 }
 
 /// Runs `bin` against `server` with `rust_log` (None: unset), makes one

@@ -351,17 +351,18 @@ async fn registrations_carry_the_exact_bodies() {
             }
         })
     );
-    assert!(
-        echo.metadata
-            .source_code
-            .starts_with("#[atp_tool(name = \"echo\")]"),
-        "{}",
-        echo.metadata.source_code
-    );
-    assert!(
-        echo.metadata
-            .source_code
-            .contains("json!({ \"echo\": text })")
+    // The function as written in tests/src/lib.rs: its lines, spaces and
+    // comments.
+    assert_eq!(
+        echo.metadata.source_code,
+        "/// Echoes the input text.\n\
+         #[atp_tool(name = \"echo\")]\n\
+         pub fn echo(\n    \
+             /// The text to send back.\n    \
+             text: String,\n\
+         ) -> Value {\n    \
+             json!({ \"echo\": text })\n\
+         }"
     );
 
     let search = registrations

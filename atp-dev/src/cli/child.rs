@@ -19,8 +19,10 @@ pub(super) struct Child {
 }
 
 impl Child {
-    /// Starts `command` with `ATP_BASE_URL`, `ATP_API_KEY` and (unless set)
-    /// `ATP_APP_NAME`.
+    /// Starts `command` with `ATP_BASE_URL` and `ATP_API_KEY`. The toolkit's
+    /// name is its own: `ATP_APP_NAME` if set, else its executable's name —
+    /// under `cargo run` the crate's binary (or `--bin`, `--example`),
+    /// never `cargo`.
     pub(super) fn spawn(
         command: &[OsString],
         base_url: &str,
@@ -33,9 +35,6 @@ impl Child {
             .env("ATP_BASE_URL", base_url)
             .env("ATP_API_KEY", api_key)
             .kill_on_drop(true);
-        if std::env::var_os("ATP_APP_NAME").is_none() {
-            child.env("ATP_APP_NAME", app_name(command));
-        }
         // Its own process group, which atp-dev stops as a whole.
         #[cfg(unix)]
         child.process_group(0);
@@ -109,31 +108,4 @@ impl Child {
     fn signal_group(&mut self, _kill: bool) {
         let _ = self.child.start_kill();
     }
-}
-
-/// The toolkit's name for a command: the target of `cargo run --example
-/// X` / `--bin X` / `-p X`, else the program's file name.
-pub fn app_name(command: &[OsString]) -> String {
-    let words: Vec<String> = command
-        .iter()
-        .map(|w| w.to_string_lossy().into_owned())
-        .collect();
-    let program = std::path::Path::new(&words[0]).file_stem().map_or_else(
-        || "toolkit".to_owned(),
-        |s| s.to_string_lossy().into_owned(),
-    );
-    if program == "cargo" {
-        for flag in ["--example", "--bin", "-p", "--package"] {
-            if let Some(at) = words.iter().position(|w| w == flag)
-                && let Some(name) = words.get(at + 1)
-            {
-                return name.clone();
-            }
-            let prefix = format!("{flag}=");
-            if let Some(name) = words.iter().find_map(|w| w.strip_prefix(&prefix)) {
-                return name.to_owned();
-            }
-        }
-    }
-    program
 }

@@ -24,8 +24,6 @@ use serde_json::{Map, Value};
 use crate::bench::BenchOptions;
 use crate::client::{ClientError, DEFAULT_SERVER, DevClient};
 
-pub use child::app_name;
-
 /// The API key `atp-dev` hands a toolkit when none is configured. Any key
 /// is accepted then, so this one is no secret.
 pub const DEV_API_KEY: &str = "dev";
@@ -42,7 +40,7 @@ pub const DEV_API_KEY: &str = "dev";
     about,
     long_about = None,
     allow_external_subcommands = true,
-    after_help = "Run a toolkit beside the server:\n  atp-dev [OPTIONS] -- COMMAND [ARGS...]   (or: atp-dev [OPTIONS] COMMAND [ARGS...])\n  e.g. atp-dev -- cargo run --example quickstart\nThe command gets ATP_BASE_URL, ATP_API_KEY and ATP_APP_NAME; Ctrl-C stops both.\n\nThe client subcommands reach --server URL or $ATP_DEV_URL (default http://127.0.0.1:8787)."
+    after_help = "Run a toolkit beside the server:\n  atp-dev [OPTIONS] -- COMMAND [ARGS...]   (or: atp-dev [OPTIONS] COMMAND [ARGS...])\n  e.g. atp-dev -- cargo run --example quickstart\nThe command gets ATP_BASE_URL and ATP_API_KEY (the toolkit names itself: ATP_APP_NAME, else its executable); Ctrl-C stops both.\n\nThe client subcommands reach --server URL or $ATP_DEV_URL (default http://127.0.0.1:8787)."
 )]
 pub struct Cli {
     #[command(subcommand)]

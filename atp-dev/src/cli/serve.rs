@@ -48,6 +48,12 @@ pub(super) async fn run(args: ServeArgs, command: Vec<OsString>) -> ExitCode {
                 "atp-dev: could not listen on {}:{}: {err}",
                 args.host, args.port
             );
+            if err.kind() == std::io::ErrorKind::AddrInUse {
+                eprintln!(
+                    "hint: another program (another atp-dev?) has port {}: choose one with --port N (--port 0 takes any free one)",
+                    args.port
+                );
+            }
             return ExitCode::FAILURE;
         }
     };

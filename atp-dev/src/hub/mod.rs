@@ -483,14 +483,19 @@ impl Hub {
         };
         let tool = request.tool_name.as_str();
         let id = request.request_id.to_string();
-        let (keys, names) = {
+        let (keys, names, ignored) = {
             let registrations = self.registrations();
             let keys = registrations.keys_with(tool, app_name);
             let names: Vec<String> = keys
                 .iter()
                 .map(|k| registrations.app_name(k).unwrap_or_default().to_owned())
                 .collect();
-            (keys, names)
+            // The arguments each toolkit's tool did not announce.
+            let ignored: Vec<Vec<String>> = keys
+                .iter()
+                .map(|k| registrations.unknown_params(k, tool, &request.params))
+                .collect();
+            (keys, names, ignored)
         };
         if keys.is_empty() {
             return Err(CallError::UnknownTool(tool.to_owned()));
@@ -513,6 +518,7 @@ impl Hub {
         let key = &keys[index];
         event.request_id.clone_from(&id);
         event.app_name = Some(names[index].clone());
+        event.ignored_params.clone_from(&ignored[index]);
         let rx = routes.wait(&id, key, kind);
         if kind == Kind::AppStart {
             routes.open_session(&id, key, tool, inbox);
@@ -700,7 +706,13 @@ impl Hub {
     /// The tools of the connected toolkit named `app_name`, sorted by name.
     pub(crate) fn toolkit_tools(&self, app_name: &str) -> Result<Vec<ToolInfo>, CallError> {
         if self.registrations().keys_named(app_name).is_empty() {
-            return Err(CallError::UnknownToolkit(app_name.to_owned()));
+            let mut connected: Vec<String> = self.tools().into_iter().map(|t| t.app_name).collect();
+            connected.sort();
+            connected.dedup();
+            return Err(CallError::UnknownToolkit {
+                name: app_name.to_owned(),
+                connected,
+            });
         }
         let tools: Vec<ToolInfo> = self
             .tools()

@@ -130,6 +130,29 @@ impl Registrations {
     pub(super) fn app_name(&self, key: &str) -> Option<&str> {
         self.toolkits.get(key).map(|t| t.app_name.as_str())
     }
+
+    /// The names in `params` that `tool` of toolkit `key` did not announce,
+    /// sorted (none when the tool announced no parameter list at all).
+    pub(super) fn unknown_params(
+        &self,
+        key: &str,
+        tool: &str,
+        params: &serde_json::Value,
+    ) -> Vec<String> {
+        let (Some(registered), Some(params)) = (
+            self.toolkits.get(key).and_then(|t| t.tools.get(tool)),
+            params.as_object(),
+        ) else {
+            return Vec::new();
+        };
+        let mut unknown: Vec<String> = params
+            .keys()
+            .filter(|k| !registered.metadata.params.contains(k))
+            .cloned()
+            .collect();
+        unknown.sort();
+        unknown
+    }
 }
 
 #[cfg(test)]

@@ -78,8 +78,13 @@ pub enum CallError {
     #[error("app session {0} was lost: its toolkit connection closed")]
     SessionLost(String),
     /// No connected toolkit has that `app_name`.
-    #[error("unknown toolkit: {0}")]
-    UnknownToolkit(String),
+    #[error("unknown toolkit: {name}; {}", connected_list(connected))]
+    UnknownToolkit {
+        /// The name asked for.
+        name: String,
+        /// The app names of the toolkits that are connected, sorted.
+        connected: Vec<String>,
+    },
     /// The connection that took the call closed, and no answer came
     /// within the grace a reconnecting toolkit gets to deliver it.
     #[error(
@@ -89,6 +94,15 @@ pub enum CallError {
         /// How long atp-dev waited after the close.
         grace: Duration,
     },
+}
+
+/// "connected: a, b", or that none is.
+fn connected_list(connected: &[String]) -> String {
+    if connected.is_empty() {
+        "no toolkit is connected".to_owned()
+    } else {
+        format!("connected: {}", connected.join(", "))
+    }
 }
 
 /// Options of one call. Its `Debug` output never shows the token.

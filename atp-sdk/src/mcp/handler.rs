@@ -230,7 +230,17 @@ impl ServerHandler for McpTools {
             auth_token,
         };
         let ct = context.ct.clone();
+        let tool_name = tool_request.tool_name.clone();
         let result = self.run(tool_request, principal, ct.cancelled()).await;
+        if matches!(result, Err(CallError::MissingAuthToken)) {
+            // The answer keeps the protocol's text; the way to give a
+            // token goes to the log, where the person running it reads.
+            let how = match &self.token {
+                Tokens::Fixed(_) => "set ATP_AUTH_TOKEN for the process",
+                Tokens::Http(_) => "give the builder a TokenSource (mcp_token_source)",
+            };
+            tracing::warn!(tool = %tool_name, "the tool needs a token and has none: {how}");
+        }
         Ok(tool_result(result).into())
     }
 }

@@ -179,6 +179,9 @@ pub(crate) async fn admit(
     request: Request,
     next: Next,
 ) -> Response {
+    if request.method() == Method::DELETE {
+        return closed(next.run(request).await);
+    }
     // rmcp reads a session id that is not text as no session id: so do we.
     let opens_session = request.method() == Method::POST
         && request
@@ -210,6 +213,20 @@ pub(crate) async fn admit(
         next.run(request).await
     };
     drop(admitting);
+    response
+}
+
+/// A session closed by `DELETE`: rmcp answers `202 Accepted`, which the
+/// spec does not give for it and clients read as a failure (the official
+/// Python client logs `Session termination failed: 202`; it takes 200 or
+/// 204): `204 No Content` instead.
+fn closed(mut response: Response) -> Response {
+    if response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        *response.body_mut() = Body::empty();
+        response.headers_mut().remove(header::CONTENT_TYPE);
+        response.headers_mut().remove(header::CONTENT_LENGTH);
+    }
     response
 }
 

@@ -268,7 +268,7 @@ mod tests {
         let schema = json!({
             "type": "object",
             "properties": {
-                "query": {"type": "string", "minLength": 1},
+                "query": {"type": "string", "format": "uint32-ish"},
                 "limit": {"type": ["integer", "null"], "format": "uint32", "minimum": 0, "default": 10},
                 "page": {"type": "integer", "format": "uint32", "minimum": 0, "default": 1},
                 "shape": {"oneOf": [
