@@ -40,6 +40,7 @@ mod secret;
 mod session;
 mod state;
 mod status;
+pub mod testing;
 mod tls;
 mod tool;
 mod ws;

@@ -71,3 +71,37 @@ fn main() -> anyhow::Result<()> {
         .run()
         .context("serving the notebook")
 }
+
+#[cfg(test)]
+mod tests {
+    use atp_sdk::testing::TestClient;
+    use serde_json::json;
+
+    use super::*;
+
+    /// The notebook's tools, in-process: no server, no port.
+    fn notebook() -> TestClient {
+        let client = ToolKitClient::builder("test", "stateful")
+            .tools(["note_add", "note_list", "count_slowly"])
+            .state(Notebook::default())
+            .build()
+            .expect("the toolkit builds");
+        TestClient::new(client)
+    }
+
+    #[tokio::test]
+    async fn notes_are_added_and_listed() {
+        let tools = notebook();
+        let added = tools.call("note_add", json!({"text": "buy milk"})).await;
+        assert_eq!(added.atp["id"], 1);
+        let listed = tools.call("note_list", json!({})).await;
+        assert_eq!(listed.result(), Ok(&json!({"1": "buy milk"})));
+    }
+
+    #[tokio::test]
+    async fn a_slow_count_is_answered_at_its_time_limit() {
+        let answer = notebook().call("count_slowly", json!({"to": 100})).await;
+        assert_eq!(answer.result(), Err("Tool timed out after 2s"));
+        assert!(answer.mcp.is_error);
+    }
+}

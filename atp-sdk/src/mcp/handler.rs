@@ -10,7 +10,7 @@ use rmcp::model::{
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, ServerHandler};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::cancel::Cancel;
@@ -159,24 +159,28 @@ impl Drop for FireOnDrop {
 /// an error — the tool's, or the call's (validation, time limit, panic) —
 /// as `isError` with the same text ATP answers.
 pub(crate) fn tool_result(result: CallResult) -> CallToolResult {
-    match result {
-        Err(err) => CallToolResult::error(vec![ContentBlock::text(err.to_string())]),
-        Ok(Value::Object(map)) if is_error_object(&map) => {
-            let text = match &map["error"] {
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            CallToolResult::error(vec![ContentBlock::text(text)])
-        }
-        Ok(value @ Value::Object(_)) => CallToolResult::structured(value),
-        Ok(Value::String(text)) => CallToolResult::success(vec![ContentBlock::text(text)]),
-        Ok(value) => CallToolResult::success(vec![ContentBlock::text(value.to_string())]),
+    // Decided in one place, which `TestClient` answers with too.
+    let answer = crate::testing::McpAnswer::of(result);
+    if let (Some(value), false) = (answer.structured, answer.is_error) {
+        // Its text block is the value's JSON, which rmcp writes.
+        return CallToolResult::structured(value);
     }
-}
-
-/// `{"error": ...}` and nothing else: a tool's error in ATP's shape.
-fn is_error_object(map: &Map<String, Value>) -> bool {
-    map.len() == 1 && map.contains_key("error")
+    let content: Vec<ContentBlock> = answer
+        .content
+        .into_iter()
+        .filter_map(|block| match block {
+            Value::Object(mut map) => match map.remove("text") {
+                Some(Value::String(text)) => Some(ContentBlock::text(text)),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    if answer.is_error {
+        CallToolResult::error(content)
+    } else {
+        CallToolResult::success(content)
+    }
 }
 
 impl ServerHandler for McpTools {
