@@ -63,6 +63,8 @@ pub(crate) struct Tool {
     pub(crate) is_async: bool,
     /// Where the return type is written (for errors about it).
     pub(crate) returns: Span,
+    /// The return type, if one is written.
+    pub(crate) returns_ty: Option<Type>,
     /// `timeout = "..."` in milliseconds.
     pub(crate) timeout_ms: Option<u64>,
     /// `scopes = [...]`.
@@ -315,6 +317,10 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
         auth,
         is_async: sig.asyncness.is_some(),
         returns,
+        returns_ty: match &sig.output {
+            ReturnType::Default => None,
+            ReturnType::Type(_, ty) => Some((**ty).clone()),
+        },
         timeout_ms: args.timeout.as_ref().map(|(_, millis)| *millis),
         scopes: args.scopes.iter().flatten().map(LitStr::value).collect(),
         strict_args: args.strict_args.is_some(),

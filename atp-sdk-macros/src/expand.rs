@@ -95,11 +95,28 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
     let bindings: Vec<_> = (0..tool.params.len())
         .map(|i| format_ident!("__atp_p{}", i))
         .collect();
-    let extracts = tool.params.iter().map(|param| {
+    // An element type inside a container (`Opaque` in `Vec<Opaque>`) is
+    // checked on its own, before the container: its error has the SDK's
+    // message on its token, and the container's error, at the same span
+    // with the same cause, is one rustc leaves out.
+    let param_elements: Vec<Vec<&syn::Type>> = tool
+        .params
+        .iter()
+        .map(|param| crate::inner::elements(&param.schema_ty))
+        .collect();
+    let param_span = |i: usize| match param_elements[i].as_slice() {
+        [one] => one.span(),
+        _ => tool.params[i].ty.span(),
+    };
+    let param_checks = param_elements
+        .iter()
+        .flatten()
+        .map(|ty| quote_spanned!(ty.span()=> #p::check_value::<#ty>();));
+    let extracts = tool.params.iter().enumerate().map(|(i, param)| {
         let ty = &param.ty;
         let schema_ty = &param.schema_ty;
         let name = &param.name;
-        match param.kind {
+        let extract = match param.kind {
             ParamKind::Required => {
                 quote_spanned!(ty.span()=> #p::required::<#ty>(__atp_args, #name)?)
             }
@@ -109,8 +126,25 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
             ParamKind::Defaulted => {
                 quote_spanned!(ty.span()=> #p::or_default::<#ty>(__atp_args, #name)?)
             }
+        };
+        match param_elements[i].as_slice() {
+            [_] => respan(extract, param_span(i)),
+            _ => extract,
         }
     });
+    let output_elements = tool
+        .returns_ty
+        .as_ref()
+        .map(|ty| crate::inner::elements(crate::inner::ok_type(ty)))
+        .unwrap_or_default();
+    let output_span = match output_elements.as_slice() {
+        [one] => one.span(),
+        _ => tool.returns,
+    };
+    let output_checks: Vec<TokenStream> = output_elements
+        .iter()
+        .map(|ty| quote_spanned!(ty.span()=> #p::check_output::<#ty>();))
+        .collect();
     let call_args = tool.args.iter().map(|arg| match arg {
         Arg::Param(i) => {
             let b = &bindings[*i];
@@ -128,7 +162,7 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
             let __atp_out = #p::Out(__atp_value);
             (&__atp_out).__atp_kind().output(__atp_out)
         }),
-        tool.returns,
+        output_span,
     );
     let takes_context = tool.args.iter().any(|arg| matches!(arg, Arg::Context(_)));
     // The `State<T>` types, for the registration.
@@ -146,6 +180,7 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
     let call = if tool.is_async {
         quote! {
             fn __atp_call(mut __atp_args: #p::CallArgs) -> #p::CallFuture {
+                #(#output_checks)*
                 let (#(#bindings,)*) = match __atp_extract(&mut __atp_args) {
                     ::core::result::Result::Ok(values) => values,
                     ::core::result::Result::Err(err) => return #p::ready(::core::result::Result::Err(err)),
@@ -160,6 +195,7 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
     } else {
         quote! {
             fn __atp_call(mut __atp_args: #p::CallArgs) -> #p::CallResult {
+                #(#output_checks)*
                 let (#(#bindings,)*) = __atp_extract(&mut __atp_args)?;
                 let __atp_value = #fn_ident(#(#call_args),*);
                 #output
@@ -181,7 +217,20 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
             ParamKind::Optional => quote!(#p::ParamKind::Optional),
             ParamKind::Defaulted => quote!(#p::ParamKind::Defaulted),
         };
-        let schema = quote_spanned!(param.ty.span()=> #p::schema_of::<#schema_ty>);
+        let elements = crate::inner::elements(schema_ty);
+        let schema = match elements.as_slice() {
+            [] => quote_spanned!(param.ty.span()=> #p::schema_of::<#schema_ty>),
+            [one] => respan(
+                quote!({ #p::check_schema::<#one>(); #p::schema_of::<#schema_ty> }),
+                one.span(),
+            ),
+            many => {
+                let checks = many
+                    .iter()
+                    .map(|ty| quote_spanned!(ty.span()=> #p::check_schema::<#ty>();));
+                quote_spanned!(param.ty.span()=> { #(#checks)* #p::schema_of::<#schema_ty> })
+            }
+        };
         quote! {
             #p::ParamDef {
                 name: #name,
@@ -241,6 +290,7 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
             fn __atp_extract(
                 __atp_args: &mut #p::CallArgs,
             ) -> ::core::result::Result<(#(#bindings_types,)*), #p::CallError> {
+                #(#param_checks)*
                 ::core::result::Result::Ok((#(#extracts,)*))
             }
 

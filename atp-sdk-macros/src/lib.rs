@@ -17,6 +17,7 @@ use proc_macro::TokenStream;
 mod analyse;
 mod args;
 mod expand;
+mod inner;
 mod source;
 
 /// Registers a function as an ATP tool. See `atp_sdk::atp_tool` for the

@@ -161,7 +161,8 @@ pub mod __private {
     pub use crate::state::State;
     pub use crate::tool::{
         AuthDef, CallFuture, CallResult, Handler, Out, ParamDef, ParamKind, PlainTag, ResultTag,
-        StateDef, ToolDef, boxed, optional, or_default, ready, required, schema_of, state,
+        StateDef, ToolDef, boxed, check_output, check_schema, check_value, optional, or_default,
+        ready, required, schema_of, state,
     };
     pub use inventory;
 }

@@ -198,6 +198,19 @@ pub fn state<T: SharedState>(args: &CallArgs) -> Result<crate::State<T>, CallErr
     args.state()
 }
 
+/// Checks, at compile time only, that `T` (an element inside a parameter's
+/// container, like `Opaque` in `Vec<Opaque>`) can be read from JSON, so the
+/// error names `T` with the SDK's message.
+pub const fn check_value<T: ParamValue>() {}
+
+/// Checks, at compile time only, that `T` (an element inside a parameter's
+/// container) has a JSON Schema.
+pub const fn check_schema<T: ParamSchema + ?Sized>() {}
+
+/// Checks, at compile time only, that `T` (an element inside the returned
+/// container, like `Report` in `Vec<Report>`) can be sent as a result.
+pub const fn check_output<T: ToolOutput + ?Sized>() {}
+
 /// The JSON Schema of `T`, for a [`ParamDef`].
 pub fn schema_of<T: ParamSchema>(generator: &mut SchemaGenerator) -> Schema {
     generator.subschema_for::<T>()

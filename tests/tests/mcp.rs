@@ -195,6 +195,91 @@ async fn over_stdio_without_atp_auth_token_a_tool_that_needs_one_says_so() {
     client.cancel().await.unwrap();
 }
 
+/// At the default log level (no `RUST_LOG`), an MCP toolkit's stderr has
+/// our one-line summaries and none of rmcp's INFO lines, which dump the
+/// client's whole request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_stdio_the_default_log_is_our_summaries_not_rmcps_dumps() {
+    let command = tokio::process::Command::new(env!("CARGO_BIN_EXE_env_toolkit")).configure(|c| {
+        c.env("ATP_TRANSPORT", "mcp")
+            .env("ATP_APP_NAME", "mcp-quiet-kit")
+            .env("NO_COLOR", "1")
+            .env_remove("ATP_API_KEY")
+            .env_remove("ATP_AUTH_TOKEN")
+            .env_remove("RUST_LOG");
+    });
+    let (transport, stderr) = TokioChildProcess::builder(command)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the toolkit starts");
+    let stderr = stderr.expect("stderr is piped");
+    // Read from the start, so the toolkit never blocks on a full pipe.
+    let log = tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        let mut log = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            log.push(line);
+        }
+        log
+    });
+    let client = tokio::time::timeout(WAIT, ().serve(transport))
+        .await
+        .expect("initialized in time")
+        .expect("the MCP handshake succeeds");
+    let (is_error, text, _) = call(&client, "echo", json!({"text": "quiet"})).await;
+    assert!(!is_error, "{text}");
+    // A call the client gives up on (`notifications/cancelled`), seen
+    // by the tool before the client goes.
+    let before = counts(&client).await;
+    let params = CallToolRequestParams::new("until_cancelled");
+    let abandoned =
+        tokio::time::timeout(Duration::from_millis(300), client.call_tool(params)).await;
+    assert!(
+        abandoned.is_err(),
+        "until_cancelled answers only when cancelled"
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while counts(&client).await.0 == before.0 {
+        assert!(tokio::time::Instant::now() < deadline, "the cancel arrives");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    client.cancel().await.unwrap();
+    let log = tokio::time::timeout(WAIT, log)
+        .await
+        .expect("the toolkit ends when stdin closes")
+        .unwrap();
+    let text = log.join("\n");
+    let connected: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("MCP client connected"))
+        .collect();
+    assert_eq!(connected.len(), 1, "{text}");
+    assert!(
+        connected[0].contains("client=\"rmcp\"") && connected[0].contains("protocol="),
+        "who connected, speaking what: {text}"
+    );
+    assert!(text.contains("serving MCP on stdin/stdout"), "{text}");
+    assert!(text.contains("MCP client closed the connection"), "{text}");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("MCP call cancelled by the client")
+                && l.contains("tool=until_cancelled")),
+        "{text}"
+    );
+    for line in &log {
+        // Every line is one of ours: rmcp's are its INFO dumps
+        // ("Service initialized as server", "received notification", ...).
+        assert!(
+            !line.contains("Service initialized")
+                && !line.contains("received notification")
+                && !line.contains("peer_info")
+                && !line.contains("serve finished"),
+            "an rmcp INFO line at the default level: {line}\n{text}"
+        );
+        assert!(line.len() < 300, "one short line each: {line}");
+    }
+}
+
 /// A counter app, to show apps stay out of MCP's tool list.
 struct Tally;
 

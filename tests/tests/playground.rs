@@ -153,8 +153,13 @@ mod in_chromium {
         assert_eq!(limit.attr("type").await?.as_deref(), Some("number"));
         let exact = b.wait_for("#param-exact", PAGE_WAIT).await?;
         assert_eq!(exact.tag_name().await?, "select");
-        let tags = b.wait_for("#param-tags", PAGE_WAIT).await?;
-        assert_eq!(tags.tag_name().await?, "textarea");
+        // `Vec<String>`: a list of text inputs, not JSON.
+        let tags = b.wait_for("#param-tags.list", PAGE_WAIT).await?;
+        assert_eq!(tags.tag_name().await?, "div");
+        let type_text = b
+            .text_of(r#"label[for="param-tags"] .type"#, PAGE_WAIT)
+            .await?;
+        assert_eq!(type_text, "list of strings · optional");
         let required: Vec<String> = {
             let mut names = Vec::new();
             for label in b.find_all("#fields label").await? {
@@ -173,7 +178,28 @@ mod in_chromium {
             .await?
             .click()
             .await?;
-        b.fill(&tags, r#"["a", "b"]"#).await?;
+        // Three items, one removed, one left empty: ["a", "b"] is sent.
+        b.fill(
+            &b.wait_for("#param-tags .item-value", PAGE_WAIT).await?,
+            "a",
+        )
+        .await?;
+        for _ in 0..3 {
+            b.wait_for("#param-tags button.add", PAGE_WAIT)
+                .await?
+                .click()
+                .await?;
+        }
+        let items = b.find_all("#param-tags .item-value").await?;
+        assert_eq!(items.len(), 4);
+        b.fill(&items[1], "dropped").await?;
+        b.fill(&items[2], "b").await?;
+        b.find_all("#param-tags .item button.remove").await?[1]
+            .click()
+            .await?;
+        assert_eq!(b.find_all("#param-tags .item-value").await?.len(), 3);
+        let cli = b.text_of("#cli", PAGE_WAIT).await?;
+        assert!(cli.ends_with(r#"'tags=["a","b"]'"#), "{cli}");
         call.click().await?;
         b.wait_for("#result.shown.ok", PAGE_WAIT).await?;
         let body = b.text_of("#result-body", PAGE_WAIT).await?;
@@ -181,16 +207,6 @@ mod in_chromium {
             serde_json::from_str::<Value>(&body)?,
             json!({"query": "rust", "limit": 7, "exact": true, "tags": ["a", "b"]})
         );
-
-        // Invalid JSON in an array field: marked, and nothing is sent.
-        let calls_before = server.recent_calls().len();
-        b.fill(&tags, "[not json").await?;
-        call.click().await?;
-        b.wait_for(r#"[data-param="tags"].invalid"#, PAGE_WAIT)
-            .await?;
-        let title = b.text_of("#result-title", PAGE_WAIT).await?;
-        assert_eq!(title, "Fix the fields marked in red");
-        assert_eq!(server.recent_calls().len(), calls_before);
 
         // plot: a struct behind a $ref is JSON, an enum with documented
         // variants is a list to choose from.
@@ -208,13 +224,26 @@ mod in_chromium {
             .text_of(r#"[data-param="point"] .help"#, PAGE_WAIT)
             .await?;
         assert_eq!(help, "Where.");
+
+        // Invalid JSON in a JSON field: marked, and nothing is sent.
+        let calls_before = server.recent_calls().len();
+        b.fill(&point, "{not json").await?;
+        call.click().await?;
+        b.wait_for(r#"[data-param="point"].invalid"#, PAGE_WAIT)
+            .await?;
+        let title = b.text_of("#result-title", PAGE_WAIT).await?;
+        assert_eq!(title, "Fix the fields marked in red");
+        assert_eq!(server.recent_calls().len(), calls_before);
         b.fill(&point, r#"{"x": 3, "y": 4}"#).await?;
         b.wait_for(r#"#param-colour option[value="blue"]"#, PAGE_WAIT)
             .await?
             .click()
             .await?;
-        b.fill(&b.wait_for("#param-labels", PAGE_WAIT).await?, r#"["p"]"#)
-            .await?;
+        b.fill(
+            &b.wait_for("#param-labels .item-value", PAGE_WAIT).await?,
+            "p",
+        )
+        .await?;
         b.fill(
             &b.wait_for("#param-weights", PAGE_WAIT).await?,
             r#"{"w": 1}"#,
@@ -314,6 +343,43 @@ mod in_chromium {
     )
     .await?;
 
+        // The selected tool is kept in the URL: a reload opens it again.
+        b.wait_for(r#".tool[data-tool="search"]"#, PAGE_WAIT)
+            .await?
+            .click()
+            .await?;
+        let hash = b.execute("return location.hash").await?;
+        assert_eq!(hash, json!("#tool=search&toolkit=browser-kit"));
+        // (The old page is marked, so nothing below can be read from it.)
+        b.execute("window.beforeReload = true; location.reload(); return null")
+            .await?;
+        b.wait_until(
+            r#"return !window.beforeReload && document.readyState === "complete""#,
+            PAGE_WAIT,
+        )
+        .await?;
+        b.wait_for(
+            r#"#call-form:not(.hidden)[data-tool="search"] #param-query"#,
+            PAGE_WAIT,
+        )
+        .await?;
+        b.wait_for(r#".tool.selected[data-tool="search"]"#, PAGE_WAIT)
+            .await?;
+        // A shared link to a tool that is not connected opens nothing.
+        b.execute(r##"window.beforeReload = true; location.hash = "#tool=gone&toolkit=browser-kit"; location.reload(); return null"##)
+            .await?;
+        b.wait_until(
+            r#"return !window.beforeReload && document.readyState === "complete""#,
+            PAGE_WAIT,
+        )
+        .await?;
+        b.wait_for(r#".tool[data-tool="echo"]"#, PAGE_WAIT).await?;
+        assert_eq!(
+            b.execute("return location.hash").await?,
+            json!("#tool=gone&toolkit=browser-kit")
+        );
+        assert!(b.find_all(".tool.selected").await?.is_empty());
+
         // Leave the page on the echo result for the screenshot.
         b.wait_for(r#".tool[data-tool="echo"]"#, PAGE_WAIT)
             .await?
@@ -321,7 +387,7 @@ mod in_chromium {
             .await?;
         let input = b.wait_for("#param-text", PAGE_WAIT).await?;
         b.fill(&input, "hello").await?;
-        call.click().await?;
+        b.wait_for("#call-button", PAGE_WAIT).await?.click().await?;
         b.wait_for("#result.shown.ok", PAGE_WAIT).await?;
         Ok(())
     }

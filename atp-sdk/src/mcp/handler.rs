@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    InitializeRequestParams, InitializeResult, ListToolsResult, PaginatedRequestParams,
+    ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, ServerHandler};
@@ -122,6 +123,7 @@ impl McpTools {
         cancelled: impl std::future::Future<Output = ()>,
     ) -> CallResult {
         let cancel = Cancel::new();
+        let tool = request.tool_name.clone();
         let (tx, rx) = oneshot::channel();
         let deliver = move |out: crate::dispatch::Outgoing| {
             let _ = tx.send(out);
@@ -138,6 +140,7 @@ impl McpTools {
         tokio::select! {
             out = &mut rx => out.map_or(Err(CallError::ShuttingDown), |out| out.reply.result),
             () = cancelled => {
+                tracing::info!(tool = %tool, "MCP call cancelled by the client");
                 cancel.fire();
                 // The dispatcher answers a cancelled call at once.
                 rx.await.map_or(Err(CallError::Cancelled), |out| out.reply.result)
@@ -186,6 +189,27 @@ pub(crate) fn tool_result(result: CallResult) -> CallToolResult {
 impl ServerHandler for McpTools {
     fn get_info(&self) -> ServerConfig {
         (*self.info).clone()
+    }
+
+    /// rmcp's own answer, and one line of ours in place of rmcp's INFO
+    /// lines (off by default: `rmcp=warn`), which dump the whole request.
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        context.peer.set_peer_info(request.clone());
+        let answer = self.negotiate_initialize(&request);
+        if let Ok(answer) = &answer {
+            // The client's name as Debug: quoted, so it can't forge a line.
+            tracing::info!(
+                client = ?request.client_info.name,
+                version = ?request.client_info.version,
+                protocol = %answer.protocol_version,
+                "MCP client connected"
+            );
+        }
+        answer
     }
 
     async fn list_tools(
