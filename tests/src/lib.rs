@@ -587,21 +587,28 @@ pub fn stuck_blocking(ms: u64) -> u64 {
 }
 
 /// The Python of the tests that drive a client nobody here wrote (the
-/// reference ATP client, the official MCP SDK): `ATP_REF_PYTHON`, or the
-/// workspace's `.venv`. Those tests are `#[ignore]`d with their reason; run
+/// reference ATP client, the official MCP SDK): `ATP_REF_PYTHON`, the
+/// workspace's `.venv`, or the venv `cargo xtask test` makes under
+/// `target/xtask/venv`. Those tests are `#[ignore]`d with their reason; run
 /// with `--include-ignored` and no such Python, they fail saying what to
-/// install (`needs`, a pip requirement).
+/// run (`needs`, a pip requirement).
 pub fn reference_python(needs: &str) -> std::path::PathBuf {
     if let Some(path) = std::env::var_os("ATP_REF_PYTHON").filter(|p| !p.is_empty()) {
         return path.into();
     }
-    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    assert!(
-        venv.exists(),
-        "no Python for this test: set ATP_REF_PYTHON, or make the workspace's venv: \
-         python3 -m venv .venv && .venv/bin/pip install {needs}"
-    );
-    venv
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let venvs = [".venv/bin/python", "target/xtask/venv/bin/python"];
+    venvs
+        .iter()
+        .map(|venv| root.join(venv))
+        .find(|python| python.exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "no Python for this test: run `cargo xtask test` (it makes one), set \
+                 ATP_REF_PYTHON, or make the workspace's venv: \
+                 python3 -m venv .venv && .venv/bin/pip install {needs}"
+            )
+        })
 }
 
 /// Waits `ms` milliseconds, then answers this process's id: which replica

@@ -9,7 +9,8 @@
 //! client returned and the assertions are here. Needs a Python with the
 //! package (`ATP_REF_PYTHON=/path/to/python`, or `.venv` at the workspace
 //! root): the tests are `#[ignore]`d with that reason, and run with
-//! `--include-ignored` (as `.ci/run` does), where a missing Python fails.
+//! `--include-ignored` (as `cargo xtask test` does, having made the venv),
+//! where a missing Python fails.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -31,13 +32,13 @@ const PROMPT: &str = "What's in the toolkit?";
 const PYTHON_WAIT: Duration = Duration::from_secs(60);
 
 #[tokio::test]
-#[ignore = "needs the reference Python client (AgentToolProtocol 0.2.5 in .venv or ATP_REF_PYTHON); run with --include-ignored"]
+#[ignore = "needs the reference Python client (AgentToolProtocol 0.2.5 in .venv or ATP_REF_PYTHON): `cargo xtask test` sets it up and runs it"]
 async fn the_reference_llm_client_over_the_websocket() {
     check_reference_client("ws").await;
 }
 
 #[tokio::test]
-#[ignore = "needs the reference Python client (AgentToolProtocol 0.2.5 in .venv or ATP_REF_PYTHON); run with --include-ignored"]
+#[ignore = "needs the reference Python client (AgentToolProtocol 0.2.5 in .venv or ATP_REF_PYTHON): `cargo xtask test` sets it up and runs it"]
 async fn the_reference_llm_client_over_http() {
     check_reference_client("http").await;
 }

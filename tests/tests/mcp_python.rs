@@ -453,7 +453,7 @@ fn check_exercise(observed: &Observed, token: Option<&str>) {
 /// Over stdio, through the handshake: everything, with `ATP_AUTH_TOKEN`
 /// as the token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON); run with --include-ignored"]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON): `cargo xtask test` sets it up and runs it"]
 async fn over_stdio_the_python_client_session_lists_and_calls_the_tools() {
     let observed = over_stdio(Mode::Session, Some("stdio-token"), exercise()).await;
     check_exercise(&observed, Some("stdio-token"));
@@ -462,7 +462,7 @@ async fn over_stdio_the_python_client_session_lists_and_calls_the_tools() {
 /// Over stdio, with `mcp.Client`'s default mode (2026-07-28, stateless):
 /// everything.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON); run with --include-ignored"]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON): `cargo xtask test` sets it up and runs it"]
 async fn over_stdio_the_python_high_level_client_lists_and_calls_the_tools() {
     let observed = over_stdio(Mode::Client, Some("stdio-token"), exercise()).await;
     check_exercise(&observed, Some("stdio-token"));
@@ -471,7 +471,7 @@ async fn over_stdio_the_python_high_level_client_lists_and_calls_the_tools() {
 /// Over stdio without `ATP_AUTH_TOKEN`, a tool that needs a token says so,
 /// in both modes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON); run with --include-ignored"]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON): `cargo xtask test` sets it up and runs it"]
 async fn over_stdio_without_a_token_the_python_client_is_told_one_is_missing() {
     for mode in [Mode::Session, Mode::Client] {
         let observed = over_stdio(mode, None, vec![call("whoami", "whoami", json!({}))]).await;
@@ -495,7 +495,7 @@ async fn over_stdio_without_a_token_the_python_client_is_told_one_is_missing() {
 /// Over streamable HTTP, through the handshake: everything, with the
 /// bearer token as the token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON); run with --include-ignored"]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON): `cargo xtask test` sets it up and runs it"]
 async fn over_streamable_http_the_python_client_session_lists_and_calls_the_tools() {
     let toolkit = HttpToolkit::start().await;
     let observed = toolkit
@@ -509,7 +509,7 @@ async fn over_streamable_http_the_python_client_session_lists_and_calls_the_tool
 /// Over streamable HTTP, with `mcp.Client`'s default mode (2026-07-28,
 /// stateless HTTP: a POST per request, no session): everything.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON); run with --include-ignored"]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON): `cargo xtask test` sets it up and runs it"]
 async fn over_streamable_http_the_python_high_level_client_lists_and_calls_the_tools() {
     let toolkit = HttpToolkit::start().await;
     let observed = toolkit
@@ -525,7 +525,7 @@ async fn over_streamable_http_the_python_high_level_client_lists_and_calls_the_t
 /// good access token the test signed, lists and calls the tools in both
 /// modes; the bearer is never a tool's token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON); run with --include-ignored"]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON): `cargo xtask test` sets it up and runs it"]
 async fn over_streamable_http_the_python_client_calls_a_resource_server_with_a_good_token() {
     use atp_tests::issuer::{Issuer, Key};
     let key = Key::new("k1");
@@ -583,7 +583,7 @@ async fn over_streamable_http_the_python_client_calls_a_resource_server_with_a_g
 /// Over streamable HTTP without a bearer token, a tool that needs a token
 /// says so, in both modes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON); run with --include-ignored"]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON): `cargo xtask test` sets it up and runs it"]
 async fn over_streamable_http_without_a_token_the_python_client_is_told_one_is_missing() {
     let toolkit = HttpToolkit::start().await;
     for mode in [Mode::Session, Mode::Client] {
@@ -603,7 +603,7 @@ async fn over_streamable_http_without_a_token_the_python_client_is_told_one_is_m
 /// A request carrying a foreign `Origin` (a web page's) is refused with
 /// 403; the same request without one is served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON); run with --include-ignored"]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON): `cargo xtask test` sets it up and runs it"]
 async fn over_streamable_http_a_foreign_origin_is_refused_to_httpx() {
     let toolkit = HttpToolkit::start().await;
     let initialize = json!({

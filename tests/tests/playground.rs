@@ -17,7 +17,7 @@
 /// one says how to run them.
 #[cfg(not(feature = "browser"))]
 #[test]
-#[ignore = "needs chromium + chromedriver (apt-get install chromium chromium-driver) and --features browser; run with --features browser -- --include-ignored"]
+#[ignore = "needs chromium + chromedriver (apt-get install chromium chromium-driver) and --features browser: `cargo xtask test` sets it up and runs it"]
 fn the_browser_tests_need_the_browser_feature() {
     panic!("{}", atp_tests::webdriver::without_the_feature());
 }
@@ -42,7 +42,7 @@ mod in_chromium {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "needs chromium + chromedriver (apt-get install chromium chromium-driver); run with --include-ignored"]
+    #[ignore = "needs chromium + chromedriver (apt-get install chromium chromium-driver): `cargo xtask test` sets it up and runs it"]
     async fn the_playground_lists_calls_and_logs_tools_in_a_real_browser() {
         let browser = browser().await;
         let server = start_server().await;
@@ -397,7 +397,7 @@ mod in_chromium {
     /// playground are all live at once, each lists the tools (a ninth request
     /// to the host gets through), and a call from outside reaches every one.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "needs chromium + chromedriver (apt-get install chromium chromium-driver); run with --include-ignored"]
+    #[ignore = "needs chromium + chromedriver (apt-get install chromium chromium-driver): `cargo xtask test` sets it up and runs it"]
     async fn eight_tabs_of_the_playground_are_all_live() {
         let browser = browser().await;
         let server = start_server().await;
@@ -494,7 +494,7 @@ mod in_chromium {
     /// "What an LLM is shown of this tool": the selected tool's definition as
     /// the LLM-client API gives it, in each provider's shape.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "needs chromium + chromedriver (apt-get install chromium chromium-driver); run with --include-ignored"]
+    #[ignore = "needs chromium + chromedriver (apt-get install chromium chromium-driver): `cargo xtask test` sets it up and runs it"]
     async fn the_llm_view_shows_each_providers_tool_shape() {
         let browser = browser().await;
         let server = start_server().await;

@@ -20,7 +20,7 @@
 /// one says how to run them.
 #[cfg(not(feature = "browser"))]
 #[test]
-#[ignore = "needs chromium + chromedriver (apt-get install chromium chromium-driver) and --features browser; run with --features browser -- --include-ignored"]
+#[ignore = "needs chromium + chromedriver (apt-get install chromium chromium-driver) and --features browser: `cargo xtask test` sets it up and runs it"]
 fn the_browser_tests_need_the_browser_feature() {
     panic!("{}", atp_tests::webdriver::without_the_feature());
 }
@@ -142,7 +142,7 @@ mod in_chromium {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "needs chromium + chromedriver (apt-get install chromium chromium-driver); run with --include-ignored"]
+    #[ignore = "needs chromium + chromedriver (apt-get install chromium chromium-driver): `cargo xtask test` sets it up and runs it"]
     async fn another_origins_page_gets_nothing_from_atp_dev_and_the_playground_still_works() {
         let rules = format!("--host-resolver-rules=MAP {REBIND_HOST} 127.0.0.1");
         let browser = Browser::start(&[&rules])
@@ -245,7 +245,7 @@ mod in_chromium {
     const KEY: &str = "k-browser-test-3f9a";
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "needs chromium + chromedriver (apt-get install chromium chromium-driver); run with --include-ignored"]
+    #[ignore = "needs chromium + chromedriver (apt-get install chromium chromium-driver): `cargo xtask test` sets it up and runs it"]
     async fn with_a_key_the_playground_asks_for_it_and_refuses_a_wrong_one() {
         let browser = Browser::start(&[])
             .await

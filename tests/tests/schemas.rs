@@ -16,7 +16,7 @@
 //! - every Gemini declaration is taken by google-genai's types.
 //!
 //! Needs the `mcp` feature and a Python with jsonschema, openai-agents and
-//! google-genai (the venv `.ci/run` makes): run with `--include-ignored`.
+//! google-genai (the venv `cargo xtask test` makes, which runs them).
 #![cfg(feature = "mcp")]
 
 use std::collections::{BTreeMap, HashMap};
@@ -559,7 +559,7 @@ fn refused(is_error: bool, text: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs jsonschema, openai-agents and google-genai (in .venv or ATP_REF_PYTHON); run with --include-ignored"]
+#[ignore = "needs jsonschema, openai-agents and google-genai (in .venv or ATP_REF_PYTHON): `cargo xtask test` sets it up and runs it"]
 async fn every_consumer_takes_the_schemas_and_they_are_never_looser_than_the_tools() {
     init_logging();
     let table = table();
