@@ -182,14 +182,5 @@ pub(crate) async fn context(
         );
         Json(context)
     })
-    .map_err(|message| {
-        let status = if message.starts_with("unknown provider") {
-            StatusCode::BAD_REQUEST
-        } else if message.starts_with("unknown toolkit") {
-            StatusCode::NOT_FOUND
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        };
-        ApiError::new(status, message)
-    })
+    .map_err(|err| ApiError::new(err.status(), err.to_string()))
 }

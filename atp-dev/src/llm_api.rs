@@ -40,13 +40,36 @@ const AUTH_WAIT: Duration = Duration::from_secs(10);
 /// client that sends and never reads holds at most this many.
 pub(crate) const MAX_IN_FLIGHT_PER_CLIENT: usize = 64;
 
+/// Why there is no context for a toolkit; its text is what callers see.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ContextError {
+    /// The provider named is none of those known.
+    #[error("{0}")]
+    UnknownProvider(String),
+    /// No such toolkit, or not connected.
+    #[error(transparent)]
+    Toolkit(#[from] CallError),
+}
+
+impl ContextError {
+    /// The HTTP status of the dev API's answer.
+    pub(crate) fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match self {
+            Self::UnknownProvider(_) => StatusCode::BAD_REQUEST,
+            Self::Toolkit(CallError::UnknownToolkit { .. }) => StatusCode::NOT_FOUND,
+            Self::Toolkit(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
 /// What an LLM is shown of `toolkit`, shaped for `provider`.
 pub(crate) fn context(
     hub: &Hub,
     toolkit: &str,
     provider: Option<&str>,
     user_prompt: &str,
-) -> Result<Value, String> {
+) -> Result<Value, ContextError> {
     Ok(rendered_context(hub, toolkit, provider, user_prompt)?.0)
 }
 
@@ -57,9 +80,12 @@ pub(crate) fn rendered_context(
     toolkit: &str,
     provider: Option<&str>,
     user_prompt: &str,
-) -> Result<(Value, Vec<(String, String)>), String> {
-    let provider: Provider = provider.unwrap_or("openai").parse()?;
-    let tools = hub.toolkit_tools(toolkit).map_err(|err| err.to_string())?;
+) -> Result<(Value, Vec<(String, String)>), ContextError> {
+    let provider: Provider = provider
+        .unwrap_or("openai")
+        .parse()
+        .map_err(ContextError::UnknownProvider)?;
+    let tools = hub.toolkit_tools(toolkit)?;
     let mut specs = Vec::new();
     let mut not_strict = Vec::new();
     for tool in tools.iter().filter(|t| !is_app(t)) {
@@ -209,7 +235,9 @@ pub(crate) async fn process(
             user_prompt.as_deref().unwrap_or_default(),
         ) {
             Ok(payload) => Ok(Json(json!({ "payload": payload }))),
-            Err(message) => Ok(Json(json!({ "status": "error", "message": message }))),
+            Err(err) => Ok(Json(
+                json!({ "status": "error", "message": err.to_string() }),
+            )),
         },
         LlmRequest::TaskRequest {
             toolkit_id,
@@ -360,11 +388,11 @@ async fn answer_message(hub: &Hub, text: &str) -> Option<String> {
                 status: None,
                 message: None,
             },
-            Err(message) => LlmReply::ToolkitContext {
+            Err(err) => LlmReply::ToolkitContext {
                 request_id,
                 payload: None,
                 status: Some("error".to_owned()),
-                message: Some(message),
+                message: Some(err.to_string()),
             },
         },
         Ok(LlmRequest::TaskRequest {

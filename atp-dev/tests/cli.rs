@@ -532,10 +532,21 @@ async fn context_prints_what_an_llm_is_shown() {
     assert!(!output.status.success());
     // The toolkits that are connected, listed.
     assert!(
-        text(&output.stderr).contains("unknown toolkit: nobody; connected: demo"),
+        text(&output.stderr).contains("unknown toolkit: nobody; connected: demo (HTTP 404)"),
         "{}",
         text(&output.stderr)
     );
+    // The dev API's statuses, by the kind of error: an unknown provider is
+    // the request's fault (400), an unknown toolkit is not found (404).
+    let http = reqwest::Client::new();
+    for (path, status) in [
+        ("/api/dev/toolkits/demo/context?provider=llama", 400),
+        ("/api/dev/toolkits/nobody/context", 404),
+        ("/api/dev/toolkits/demo/context?provider=gemini", 200),
+    ] {
+        let answer = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(answer.status().as_u16(), status, "{path}");
+    }
 
     let output =
         run(atp_dev().args(["context", "demo", "--provider", "llama", "--server", &base])).await;

@@ -44,6 +44,7 @@ pub mod testing;
 mod tls;
 mod tool;
 mod ws;
+mod ws_connect;
 
 pub use apps::{App, AppDef, AppStep};
 pub use client::{ENV_SEND_SOURCE, StopHandle, ToolKitClient, ToolKitClientBuilder};

@@ -22,10 +22,8 @@ use std::time::Duration;
 use futures_util::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::time::{Instant, MissedTickBehavior, sleep_until, timeout};
-use tokio_websockets::{
-    ClientBuilder, CloseCode, Connector, Limits, MaybeTlsStream, Message, WebSocketStream,
-};
+use tokio::time::{Instant, MissedTickBehavior, sleep_until};
+use tokio_websockets::{CloseCode, Connector, MaybeTlsStream, Message, WebSocketStream};
 
 use crate::codec::decode_frame;
 use crate::config::Config;
@@ -34,6 +32,7 @@ use crate::error::Error;
 use crate::protocol::websocket_path;
 use crate::session::{Ended, Failure, Io, Link, until};
 use crate::status::Status;
+use crate::ws_connect::{self, Refused};
 
 type Ws = WebSocketStream<MaybeTlsStream<Tracked<TcpStream>>>;
 
@@ -70,53 +69,33 @@ impl Link for WsLink {
 
     async fn open(&mut self, config: &Config) -> Result<Conn, Failure> {
         let url = format!("{}{}", config.ws_base, websocket_path(&config.api_key));
-        // The URL holds the key: no error here may quote it.
-        let Ok(uri) = url.parse::<http::Uri>() else {
-            return Err(Failure::Fatal(Error::Config(
-                "the WebSocket URL is invalid (check the base URL)".to_owned(),
-            )));
-        };
-        let tls = uri.scheme_str() == Some("wss");
-        let host = uri
-            .host()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let progress = Arc::new(Progress::new());
-        let connect = async {
-            let tcp = TcpStream::connect((host.as_str(), port)).await?;
-            // Frames are small and latency matters: no Nagle delay.
-            let _ = tcp.set_nodelay(true);
-            let tcp = Tracked {
-                inner: tcp,
-                progress: progress.clone(),
-            };
-            let stream = if tls {
-                self.connector.wrap(&host, tcp).await?
-            } else {
-                Connector::Plain.wrap(&host, tcp).await?
-            };
-            ClientBuilder::from_uri(uri)
-                .limits(Limits::default().max_payload_len(Some(config.max_frame_bytes)))
-                .connect_on(stream)
-                .await
+        let tracked = |inner| Tracked {
+            inner,
+            progress: progress.clone(),
         };
-        match timeout(config.connect_timeout, connect).await {
-            Ok(Ok((ws, _response))) => {
+        let opened = ws_connect::open(
+            &url,
+            &self.connector,
+            config.max_frame_bytes,
+            config.connect_timeout,
+            tracked,
+        )
+        .await;
+        match opened {
+            Ok(ws) => {
                 tracing::info!(server = %config.base_url, "connected");
                 Ok(Conn { ws, progress })
             }
-            Ok(Err(tokio_websockets::Error::Upgrade(
-                tokio_websockets::upgrade::Error::DidNotSwitchProtocols(status @ (401 | 403)),
-            ))) => Err(Failure::Fatal(Error::Unauthorized(format!(
-                "HTTP {status} on the WebSocket handshake"
-            )))),
-            Ok(Err(err)) => Err(Failure::Retry(format!("could not connect: {err}"))),
-            Err(_) => Err(Failure::Retry(format!(
-                "no WebSocket handshake within {:?}",
-                config.connect_timeout
+            Err(Refused::InvalidUrl) => Err(Failure::Fatal(Error::Config(
+                "the WebSocket URL is invalid (check the base URL)".to_owned(),
+            ))),
+            Err(Refused::Unauthorized(status)) => Err(Failure::Fatal(Error::Unauthorized(
+                format!("HTTP {status} on the WebSocket handshake"),
+            ))),
+            Err(Refused::Failed(err)) => Err(Failure::Retry(format!("could not connect: {err}"))),
+            Err(Refused::TimedOut(limit)) => Err(Failure::Retry(format!(
+                "no WebSocket handshake within {limit:?}"
             ))),
         }
     }

@@ -16,11 +16,7 @@ pub(crate) fn ready() -> Result<(), Stop> {
         )?;
     }
     if chrome.exists() && driver.exists() {
-        println!(
-            "== Chromium: {} and {}",
-            chrome.display(),
-            driver.display()
-        );
+        println!("== Chromium: {} and {}", chrome.display(), driver.display());
         Ok(())
     } else {
         Err(Stop(format!(

@@ -66,7 +66,13 @@ pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .filter(|dir| !dir.is_empty())
         .map(PathBuf::from)
-        .map(|dir| if dir.is_relative() { root().join(dir) } else { dir })
+        .map(|dir| {
+            if dir.is_relative() {
+                root().join(dir)
+            } else {
+                dir
+            }
+        })
         .unwrap_or_else(|| root().join("target"))
 }
 
@@ -149,10 +155,16 @@ pub(crate) fn apt_install(packages: &[&str], why: &str) -> Result<(), Stop> {
     println!("== apt-get install {} ({why})", packages.join(" "));
     let updated = update.status().is_ok_and(|s| s.success());
     // Through `env`: sudo would drop DEBIAN_FRONTEND from the environment.
-    let mut args = vec!["DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-qq"];
+    let mut args = vec![
+        "DEBIAN_FRONTEND=noninteractive",
+        "apt-get",
+        "install",
+        "-y",
+        "-qq",
+    ];
     args.extend_from_slice(packages);
-    let installed = updated
-        && as_root("env", &args).is_some_and(|mut c| c.status().is_ok_and(|s| s.success()));
+    let installed =
+        updated && as_root("env", &args).is_some_and(|mut c| c.status().is_ok_and(|s| s.success()));
     if installed {
         Ok(())
     } else {

@@ -31,7 +31,11 @@ pub(crate) fn ready() -> Result<PathBuf, Stop> {
         println!("== Python: {} (pins installed)", venv.display());
         return Ok(python);
     }
-    println!("== Python: making {} with {}", venv.display(), PINS.join(" "));
+    println!(
+        "== Python: making {} with {}",
+        venv.display(),
+        PINS.join(" ")
+    );
     if !python.exists() {
         make_venv(&venv)?;
     }

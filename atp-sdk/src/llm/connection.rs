@@ -17,14 +17,13 @@ use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior, timeout, timeout_at};
-use tokio_websockets::{
-    ClientBuilder, Connector, Limits, MaybeTlsStream, Message, WebSocketStream,
-};
+use tokio_websockets::{Connector, MaybeTlsStream, Message, WebSocketStream};
 
 use super::LlmError;
 use crate::backoff::Backoff;
 use crate::protocol::{LlmReply, LlmRequest, llm_client_path};
 use crate::secret::ApiKey;
+use crate::ws_connect::{self, Refused};
 
 /// How long the server has to answer `auth` (as the reference client waits).
 const AUTH_WAIT: Duration = Duration::from_secs(10);
@@ -153,42 +152,19 @@ impl Connection {
     /// Opens and authenticates a connection.
     async fn connect(&self) -> Result<Ws, LlmError> {
         let url = format!("{}{}", self.ws_base, llm_client_path(&self.api_key));
-        // The URL holds the key: no error may quote it.
-        let uri: http::Uri = url
-            .parse()
-            .map_err(|_| LlmError::Config("the WebSocket URL is invalid".to_owned()))?;
-        let tls = uri.scheme_str() == Some("wss");
-        let host = uri
-            .host()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-        let open = async {
-            let tcp = TcpStream::connect((host.as_str(), port)).await?;
-            let _ = tcp.set_nodelay(true);
-            let stream = if tls {
-                self.connector.wrap(&host, tcp).await?
-            } else {
-                Connector::Plain.wrap(&host, tcp).await?
-            };
-            ClientBuilder::from_uri(uri)
-                .limits(Limits::default().max_payload_len(Some(64 << 20)))
-                .connect_on(stream)
-                .await
-        };
-        let (mut ws, _) = match timeout(AUTH_WAIT, open).await {
-            Ok(Ok(opened)) => opened,
-            Ok(Err(tokio_websockets::Error::Upgrade(
-                tokio_websockets::upgrade::Error::DidNotSwitchProtocols(status @ (401 | 403)),
-            ))) => {
+        let opened = ws_connect::open(&url, &self.connector, 64 << 20, AUTH_WAIT, |tcp| tcp).await;
+        let mut ws = match opened {
+            Ok(ws) => ws,
+            Err(Refused::InvalidUrl) => {
+                return Err(LlmError::Config("the WebSocket URL is invalid".to_owned()));
+            }
+            Err(Refused::Unauthorized(status)) => {
                 return Err(LlmError::Unauthorized(format!(
                     "HTTP {status} on the WebSocket handshake"
                 )));
             }
-            Ok(Err(err)) => return Err(LlmError::Connection(err.to_string())),
-            Err(_) => return Err(LlmError::Timeout(AUTH_WAIT)),
+            Err(Refused::Failed(err)) => return Err(LlmError::Connection(err.to_string())),
+            Err(Refused::TimedOut(limit)) => return Err(LlmError::Timeout(limit)),
         };
         let auth = LlmRequest::Auth {
             api_key: self.api_key.clone(),
