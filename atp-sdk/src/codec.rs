@@ -1,20 +1,24 @@
 //! The typed seam between a link and the dispatcher: what the server asks
-//! ([`Inbound`]) and what the toolkit answers ([`Reply`]), decoded from and
-//! encoded to each link's framing.
+//! ([`Inbound`]) and what the toolkit answers ([`Reply`]), read and written
+//! through [`protocol`](crate::protocol)'s types, the ones atp-dev and the
+//! tests use too.
 //!
-//! Decoding is lenient: every request that carries a usable `request_id`
-//! yields something to answer, whatever else is wrong with it. Ids are
-//! kept exactly as sent (see [`RequestId`]).
+//! Reading is lenient: every request that carries a usable `request_id`
+//! yields something to answer, whatever else is wrong with it; for that
+//! the envelope and the id are looked at before the payload is read
+//! ([`Probe`]). Ids are kept exactly as sent (see [`RequestId`]).
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::error::CallError;
-use crate::protocol::{RequestId, ToolRequest};
-use crate::secret::AuthToken;
+use crate::protocol::{
+    InboxResponse, MessageError, RequestId, ResponseKind, ServerMessage, ToolRequest,
+    ToolkitMessage,
+};
 use crate::tool::CallResult;
 
 /// What an inbound message asks for.
@@ -32,30 +36,21 @@ pub(crate) enum Inbound {
     /// `atp_app_terminate`: end a session.
     AppTerminate(RequestId),
     /// A request that can't be served: answer with this error.
-    Reject(RequestId, CallError, ReplyKind),
+    Reject(RequestId, CallError, ResponseKind),
     /// Anything else: nothing to answer.
     Ignore(&'static str),
-}
-
-/// Which kind of response answers a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ReplyKind {
-    /// `tool_response`.
-    Tool,
-    /// `app_response`.
-    App,
 }
 
 /// The answer to one request.
 #[derive(Debug)]
 pub(crate) struct Reply {
-    pub(crate) kind: ReplyKind,
+    pub(crate) kind: ResponseKind,
     pub(crate) request_id: RequestId,
     pub(crate) result: CallResult,
 }
 
 impl Reply {
-    pub(crate) fn new(kind: ReplyKind, request_id: RequestId, result: CallResult) -> Self {
+    pub(crate) fn new(kind: ResponseKind, request_id: RequestId, result: CallResult) -> Self {
         Self {
             kind,
             request_id,
@@ -71,102 +66,59 @@ impl Reply {
         }
     }
 
-    /// The WebSocket frame: `{"type": "tool_response" | "app_response",
-    /// "request_id", "result"}`.
+    /// The WebSocket frame: a [`ToolkitMessage`].
     pub(crate) fn to_frame(&self) -> String {
-        #[derive(Serialize)]
-        struct Frame<'a> {
-            #[serde(rename = "type")]
-            kind: &'static str,
-            request_id: &'a RequestId,
-            result: &'a Value,
-        }
-        let frame = Frame {
-            kind: match self.kind {
-                ReplyKind::Tool => "tool_response",
-                ReplyKind::App => "app_response",
-            },
-            request_id: &self.request_id,
-            result: &self.result_value(),
-        };
-        serde_json::to_string(&frame).expect("a JSON value always serializes")
+        ToolkitMessage::frame(self.kind, &self.request_id, &self.result_value())
     }
 
-    /// The inbox answer's body: `{"request_id", "response"}`.
+    /// The inbox answer's body: an [`InboxResponse`].
     pub(crate) fn to_inbox_body(&self) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct Body<'a> {
-            request_id: &'a RequestId,
-            response: &'a Value,
-        }
-        let body = Body {
-            request_id: &self.request_id,
-            response: &self.result_value(),
-        };
-        serde_json::to_vec(&body).expect("a JSON value always serializes")
+        InboxResponse::body(&self.request_id, &self.result_value())
     }
 }
 
-/// A WebSocket frame: `{"message_type", "payload"}`, the payload kept as
-/// text until its kind is known.
+/// What is looked at before a payload is read: a frame's envelope, an
+/// inbox item's kind and id, or a payload that did not read, for the id to
+/// answer it under. Values stay JSON text (a numeric id byte for byte).
 #[derive(Deserialize)]
-struct Frame<'a> {
+struct Probe<'a> {
     #[serde(default, borrow)]
     message_type: Option<&'a RawValue>,
     #[serde(default, borrow)]
     payload: Option<&'a RawValue>,
-}
-
-/// A request's fields, wherever they come from (a frame's payload or an
-/// inbox item). Every field is optional here; what is missing or of the
-/// wrong type is decided below.
-#[derive(Deserialize)]
-struct Payload<'a> {
-    #[serde(default, borrow)]
-    request_id: Option<&'a RawValue>,
-    #[serde(default)]
-    tool_name: Option<Value>,
-    #[serde(default)]
-    params: Option<Value>,
-    #[serde(default)]
-    auth_token: Option<Value>,
-    #[serde(default)]
-    action_data: Option<Value>,
-    #[serde(default)]
-    message: Option<Value>,
-    /// Inbox items only: the kind of message (default: a tool request).
-    #[serde(default)]
-    message_type: Option<Value>,
-}
-
-/// Just the id of a payload that does not decode as a whole (a number out
-/// of range in its params, say): enough to answer it.
-#[derive(Deserialize)]
-struct IdOnly<'a> {
     #[serde(default, borrow)]
     request_id: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    message_type: Option<&'a RawValue>,
+    tool_name: Option<&'a RawValue>,
 }
 
-/// Decodes a WebSocket frame from the server.
+impl<'a> Probe<'a> {
+    fn of(text: &'a str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+
+    /// `message_type`, if it is a string.
+    fn message_type(&self) -> Option<String> {
+        self.message_type
+            .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
+    }
+}
+
+/// Decodes a WebSocket frame from the server: a [`ServerMessage`].
 pub(crate) fn decode_frame(bytes: &[u8]) -> Inbound {
-    let Ok(frame) = serde_json::from_slice::<Frame<'_>>(bytes) else {
+    let Some(text) = std::str::from_utf8(bytes).ok().filter(|t| is_object(t)) else {
         return Inbound::Ignore("not a JSON object");
     };
-    let Some(Ok(message_type)) = frame
-        .message_type
-        .map(|raw| serde_json::from_str::<String>(raw.get()))
-    else {
+    let Some(frame) = Probe::of(text) else {
+        return Inbound::Ignore("not a JSON object");
+    };
+    let Some(message_type) = frame.message_type() else {
         return Inbound::Ignore("no message_type");
     };
-    let Some(payload) = frame.payload.filter(|raw| is_object(raw.get().as_bytes())) else {
+    let Some(payload) = frame.payload.filter(|raw| is_object(raw.get())) else {
         return Inbound::Ignore("no payload object");
     };
-    match serde_json::from_str::<Payload<'_>>(payload.get()) {
-        Ok(payload) => decode_payload(&message_type, payload),
-        Err(err) => malformed(&message_type, payload.get(), &err),
-    }
+    read(&message_type, payload.get())
 }
 
 /// What one inbox poll brought.
@@ -178,119 +130,94 @@ pub(crate) enum Item {
 }
 
 /// Decodes an inbox item: a request's fields, with `message_type` when it
-/// is not a tool request.
+/// is not a tool request ([`ServerMessage::to_inbox_item`]).
 pub(crate) fn decode_item(bytes: &[u8]) -> Item {
-    if !is_object(bytes) {
-        return match serde_json::from_slice::<Value>(bytes) {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        // Not UTF-8: answered under its id if one can still be read.
+        Err(_) => {
+            let err = serde_json::from_slice::<Value>(bytes)
+                .expect_err("JSON text is UTF-8, so this can't read");
+            let text = String::from_utf8_lossy(bytes);
+            let message_type = Probe::of(&text)
+                .and_then(|p| p.message_type())
+                .unwrap_or_else(|| "atp_tool_request".to_owned());
+            return Item::Message(malformed(&message_type, &text, &err));
+        }
+    };
+    if !is_object(text) {
+        return match serde_json::from_str::<Value>(text) {
             Ok(Value::Null) => Item::Empty,
             _ => Item::Message(Inbound::Ignore("inbox item is not a JSON object")),
         };
     }
-    match serde_json::from_slice::<Option<Payload<'_>>>(bytes) {
-        Ok(None) => Item::Empty,
-        Ok(Some(payload)) if payload.request_id.is_none() && payload.message_type.is_none() => {
-            Item::Empty
+    let probe = Probe::of(text);
+    if probe
+        .as_ref()
+        .is_some_and(|p| p.request_id.is_none() && p.message_type.is_none())
+    {
+        return Item::Empty;
+    }
+    let message_type = probe
+        .and_then(|p| p.message_type())
+        .unwrap_or_else(|| "atp_tool_request".to_owned());
+    Item::Message(read(&message_type, text))
+}
+
+/// Whether JSON text is an object.
+fn is_object(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+}
+
+/// Reads a payload as its message, or says what to answer instead.
+fn read(message_type: &str, payload: &str) -> Inbound {
+    match ServerMessage::from_parts(message_type, payload) {
+        Ok(ServerMessage::ClientConnected(hello)) => Inbound::Connected(hello.message),
+        Ok(ServerMessage::ToolRequest(request)) => Inbound::Call(request),
+        Ok(ServerMessage::AppRequest(request)) => Inbound::AppStart(request),
+        Ok(ServerMessage::AppAction(action)) => {
+            Inbound::AppAction(action.request_id, action.action_data)
         }
-        Ok(Some(mut payload)) => {
-            let message_type = match payload.message_type.take() {
-                Some(Value::String(kind)) => kind,
-                _ => "atp_tool_request".to_owned(),
-            };
-            Item::Message(decode_payload(&message_type, payload))
-        }
-        Err(err) => {
-            let text = String::from_utf8_lossy(bytes);
-            let message_type = serde_json::from_str::<IdOnly<'_>>(&text)
-                .ok()
-                .and_then(|item| item.message_type)
-                .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
-                .unwrap_or_else(|| "atp_tool_request".to_owned());
-            Item::Message(malformed(&message_type, &text, &err))
-        }
+        Ok(ServerMessage::AppTerminate(end)) => Inbound::AppTerminate(end.request_id),
+        Err(MessageError::Invalid(err)) => malformed(message_type, payload, &err),
+        Err(MessageError::NotAnObject) => Inbound::Ignore("no payload object"),
+        Err(_) => Inbound::Ignore("unhandled message_type"),
     }
 }
 
-/// Whether JSON text is an object (serde would read a struct from an
-/// array too).
-fn is_object(text: &[u8]) -> bool {
-    text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
-}
-
-/// A payload that did not decode: answered under its id if it has one.
+/// A payload that did not read as its message: answered under its id if
+/// it has one; a request without a string `tool_name` as an unknown tool.
 fn malformed(message_type: &str, payload: &str, err: &serde_json::Error) -> Inbound {
     let kind = match message_type {
-        "atp_tool_request" => ReplyKind::Tool,
-        "atp_app_request" | "atp_app_action" | "atp_app_terminate" => ReplyKind::App,
+        "atp_tool_request" => ResponseKind::Tool,
+        "atp_app_request" | "atp_app_action" | "atp_app_terminate" => ResponseKind::App,
         _ => return Inbound::Ignore("unhandled message_type"),
     };
-    let id = serde_json::from_str::<IdOnly<'_>>(payload)
-        .ok()
+    let probe = Probe::of(payload);
+    let Some(id) = probe
+        .as_ref()
         .and_then(|p| p.request_id)
-        .and_then(RequestId::from_raw);
-    match id {
-        Some(id) if message_type == "atp_app_terminate" => Inbound::AppTerminate(id),
-        Some(id) => Inbound::Reject(id, CallError::MalformedRequest(err.to_string()), kind),
-        None => Inbound::Ignore("request without a usable request_id"),
-    }
-}
-
-fn decode_payload(message_type: &str, payload: Payload<'_>) -> Inbound {
-    let request_id = payload.request_id.and_then(RequestId::from_raw);
+        .and_then(RequestId::from_raw)
+    else {
+        return Inbound::Ignore("request without a usable request_id");
+    };
+    let named = probe
+        .and_then(|p| p.tool_name)
+        .is_some_and(|raw| raw.get().starts_with('"'));
     match message_type {
-        "atp_client_connected" => {
-            let message = match payload.message {
-                Some(Value::String(message)) => message,
-                _ => String::new(),
-            };
-            Inbound::Connected(message)
+        "atp_app_terminate" => Inbound::AppTerminate(id),
+        "atp_tool_request" if !named => {
+            Inbound::Reject(id, CallError::UnknownTool(MISSING_NAME.to_owned()), kind)
         }
-        "atp_tool_request" => request(request_id, payload, ReplyKind::Tool, Inbound::Call),
-        "atp_app_request" => request(request_id, payload, ReplyKind::App, Inbound::AppStart),
-        "atp_app_action" => match request_id {
-            Some(id) => Inbound::AppAction(id, payload.action_data.unwrap_or(Value::Null)),
-            None => Inbound::Ignore("app action without a request_id"),
-        },
-        "atp_app_terminate" => match request_id {
-            Some(id) => Inbound::AppTerminate(id),
-            None => Inbound::Ignore("app terminate without a request_id"),
-        },
-        _ => Inbound::Ignore("unhandled message_type"),
+        "atp_app_request" if !named => {
+            Inbound::Reject(id, CallError::UnknownApp(MISSING_NAME.to_owned()), kind)
+        }
+        _ => Inbound::Reject(id, CallError::MalformedRequest(err.to_string()), kind),
     }
 }
 
-/// The request in a tool or app request, as `wrap` makes it inbound; what
-/// to answer instead when it can't be one.
-fn request(
-    request_id: Option<RequestId>,
-    payload: Payload<'_>,
-    kind: ReplyKind,
-    wrap: fn(ToolRequest) -> Inbound,
-) -> Inbound {
-    let Some(request_id) = request_id else {
-        return Inbound::Ignore("request without a request_id");
-    };
-    let tool_name = match payload.tool_name {
-        Some(Value::String(name)) => name,
-        _ => {
-            let missing = String::from("<missing tool_name>");
-            let err = match kind {
-                ReplyKind::Tool => CallError::UnknownTool(missing),
-                ReplyKind::App => CallError::UnknownApp(missing),
-            };
-            return Inbound::Reject(request_id, err, kind);
-        }
-    };
-    let auth_token = match payload.auth_token {
-        Some(Value::String(token)) => Some(AuthToken::new(token)),
-        _ => None,
-    };
-    wrap(ToolRequest {
-        request_id,
-        tool_name,
-        params: payload.params.unwrap_or(Value::Null),
-        auth_token,
-    })
-}
+/// The name an unknown-tool answer gives a request without one.
+const MISSING_NAME: &str = "<missing tool_name>";
 
 #[cfg(test)]
 mod tests {
@@ -338,7 +265,7 @@ mod tests {
             let Inbound::Call(req) = decode_frame(text.as_bytes()) else {
                 panic!("a call for {id}")
             };
-            let answer = Reply::new(ReplyKind::Tool, req.request_id, Ok(json!(1))).to_frame();
+            let answer = Reply::new(ResponseKind::Tool, req.request_id, Ok(json!(1))).to_frame();
             assert!(
                 answer.contains(&format!(r#""request_id":{id},"#)),
                 "{id} echoed exactly: {answer}"
@@ -356,7 +283,7 @@ mod tests {
     fn a_request_without_a_tool_name_is_rejected_not_dropped() {
         assert!(matches!(
             decode_frame(&frame(json!({"request_id": "r", "tool_name": 3}))),
-            Inbound::Reject(_, CallError::UnknownTool(_), ReplyKind::Tool)
+            Inbound::Reject(_, CallError::UnknownTool(_), ResponseKind::Tool)
         ));
     }
 
@@ -403,7 +330,7 @@ mod tests {
 
     #[test]
     fn replies_encode_for_each_link() {
-        let reply = Reply::new(ReplyKind::Tool, "r".into(), Ok(json!([1])));
+        let reply = Reply::new(ResponseKind::Tool, "r".into(), Ok(json!([1])));
         assert_eq!(
             serde_json::from_str::<Value>(&reply.to_frame()).unwrap(),
             json!({"type": "tool_response", "request_id": "r", "result": [1]})
@@ -412,7 +339,11 @@ mod tests {
             serde_json::from_slice::<Value>(&reply.to_inbox_body()).unwrap(),
             json!({"request_id": "r", "response": [1]})
         );
-        let reply = Reply::new(ReplyKind::App, "r".into(), Err(CallError::MissingAuthToken));
+        let reply = Reply::new(
+            ResponseKind::App,
+            "r".into(),
+            Err(CallError::MissingAuthToken),
+        );
         assert_eq!(
             serde_json::from_str::<Value>(&reply.to_frame()).unwrap(),
             json!({"type": "app_response", "request_id": "r", "result": {"error": "Missing auth_token for authenticated tool"}})

@@ -16,12 +16,13 @@ use tracing::Instrument;
 use crate::apps::{AppFuture, AppOutcome, Apps};
 use crate::call_metrics::CallGauges;
 use crate::cancel::Cancel;
-use crate::codec::{Inbound, Reply, ReplyKind};
+use crate::codec::{Inbound, Reply};
 use crate::config::Limits;
 use crate::context::Context;
 use crate::error::CallError;
 use crate::params::CallArgs;
 use crate::principal::Principal;
+use crate::protocol::ResponseKind;
 use crate::protocol::{RequestId, ToolRequest};
 use crate::registry::{Invoke, Registry};
 use crate::state::States;
@@ -164,10 +165,10 @@ impl Job {
         }
     }
 
-    fn kind(&self) -> ReplyKind {
+    fn kind(&self) -> ResponseKind {
         match self {
-            Job::Tool(..) => ReplyKind::Tool,
-            Job::AppStart(_) | Job::AppAction(..) => ReplyKind::App,
+            Job::Tool(..) => ResponseKind::Tool,
+            Job::AppStart(_) | Job::AppAction(..) => ResponseKind::App,
         }
     }
 
@@ -507,7 +508,7 @@ impl Dispatcher {
         } else {
             Err(CallError::UnknownSession(id.to_string()))
         };
-        Reply::new(ReplyKind::App, id, result)
+        Reply::new(ResponseKind::App, id, result)
     }
 
     /// Starts an app session: validates like a tool call, runs the app's

@@ -407,8 +407,9 @@ pub struct ToolRequest {
     /// or `null`, which count as no arguments.
     #[serde(default)]
     pub params: Value,
-    /// The user's token for the tool's `auth_provider`, if any.
-    #[serde(default)]
+    /// The user's token for the tool's `auth_provider`, if any. Anything
+    /// but a string (`null`, a number) reads as none.
+    #[serde(default, deserialize_with = "lenient::token")]
     pub auth_token: Option<AuthToken>,
 }
 
@@ -432,8 +433,8 @@ pub struct AppTerminate {
 /// Payload of `atp_client_connected`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientConnected {
-    /// A greeting from the server.
-    #[serde(default)]
+    /// A greeting from the server (anything but a string reads as `""`).
+    #[serde(default, deserialize_with = "lenient::text")]
     pub message: String,
 }
 
@@ -458,8 +459,141 @@ pub enum ServerMessage {
     AppTerminate(AppTerminate),
 }
 
+impl ServerMessage {
+    /// The `message_type` that names this message on the wire.
+    ///
+    /// ```
+    /// use atp_sdk::protocol::{AppTerminate, ServerMessage};
+    /// let end = ServerMessage::AppTerminate(AppTerminate { request_id: "s1".into() });
+    /// assert_eq!(end.message_type(), "atp_app_terminate");
+    /// ```
+    pub fn message_type(&self) -> &'static str {
+        match self {
+            Self::ClientConnected(_) => "atp_client_connected",
+            Self::ToolRequest(_) => "atp_tool_request",
+            Self::AppRequest(_) => "atp_app_request",
+            Self::AppAction(_) => "atp_app_action",
+            Self::AppTerminate(_) => "atp_app_terminate",
+        }
+    }
+
+    /// Reads a message from its `message_type` and its payload's JSON text:
+    /// a frame's `payload`, or an inbox item's fields (section 4). Fields a
+    /// payload does not have are ignored.
+    ///
+    /// ```
+    /// use atp_sdk::protocol::{MessageError, ServerMessage};
+    /// let item = r#"{"message_type": "atp_app_action", "request_id": "s1", "action_data": {"n": 1}}"#;
+    /// let ServerMessage::AppAction(action) = ServerMessage::from_parts("atp_app_action", item).unwrap()
+    /// else { panic!() };
+    /// assert_eq!(action.action_data, serde_json::json!({"n": 1}));
+    /// assert!(matches!(ServerMessage::from_parts("atp_new", "{}"), Err(MessageError::UnknownType)));
+    /// ```
+    pub fn from_parts(message_type: &str, payload: &str) -> Result<Self, MessageError> {
+        fn read<'a, T: Deserialize<'a>>(
+            payload: &'a str,
+            wrap: fn(T) -> ServerMessage,
+        ) -> Result<ServerMessage, MessageError> {
+            serde_json::from_str(payload)
+                .map(wrap)
+                .map_err(MessageError::Invalid)
+        }
+        // A payload is an object: serde would read a struct from an array.
+        if payload.trim_start().as_bytes().first() != Some(&b'{') {
+            return Err(MessageError::NotAnObject);
+        }
+        match message_type {
+            "atp_client_connected" => read(payload, Self::ClientConnected),
+            "atp_tool_request" => read(payload, Self::ToolRequest),
+            "atp_app_request" => read(payload, Self::AppRequest),
+            "atp_app_action" => read(payload, Self::AppAction),
+            "atp_app_terminate" => read(payload, Self::AppTerminate),
+            _ => Err(MessageError::UnknownType),
+        }
+    }
+
+    /// The message as an inbox item (section 4): the payload's fields, with
+    /// `message_type` among them unless it is a tool request.
+    ///
+    /// ```
+    /// use atp_sdk::protocol::{AppTerminate, ServerMessage};
+    /// use serde_json::json;
+    /// let end = ServerMessage::AppTerminate(AppTerminate { request_id: "s1".into() });
+    /// assert_eq!(end.to_inbox_item(), json!({"request_id": "s1", "message_type": "atp_app_terminate"}));
+    /// ```
+    pub fn to_inbox_item(&self) -> Value {
+        let payload = match self {
+            Self::ClientConnected(p) => serde_json::to_value(p),
+            Self::ToolRequest(p) | Self::AppRequest(p) => serde_json::to_value(p),
+            Self::AppAction(p) => serde_json::to_value(p),
+            Self::AppTerminate(p) => serde_json::to_value(p),
+        };
+        let mut item = payload.expect("a protocol message always serializes");
+        if !matches!(self, Self::ToolRequest(_))
+            && let Value::Object(fields) = &mut item
+        {
+            fields.insert(
+                "message_type".to_owned(),
+                Value::String(self.message_type().to_owned()),
+            );
+        }
+        item
+    }
+}
+
+/// Why a payload could not be read as a [`ServerMessage`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum MessageError {
+    /// A `message_type` this protocol does not have.
+    UnknownType,
+    /// The payload is not a JSON object.
+    NotAnObject,
+    /// The payload is not that message's (a field missing or of the wrong
+    /// type, a number out of range, ...).
+    Invalid(serde_json::Error),
+}
+
+impl fmt::Display for MessageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownType => f.write_str("unhandled message_type"),
+            Self::NotAnObject => f.write_str("the payload is not a JSON object"),
+            Self::Invalid(err) => err.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for MessageError {}
+
+/// Fields read leniently, as the platform's routers may send them.
+mod lenient {
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    use crate::secret::AuthToken;
+
+    /// A token: a string, else none.
+    pub(super) fn token<'de, D: Deserializer<'de>>(d: D) -> Result<Option<AuthToken>, D::Error> {
+        Ok(match Option::<Value>::deserialize(d)? {
+            Some(Value::String(token)) => Some(AuthToken::new(token)),
+            _ => None,
+        })
+    }
+
+    /// A text: a string, else empty.
+    pub(super) fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Ok(match Option::<Value>::deserialize(d)? {
+            Some(Value::String(text)) => text,
+            _ => String::new(),
+        })
+    }
+}
+
 /// A frame from the toolkit to the server: `{"type": ..., "request_id": ..., "result": ...}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// [`ToolkitMessage::frame`] writes one from borrowed parts, as the SDK does.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type")]
 pub enum ToolkitMessage {
     /// The answer to an `atp_tool_request`. A failure is
@@ -481,11 +615,75 @@ pub enum ToolkitMessage {
     },
 }
 
+/// Which response a [`ToolkitMessage`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseKind {
+    /// `tool_response`.
+    Tool,
+    /// `app_response`.
+    App,
+}
+
+/// The one layout of a toolkit's frame, for owned and borrowed parts.
+#[derive(Serialize)]
+struct ResponseFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    request_id: &'a RequestId,
+    result: &'a Value,
+}
+
+impl ToolkitMessage {
+    /// The frame of a response, from borrowed parts (no copy of the result).
+    ///
+    /// ```
+    /// use atp_sdk::protocol::{ResponseKind, ToolkitMessage};
+    /// use serde_json::json;
+    /// let frame = ToolkitMessage::frame(ResponseKind::Tool, &"r1".into(), &json!(2));
+    /// assert_eq!(frame, r#"{"type":"tool_response","request_id":"r1","result":2}"#);
+    /// ```
+    pub fn frame(kind: ResponseKind, request_id: &RequestId, result: &Value) -> String {
+        serde_json::to_string(&ResponseFrame::new(kind, request_id, result))
+            .expect("a JSON value always serializes")
+    }
+}
+
+impl<'a> ResponseFrame<'a> {
+    fn new(kind: ResponseKind, request_id: &'a RequestId, result: &'a Value) -> Self {
+        let kind = match kind {
+            ResponseKind::Tool => "tool_response",
+            ResponseKind::App => "app_response",
+        };
+        Self {
+            kind,
+            request_id,
+            result,
+        }
+    }
+}
+
+impl Serialize for ToolkitMessage {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let frame = match self {
+            Self::ToolResponse { request_id, result } => {
+                ResponseFrame::new(ResponseKind::Tool, request_id, result)
+            }
+            Self::AppResponse { request_id, result } => {
+                ResponseFrame::new(ResponseKind::App, request_id, result)
+            }
+        };
+        frame.serialize(serializer)
+    }
+}
+
 // ---------------------------------------------------------------------------
 // HTTP inbox (section 4)
 // ---------------------------------------------------------------------------
 
-/// Answer of `GET /api/v1/toolkit/{key}/inbox`: one pending request, or `{}`.
+/// Answer of `GET /api/v1/toolkit/{key}/inbox`: one pending tool request,
+/// or `{}`. An app session's message comes as its payload's fields with
+/// `message_type` among them: [`ServerMessage::to_inbox_item`] writes one,
+/// [`ServerMessage::from_parts`] reads one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum InboxItem {
@@ -496,12 +694,48 @@ pub enum InboxItem {
 }
 
 /// Body of `POST /api/v1/toolkit/{key}/inbox/respond`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// [`InboxResponse::body`] writes one from borrowed parts, as the SDK does.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct InboxResponse {
     /// The request's id.
     pub request_id: RequestId,
     /// Whatever the tool returned (or `{"error": ...}`).
     pub response: Value,
+}
+
+/// The one layout of an inbox answer, for owned and borrowed parts.
+#[derive(Serialize)]
+struct ResponseBody<'a> {
+    request_id: &'a RequestId,
+    response: &'a Value,
+}
+
+impl InboxResponse {
+    /// The body of an answer, from borrowed parts (no copy of the result).
+    ///
+    /// ```
+    /// use atp_sdk::protocol::InboxResponse;
+    /// let body = InboxResponse::body(&"r1".into(), &serde_json::json!(2));
+    /// assert_eq!(body, br#"{"request_id":"r1","response":2}"#);
+    /// ```
+    pub fn body(request_id: &RequestId, response: &Value) -> Vec<u8> {
+        serde_json::to_vec(&ResponseBody {
+            request_id,
+            response,
+        })
+        .expect("a JSON value always serializes")
+    }
+}
+
+impl Serialize for InboxResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ResponseBody {
+            request_id: &self.request_id,
+            response: &self.response,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// An error result: `{"error": message}`.

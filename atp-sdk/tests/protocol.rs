@@ -226,3 +226,111 @@ fn request_ids_keep_their_exact_text_wherever_they_are_read() {
     assert!(serde_json::from_str::<RequestId>("[1]").is_err());
     assert!(serde_json::from_str::<RequestId>("null").is_err());
 }
+
+/// One set of names: each message's `message_type()` is its tag on the
+/// wire, `from_parts` reads back what serde wrote (as a frame's payload
+/// and as an inbox item), and the borrowed writers write what the owned
+/// types serialize to.
+#[test]
+fn frames_items_and_parts_agree() {
+    use atp_sdk::protocol::{
+        AppAction, AppTerminate, ClientConnected, InboxResponse, ResponseKind, ToolkitMessage,
+    };
+    let request = ToolRequest {
+        request_id: RequestId::from(7),
+        tool_name: "add".to_owned(),
+        params: json!({"a": 1}),
+        auth_token: Some(atp_sdk::AuthToken::new("tok")),
+    };
+    let messages = [
+        ServerMessage::ClientConnected(ClientConnected {
+            message: "hi".to_owned(),
+        }),
+        ServerMessage::ToolRequest(request.clone()),
+        ServerMessage::AppRequest(request),
+        ServerMessage::AppAction(AppAction {
+            request_id: "s".into(),
+            action_data: json!({"click": 1}),
+        }),
+        ServerMessage::AppTerminate(AppTerminate {
+            request_id: "s".into(),
+        }),
+    ];
+    for message in messages {
+        let frame = serde_json::to_value(&message).unwrap();
+        assert_eq!(frame["message_type"], message.message_type());
+        let payload = frame["payload"].to_string();
+        let read = ServerMessage::from_parts(message.message_type(), &payload).unwrap();
+        assert_eq!(read, message);
+        let item = message.to_inbox_item();
+        let tagged = item.get("message_type").is_some();
+        assert_eq!(tagged, !matches!(message, ServerMessage::ToolRequest(_)));
+        let read = ServerMessage::from_parts(message.message_type(), &item.to_string()).unwrap();
+        assert_eq!(read, message);
+    }
+    let id = RequestId::from("r");
+    for (kind, owned) in [
+        (
+            ResponseKind::Tool,
+            ToolkitMessage::ToolResponse {
+                request_id: id.clone(),
+                result: json!([1]),
+            },
+        ),
+        (
+            ResponseKind::App,
+            ToolkitMessage::AppResponse {
+                request_id: id.clone(),
+                result: json!([1]),
+            },
+        ),
+    ] {
+        let written = ToolkitMessage::frame(kind, &id, &json!([1]));
+        assert_eq!(written, serde_json::to_string(&owned).unwrap());
+        assert_eq!(
+            serde_json::from_str::<ToolkitMessage>(&written).unwrap(),
+            owned
+        );
+    }
+    let owned = InboxResponse {
+        request_id: id.clone(),
+        response: json!({"x": 1}),
+    };
+    let written = InboxResponse::body(&id, &json!({"x": 1}));
+    assert_eq!(written, serde_json::to_vec(&owned).unwrap());
+    assert_eq!(
+        serde_json::from_slice::<InboxResponse>(&written).unwrap(),
+        owned
+    );
+}
+
+/// Read leniently, as routers send them: a token that is not a string is
+/// none, a greeting that is not a string is empty; a payload that is not
+/// an object is refused (serde would read a struct from an array).
+#[test]
+fn lenient_fields_and_payloads_that_are_not_objects() {
+    use atp_sdk::protocol::MessageError;
+    let ServerMessage::ToolRequest(request) = ServerMessage::from_parts(
+        "atp_tool_request",
+        r#"{"request_id": "r", "tool_name": "t", "auth_token": 5}"#,
+    )
+    .unwrap() else {
+        panic!("a tool request")
+    };
+    assert!(request.auth_token.is_none());
+    assert_eq!(request.params, serde_json::Value::Null);
+    let ServerMessage::ClientConnected(hello) =
+        ServerMessage::from_parts("atp_client_connected", r#"{"message": [1]}"#).unwrap()
+    else {
+        panic!("a greeting")
+    };
+    assert_eq!(hello.message, "");
+    assert!(matches!(
+        ServerMessage::from_parts("atp_tool_request", r#"["r", "t"]"#),
+        Err(MessageError::NotAnObject)
+    ));
+    assert!(matches!(
+        ServerMessage::from_parts("atp_tool_request", r#"{"request_id": "r"}"#),
+        Err(MessageError::Invalid(_))
+    ));
+}

@@ -117,18 +117,6 @@ fn frame(message: &ServerMessage) -> String {
     serde_json::to_string(message).expect("a protocol message always serializes")
 }
 
-/// The same request as an inbox item: the payload's fields, with
-/// `message_type` unless it is a tool request (protocol section 4).
-fn inbox_item(message: &ServerMessage) -> Value {
-    let mut value = serde_json::to_value(message).expect("a protocol message always serializes");
-    let kind = value["message_type"].take();
-    let mut item = value["payload"].take();
-    if !matches!(message, ServerMessage::ToolRequest(_)) {
-        item["message_type"] = kind;
-    }
-    item
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
@@ -524,7 +512,7 @@ impl Hub {
             routes.open_session(&id, key, tool, inbox);
         }
         if inbox {
-            routes.links.push_inbox(key, id, inbox_item(message));
+            routes.links.push_inbox(key, id, message.to_inbox_item());
         } else {
             let sent = routes.links.send(key, id.clone(), frame(message));
             routes.sent_on(&id, sent);
@@ -655,7 +643,7 @@ impl Hub {
             Holder::Inbox => {
                 routes
                     .links
-                    .push_inbox(&found.key, session.to_owned(), inbox_item(message));
+                    .push_inbox(&found.key, session.to_owned(), message.to_inbox_item());
             }
             Holder::Starting => return Err(CallError::SessionBusy(session.to_owned())),
         }
