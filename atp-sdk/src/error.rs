@@ -209,3 +209,17 @@ fn missing_env_hint(var: &str) -> &'static str {
         ""
     }
 }
+
+/// A reqwest error's text, safe to log: the URL (which holds the API key)
+/// is left out.
+pub(crate) fn describe_http(err: reqwest::Error) -> String {
+    let err = err.without_url();
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

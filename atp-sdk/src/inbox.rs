@@ -224,7 +224,9 @@ impl Link for InboxLink {
 async fn poll_once(http: reqwest::Client, url: reqwest::Url) -> Polled {
     let response = match http.get(url).send().await {
         Ok(response) => response,
-        Err(err) => return Polled::Failed(format!("poll failed: {}", describe(err))),
+        Err(err) => {
+            return Polled::Failed(format!("poll failed: {}", crate::error::describe_http(err)));
+        }
     };
     let status = response.status();
     if matches!(status.as_u16(), 401 | 403) {
@@ -235,7 +237,7 @@ async fn poll_once(http: reqwest::Client, url: reqwest::Url) -> Polled {
     }
     match response.bytes().await {
         Ok(body) => Polled::Item(decode_item(&body)),
-        Err(err) => Polled::Failed(format!("poll failed: {}", describe(err))),
+        Err(err) => Polled::Failed(format!("poll failed: {}", crate::error::describe_http(err))),
     }
 }
 
@@ -279,7 +281,7 @@ async fn deliver(
                 return Delivery::Refused(res.status().as_u16());
             }
             Ok(res) => format!("HTTP {}", res.status()),
-            Err(err) => describe(err),
+            Err(err) => crate::error::describe_http(err),
         };
         if attempt < POST_ATTEMPTS {
             let delay = backoff.next_delay();
@@ -296,20 +298,6 @@ async fn deliver(
         }
     }
     Delivery::GaveUp
-}
-
-/// A reqwest error's text, safe to log: the URL (which holds the API key)
-/// is left out.
-pub(crate) fn describe(err: reqwest::Error) -> String {
-    let err = err.without_url();
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(&err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ mod lenient;
 pub mod llm;
 #[cfg(feature = "mcp")]
 mod mcp;
+mod mcp_answer;
 #[cfg(feature = "mcp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
 pub mod oauth;

@@ -441,7 +441,7 @@ impl LlmClient {
                 if err.is_timeout() {
                     LlmError::Timeout(self.inner.timeout)
                 } else {
-                    LlmError::Connection(crate::inbox::describe(err))
+                    LlmError::Connection(crate::error::describe_http(err))
                 }
             })?;
         let status = response.status();
@@ -451,7 +451,7 @@ impl LlmClient {
         let bytes = response
             .bytes()
             .await
-            .map_err(|err| LlmError::Connection(crate::inbox::describe(err)))?;
+            .map_err(|err| LlmError::Connection(crate::error::describe_http(err)))?;
         let body = serde_json::from_slice::<Value>(&bytes);
         if !status.is_success() {
             // A proxy's error page is no JSON: say the status.

@@ -454,6 +454,18 @@ pub(crate) fn shape_results(style: CallStyle, results: &[(ToolCall, Value)]) -> 
     }
 }
 
+/// The schema a provider's tools are described with.
+impl From<Provider> for crate::schema::Consumer {
+    fn from(provider: Provider) -> Self {
+        match provider {
+            Provider::OpenAi => Self::OpenAi,
+            Provider::Anthropic => Self::Anthropic,
+            Provider::Gemini => Self::Gemini,
+            Provider::Mistral => Self::Mistral,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

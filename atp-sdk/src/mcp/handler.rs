@@ -163,7 +163,7 @@ impl Drop for FireOnDrop {
 /// as `isError` with the same text ATP answers.
 pub(crate) fn tool_result(result: CallResult) -> CallToolResult {
     // Decided in one place, which `TestClient` answers with too.
-    let answer = crate::testing::McpAnswer::of(result);
+    let answer = crate::mcp_answer::McpAnswer::of(result);
     if let (Some(value), false) = (answer.structured, answer.is_error) {
         // Its text block is the value's JSON, which rmcp writes.
         return CallToolResult::structured(value);

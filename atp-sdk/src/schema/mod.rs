@@ -46,8 +46,6 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value, json};
 
-use crate::llm::Provider;
-
 mod gemini;
 mod openai;
 
@@ -75,17 +73,6 @@ pub enum Consumer {
     Gemini,
     /// Mistral's function tools.
     Mistral,
-}
-
-impl From<Provider> for Consumer {
-    fn from(provider: Provider) -> Self {
-        match provider {
-            Provider::OpenAi => Self::OpenAi,
-            Provider::Anthropic => Self::Anthropic,
-            Provider::Gemini => Self::Gemini,
-            Provider::Mistral => Self::Mistral,
-        }
-    }
 }
 
 /// A parameter schema rendered for one [`Consumer`].
