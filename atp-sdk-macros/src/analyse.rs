@@ -11,40 +11,39 @@ use crate::args::{ToolArgs, push};
 /// Parameter names the platform reserves for the token it injects.
 const RESERVED: &[&str] = &["auth_token", "access_token", "api_key"];
 
-/// How a parameter is filled from the request's `params`.
+/// How an argument is filled in.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ParamKind {
-    /// Absent or null: `Missing required parameter`.
+    /// A JSON parameter absent or null is `Missing required parameter`;
+    /// anything else is made by its `FromCall`.
     Required,
     /// `Option<T>`: absent or null is `None`.
     Optional,
-    /// Left out of an explicit `required` list: absent or null is `Default::default()`.
+    /// Left out of an explicit `required` list: a JSON parameter absent or
+    /// null is `Default::default()`; anything else is made by its
+    /// `FromCall`.
     Defaulted,
 }
 
-/// One tool parameter.
+/// One argument of the function, in order. Whether it is a JSON parameter
+/// or made by the toolkit (`AuthToken`, `Context`, `State<T>`, a user's
+/// type) is the compiler's to say, through `FromCall`: the expansion asks.
 pub(crate) struct Param {
-    /// The name the agent uses (the binding without `r#`).
+    /// The argument's name (the binding without `r#`).
     pub(crate) name: String,
+    /// Where the name is written.
+    pub(crate) name_span: Span,
     /// The declared type.
     pub(crate) ty: Type,
     /// The type the JSON Schema describes (`T` for `Option<T>`).
     pub(crate) schema_ty: Type,
     pub(crate) kind: ParamKind,
-    /// The `///` comment on the parameter.
+    /// The `///` comment on the argument.
     pub(crate) doc: Option<String>,
-}
-
-/// One argument of the function, in order.
-pub(crate) enum Arg {
-    /// The n-th tool parameter.
-    Param(usize),
-    /// The `AuthToken`.
-    Token(Span),
-    /// The call's `Context`.
-    Context(Span),
-    /// A `State<T>`: `T`.
-    State(Box<Type>),
+    /// `required = [...]` lists it (at this literal).
+    pub(crate) listed: Option<Span>,
+    /// Its type is one no argument can have (a reference...), reported.
+    pub(crate) unsupported: bool,
 }
 
 pub(crate) struct Auth {
@@ -57,8 +56,8 @@ pub(crate) struct Auth {
 pub(crate) struct Tool {
     pub(crate) name: String,
     pub(crate) description: String,
+    /// Every argument, in order.
     pub(crate) params: Vec<Param>,
-    pub(crate) args: Vec<Arg>,
     pub(crate) auth: Option<Auth>,
     pub(crate) is_async: bool,
     /// Where the return type is written (for errors about it).
@@ -137,12 +136,6 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
     }
 
     let mut params = Vec::new();
-    let mut fn_args = Vec::new();
-    let mut token_seen = false;
-    let mut context_seen = false;
-    // Arguments the toolkit fills in (`AuthToken`, `Context`, `State`),
-    // by name: not tool parameters, so not in `required`.
-    let mut injected: Vec<(String, &'static str)> = Vec::new();
     for input in sig.inputs.iter_mut() {
         let pat_type = match input {
             FnArg::Receiver(receiver) => {
@@ -175,103 +168,34 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
         };
         let ty = &*pat_type.ty;
         let name = ident.unraw().to_string();
-        if let Some(bad) = unsupported_type(ty) {
-            push(errors, bad);
-            // Still a parameter name, for the checks of `required`.
-            params.push(Param {
-                name,
-                ty: ty.clone(),
-                schema_ty: ty.clone(),
-                kind: ParamKind::Required,
-                doc,
-            });
-            continue;
-        }
-        match injected_kind(ty) {
-            Some(Injected::Context) => {
-                if context_seen {
-                    push(
-                        errors,
-                        syn::Error::new_spanned(
-                            ty,
-                            "only one `Context` parameter is allowed: it describes the call",
-                        ),
-                    );
-                }
-                context_seen = true;
-                injected.push((name, "a `Context`"));
-                fn_args.push(Arg::Context(ty.span()));
-                continue;
-            }
-            Some(Injected::State(Some(inner))) => {
-                injected.push((name, "a `State`"));
-                fn_args.push(Arg::State(Box::new(inner.clone())));
-                continue;
-            }
-            Some(Injected::State(None)) => {
-                push(
-                    errors,
-                    syn::Error::new_spanned(
-                        ty,
-                        "`State` needs the type of the shared value: `State<MyType>`",
-                    ),
-                );
-                injected.push((name, "a `State`"));
-                continue;
-            }
-            None => {}
-        }
-        if is_auth_token(ty) {
-            injected.push((name.clone(), "an `AuthToken`"));
-            if token_seen {
-                push(
-                    errors,
-                    syn::Error::new_spanned(
-                        ty,
-                        "only one `AuthToken` parameter is allowed: it receives the request's token",
-                    ),
-                );
-            } else if args.auth_provider.is_none() {
-                push(
-                    errors,
-                    syn::Error::new_spanned(
-                        ty,
-                        "an `AuthToken` parameter needs `auth_provider = \"...\"` in `#[atp_tool(...)]`: only tools with an auth provider get a token",
-                    ),
-                );
-            }
-            token_seen = true;
-            fn_args.push(Arg::Token(ty.span()));
-            continue;
-        }
-        if RESERVED.contains(&name.as_str()) {
-            push(
-                errors,
-                syn::Error::new_spanned(
-                    &ident,
-                    format!(
-                        "a tool parameter can't be named `{name}`: the platform injects the token; declare a parameter of type `atp_sdk::AuthToken` to receive it"
-                    ),
-                ),
-            );
-            continue;
-        }
+        let unsupported = unsupported_type(ty).map(|bad| push(errors, bad)).is_some();
         let (kind, schema_ty) = match option_inner(ty) {
             Some(inner) => (ParamKind::Optional, inner.clone()),
             None => (ParamKind::Required, ty.clone()),
         };
-        fn_args.push(Arg::Param(params.len()));
+        // An `Option` is always a JSON parameter; a name the platform
+        // reserves for the token can only be an argument the toolkit
+        // makes (checked for the others in the expansion).
+        if kind == ParamKind::Optional && RESERVED.contains(&name.as_str()) {
+            push(
+                errors,
+                syn::Error::new_spanned(&ident, reserved_message(&name)),
+            );
+        }
         params.push(Param {
             name,
+            name_span: ident.span(),
             ty: ty.clone(),
             schema_ty,
             kind,
             doc,
+            listed: None,
+            unsupported,
         });
     }
 
     if let Some((_, names)) = &args.required {
-        apply_required(names, &mut params, &injected, errors);
+        apply_required(names, &mut params, errors);
     }
 
     let auth = match &args.auth_provider {
@@ -313,7 +237,6 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
         name,
         description,
         params,
-        args: fn_args,
         auth,
         is_async: sig.asyncness.is_some(),
         returns,
@@ -328,13 +251,8 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
 }
 
 /// `required = [...]` given: listed names are required, the others
-/// (non-`Option`) take their default.
-fn apply_required(
-    names: &[LitStr],
-    params: &mut [Param],
-    injected: &[(String, &'static str)],
-    errors: &mut Option<syn::Error>,
-) {
+/// (non-`Option`) take their default if they are JSON parameters.
+fn apply_required(names: &[LitStr], params: &mut [Param], errors: &mut Option<syn::Error>) {
     let mut listed: Vec<String> = Vec::new();
     for lit in names {
         let name = lit.value();
@@ -346,28 +264,16 @@ fn apply_required(
             continue;
         }
         listed.push(name.clone());
-        if let Some((_, what)) = injected.iter().find(|(n, _)| *n == name) {
-            push(
-                errors,
-                syn::Error::new_spanned(
-                    lit,
-                    format!(
-                        "`{name}` is {what}, filled in by the toolkit, not a tool parameter: leave it out of `required`"
-                    ),
-                ),
-            );
-            continue;
-        }
-        match params.iter().find(|p| p.name == name) {
+        match params.iter_mut().find(|p| p.name == name) {
             None => {
                 let known = params
                     .iter()
                     .map(|p| format!("`{}`", p.name))
                     .collect::<Vec<_>>();
                 let hint = if known.is_empty() {
-                    "the function has no tool parameters".to_owned()
+                    "the function takes no arguments".to_owned()
                 } else {
-                    format!("the parameters are {}", known.join(", "))
+                    format!("its arguments are {}", known.join(", "))
                 };
                 push(
                     errors,
@@ -388,7 +294,7 @@ fn apply_required(
                     ),
                 ),
             ),
-            Some(_) => {}
+            Some(param) => param.listed = Some(lit.span()),
         }
     }
     for param in params.iter_mut() {
@@ -396,6 +302,18 @@ fn apply_required(
             param.kind = ParamKind::Defaulted;
         }
     }
+}
+
+/// Why a JSON parameter can't be named `name`.
+pub(crate) fn reserved_message(name: &str) -> String {
+    format!(
+        "a tool parameter can't be named `{name}`: the platform injects the token; declare a parameter of type `atp_sdk::AuthToken` to receive it"
+    )
+}
+
+/// Whether the platform reserves `name` for the token it injects.
+pub(crate) fn is_reserved(name: &str) -> bool {
+    RESERVED.contains(&name)
 }
 
 /// Said where a `Context` bound suggests anyhow's trait was taken for the
@@ -453,35 +371,6 @@ fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
         Type::Paren(paren) => last_segment(&paren.elem),
         _ => None,
     }
-}
-
-fn is_auth_token(ty: &Type) -> bool {
-    last_segment(ty).is_some_and(|seg| seg.ident == "AuthToken" && seg.arguments.is_none())
-}
-
-/// An argument the toolkit fills in, by its spelling.
-enum Injected<'a> {
-    /// `Context`.
-    Context,
-    /// `State<T>` (`None`: no type argument).
-    State(Option<&'a Type>),
-}
-
-fn injected_kind(ty: &Type) -> Option<Injected<'_>> {
-    let seg = last_segment(ty)?;
-    if seg.ident == "Context" && seg.arguments.is_none() {
-        return Some(Injected::Context);
-    }
-    if seg.ident != "State" {
-        return None;
-    }
-    Some(Injected::State(match &seg.arguments {
-        PathArguments::AngleBracketed(args) if args.args.len() == 1 => match &args.args[0] {
-            GenericArgument::Type(inner) => Some(inner),
-            _ => None,
-        },
-        _ => None,
-    }))
 }
 
 /// `T` when `ty` is `Option<T>` (or `std::option::Option<T>`).

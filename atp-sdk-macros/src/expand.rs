@@ -9,9 +9,9 @@ use syn::ItemFn;
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
-use crate::analyse::{self, Arg, ParamKind, Tool};
+use crate::analyse::{self, Tool};
 use crate::args::{ToolArgs, push};
-use crate::source;
+use crate::{arguments, source};
 
 pub(crate) fn atp_tool(attr: TokenStream, item: TokenStream) -> TokenStream {
     let (args, mut errors) = ToolArgs::parse(attr.clone());
@@ -32,8 +32,19 @@ pub(crate) fn atp_tool(attr: TokenStream, item: TokenStream) -> TokenStream {
     let source = source::source_text(&attr, &item);
     let tool = analyse::analyse(&args, &mut func, &mut errors);
     if let Some(errors) = errors {
+        // What the compiler must say (a name reserved for the token, the
+        // token without an auth provider...) is reported with the rest.
+        let krate = args
+            .krate
+            .clone()
+            .unwrap_or_else(|| syn::parse_quote!(::atp_sdk));
+        // A method (`self`) sits in an impl block, where a `const _` can't.
+        let checks = match func.sig.receiver() {
+            Some(_) => TokenStream::new(),
+            None => arguments::checks_only(&tool, &quote!(#krate::__private)),
+        };
         let errors = errors.to_compile_error();
-        return quote! { #func #errors };
+        return quote! { #func #errors #checks };
     }
     let registration = registration(&args, &func, &tool, &source);
     quote! { #func #registration }
@@ -95,43 +106,8 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
     let bindings: Vec<_> = (0..tool.params.len())
         .map(|i| format_ident!("__atp_p{}", i))
         .collect();
-    // An element type inside a container (`Opaque` in `Vec<Opaque>`) is
-    // checked on its own, before the container: its error has the SDK's
-    // message on its token, and the container's error, at the same span
-    // with the same cause, is one rustc leaves out.
-    let param_elements: Vec<Vec<&syn::Type>> = tool
-        .params
-        .iter()
-        .map(|param| crate::inner::elements(&param.schema_ty))
-        .collect();
-    let param_span = |i: usize| match param_elements[i].as_slice() {
-        [one] => one.span(),
-        _ => tool.params[i].ty.span(),
-    };
-    let param_checks = param_elements
-        .iter()
-        .flatten()
-        .map(|ty| quote_spanned!(ty.span()=> #p::check_value::<#ty>();));
-    let extracts = tool.params.iter().enumerate().map(|(i, param)| {
-        let ty = &param.ty;
-        let schema_ty = &param.schema_ty;
-        let name = &param.name;
-        let extract = match param.kind {
-            ParamKind::Required => {
-                quote_spanned!(ty.span()=> #p::required::<#ty>(__atp_args, #name)?)
-            }
-            ParamKind::Optional => {
-                quote_spanned!(ty.span()=> #p::optional::<#schema_ty>(__atp_args, #name)?)
-            }
-            ParamKind::Defaulted => {
-                quote_spanned!(ty.span()=> #p::or_default::<#ty>(__atp_args, #name)?)
-            }
-        };
-        match param_elements[i].as_slice() {
-            [_] => respan(extract, param_span(i)),
-            _ => extract,
-        }
-    });
+    let extracts = arguments::extracts(&tool.params, &p);
+    let arguments = arguments::arguments(&tool.params, tool.auth.is_some(), &p);
     let output_elements = tool
         .returns_ty
         .as_ref()
@@ -145,15 +121,7 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
         .iter()
         .map(|ty| quote_spanned!(ty.span()=> #p::check_output::<#ty>();))
         .collect();
-    let call_args = tool.args.iter().map(|arg| match arg {
-        Arg::Param(i) => {
-            let b = &bindings[*i];
-            quote!(#b)
-        }
-        Arg::Token(span) => quote_spanned!(*span=> __atp_args.take_token()?),
-        Arg::Context(span) => quote_spanned!(*span=> __atp_args.context()),
-        Arg::State(ty) => quote_spanned!(ty.span()=> #p::state::<#ty>(&__atp_args)?),
-    });
+    let call_args = &bindings;
     // The conversion of the return value, decided by its type (a `Result`
     // under any name answers `{"error": ...}`), every token spanned on the
     // return type, so a type that can't be returned is reported there.
@@ -164,17 +132,6 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
         }),
         output_span,
     );
-    let takes_context = tool.args.iter().any(|arg| matches!(arg, Arg::Context(_)));
-    // The `State<T>` types, for the registration.
-    let state_types: Vec<&syn::Type> = tool
-        .args
-        .iter()
-        .filter_map(|arg| match arg {
-            Arg::State(ty) => Some(&**ty),
-            _ => None,
-        })
-        .collect();
-
     let bindings_types = tool.params.iter().map(|param| &param.ty);
 
     let call = if tool.is_async {
@@ -186,7 +143,6 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
                     ::core::result::Result::Err(err) => return #p::ready(::core::result::Result::Err(err)),
                 };
                 #p::boxed(async move {
-                    let mut __atp_args = __atp_args;
                     let __atp_value = #fn_ident(#(#call_args),*).await;
                     #output
                 })
@@ -208,38 +164,6 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
         quote!(#p::Handler::Blocking(__atp_call))
     };
 
-    let params = tool.params.iter().map(|param| {
-        let name = &param.name;
-        let schema_ty = &param.schema_ty;
-        let description = option_str(param.doc.as_deref());
-        let kind = match param.kind {
-            ParamKind::Required => quote!(#p::ParamKind::Required),
-            ParamKind::Optional => quote!(#p::ParamKind::Optional),
-            ParamKind::Defaulted => quote!(#p::ParamKind::Defaulted),
-        };
-        let elements = crate::inner::elements(schema_ty);
-        let schema = match elements.as_slice() {
-            [] => quote_spanned!(param.ty.span()=> #p::schema_of::<#schema_ty>),
-            [one] => respan(
-                quote!({ #p::check_schema::<#one>(); #p::schema_of::<#schema_ty> }),
-                one.span(),
-            ),
-            many => {
-                let checks = many
-                    .iter()
-                    .map(|ty| quote_spanned!(ty.span()=> #p::check_schema::<#ty>();));
-                quote_spanned!(param.ty.span()=> { #(#checks)* #p::schema_of::<#schema_ty> })
-            }
-        };
-        quote! {
-            #p::ParamDef {
-                name: #name,
-                description: #description,
-                kind: #kind,
-                schema: #schema,
-            }
-        }
-    });
     let auth = match &tool.auth {
         Some(auth) => {
             let provider = &auth.provider;
@@ -287,10 +211,11 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
             #[allow(unused_imports)]
             use #p::{PlainTag as _, ResultTag as _};
 
+            #arguments
+
             fn __atp_extract(
                 __atp_args: &mut #p::CallArgs,
             ) -> ::core::result::Result<(#(#bindings_types,)*), #p::CallError> {
-                #(#param_checks)*
                 ::core::result::Result::Ok((#(#extracts,)*))
             }
 
@@ -301,7 +226,7 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
                     name: #name,
                     rust_name: #rust_name,
                     description: #description,
-                    params: &[#(#params),*],
+                    params: &__ATP_PARAMS,
                     auth: #auth,
                     source: #source,
                     file: ::core::file!(),
@@ -310,14 +235,9 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
                     timeout: #timeout,
                     scopes: &[#(#scopes),*],
                     handler: #handler,
-                    context: #takes_context,
+                    context: #p::takes_context(__ATP.defs),
                     strict_args: #strict_args,
-                    states: &[#(
-                        #p::StateDef {
-                            type_id: ::core::any::TypeId::of::<#state_types>,
-                            type_name: ::core::any::type_name::<#state_types>,
-                        }
-                    ),*],
+                    states: &__ATP_STATES,
                 }
             }
         };
@@ -325,7 +245,7 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
 }
 
 /// `tokens` with every span set to `span`.
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
     tokens
         .into_iter()
         .map(|mut tree| {
@@ -342,7 +262,7 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
         .collect()
 }
 
-fn option_str(value: Option<&str>) -> TokenStream {
+pub(crate) fn option_str(value: Option<&str>) -> TokenStream {
     match value {
         Some(s) => quote!(::core::option::Option::Some(#s)),
         None => quote!(::core::option::Option::None),

@@ -16,6 +16,7 @@ use proc_macro::TokenStream;
 
 mod analyse;
 mod args;
+mod arguments;
 mod expand;
 mod inner;
 mod source;

@@ -21,6 +21,7 @@ mod context;
 mod dispatch;
 mod dynamic;
 mod error;
+mod extract;
 mod inbox;
 mod lenient;
 pub mod llm;
@@ -57,6 +58,7 @@ pub use config::{
 pub use context::Context;
 pub use dynamic::DynamicTool;
 pub use error::{CallError, Error};
+pub use extract::{CallParts, FromCall};
 pub use params::CallArgs;
 pub use principal::Principal;
 pub use registry::registered_tools;
@@ -96,8 +98,11 @@ pub use tool::{AuthDef, CallResult, Handler, ParamDef, ParamKind, StateDef, Tool
 /// - `Option<T>` is optional: absent or `null` is `None`.
 /// - With `required = [...]`, a non-`Option` parameter left out of the list
 ///   is optional and takes `Default::default()` when absent.
-/// - One parameter of type [`AuthToken`] receives the request's token; it is
-///   not a tool parameter. It needs `auth_provider`.
+/// - An argument whose type implements [`FromCall`] is made by the toolkit,
+///   not read from the arguments, and is not in the schema: [`AuthToken`]
+///   (the request's token; it needs `auth_provider`), [`Context`],
+///   [`State<T>`](State), and your own types. The compiler decides, not
+///   the type's name: your own type called `State` is a parameter.
 /// - Parameters may not be named `auth_token`, `access_token` or `api_key`,
 ///   nor be references, `impl Trait`, patterns or `self`; the function may
 ///   not be generic.
@@ -113,8 +118,9 @@ pub use tool::{AuthDef, CallResult, Handler, ParamDef, ParamKind, StateDef, Tool
 /// Mistakes are reported on the token they are about: a `required` name
 /// that is not a parameter, an `Option` in `required`, a defaulted
 /// parameter without `Default`, an `AuthToken` or `auth_type`/`auth_with`
-/// without `auth_provider`, a parameter type that can't be deserialized or
-/// described by a JSON Schema, a return type that can't be serialized,
+/// without `auth_provider`, an argument type that is neither a parameter
+/// (deserialized and described by a JSON Schema) nor a [`FromCall`], a
+/// toolkit-made argument in `required`, a return type that can't be serialized,
 /// unknown or repeated keys, and use inside a function body.
 ///
 /// # Example
@@ -159,12 +165,16 @@ pub use atp_sdk_macros::atp_tool;
 pub mod __private {
     pub use crate::context::Context;
     pub use crate::error::CallError;
+    pub use crate::extract::{
+        ArgDef, Args, Defaulted, FromCall, Take, arg, optional_arg, param_count, params,
+        state_count, states, takes_context,
+    };
     pub use crate::params::CallArgs;
     pub use crate::state::State;
     pub use crate::tool::{
         AuthDef, CallFuture, CallResult, Handler, Out, ParamDef, ParamKind, PlainTag, ResultTag,
-        StateDef, ToolDef, boxed, check_output, check_schema, check_value, optional, or_default,
-        ready, required, schema_of, state,
+        StateDef, ToolDef, boxed, check_output, check_schema, check_value, optional, ready,
+        schema_of,
     };
     pub use inventory;
 }

@@ -162,6 +162,11 @@ impl CallArgs {
         }
     }
 
+    /// The request's token, if it has one that is not empty.
+    pub(crate) fn token(&self) -> Option<&AuthToken> {
+        self.token.as_ref()
+    }
+
     /// The request's token (present and not empty).
     pub fn take_token(&mut self) -> Result<AuthToken, CallError> {
         self.token.take().ok_or(CallError::MissingAuthToken)

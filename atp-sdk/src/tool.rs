@@ -38,7 +38,8 @@ pub struct ToolDef {
     pub rust_name: &'static str,
     /// What the tool does (the doc comment, or `description = "..."`).
     pub description: &'static str,
-    /// The parameters, in declaration order (the `AuthToken` excluded).
+    /// The JSON parameters, in declaration order (the arguments the
+    /// toolkit makes, [`FromCall`](crate::FromCall)s, excluded).
     pub params: &'static [ParamDef],
     /// The auth the tool needs, if any.
     pub auth: Option<AuthDef>,
@@ -78,7 +79,7 @@ pub struct StateDef {
 }
 
 /// One parameter of a [`ToolDef`].
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct ParamDef {
     /// The parameter's name.
     pub name: &'static str,
@@ -193,11 +194,6 @@ pub trait SharedState: Send + Sync + 'static {}
 
 impl<T: Send + Sync + 'static> SharedState for T {}
 
-/// A [`State<T>`](crate::State) argument (`T` checked to be shareable).
-pub fn state<T: SharedState>(args: &CallArgs) -> Result<crate::State<T>, CallError> {
-    args.state()
-}
-
 /// Checks, at compile time only, that `T` (an element inside a parameter's
 /// container, like `Opaque` in `Vec<Opaque>`) can be read from JSON, so the
 /// error names `T` with the SDK's message.
@@ -216,22 +212,9 @@ pub fn schema_of<T: ParamSchema>(generator: &mut SchemaGenerator) -> Schema {
     generator.subschema_for::<T>()
 }
 
-/// A required parameter.
-pub fn required<T: ParamValue>(args: &mut CallArgs, name: &str) -> Result<T, CallError> {
-    args.required(name)
-}
-
 /// An `Option<T>` parameter.
 pub fn optional<T: ParamValue>(args: &mut CallArgs, name: &str) -> Result<Option<T>, CallError> {
     args.optional(name)
-}
-
-/// A parameter left out of `required`.
-pub fn or_default<T: ParamValue + Default>(
-    args: &mut CallArgs,
-    name: &str,
-) -> Result<T, CallError> {
-    args.or_default(name)
 }
 
 /// Turns a plain return value into the call's result.
