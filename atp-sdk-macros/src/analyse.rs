@@ -4,7 +4,9 @@
 use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{FnArg, GenericArgument, ItemFn, LitStr, Pat, PathArguments, ReturnType, Type};
+use syn::{
+    FnArg, GenericArgument, ItemFn, LitStr, Pat, PathArguments, ReturnType, Signature, Type,
+};
 
 use crate::args::{ToolArgs, push};
 
@@ -75,8 +77,44 @@ pub(crate) struct Tool {
 /// Analyses `func`, stripping the `///` comments from its parameters (they
 /// become the parameters' descriptions). Errors are added to `errors`.
 pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<syn::Error>) -> Tool {
+    let name = tool_name(args, &func.sig, errors);
+    let description = match &args.description {
+        Some(lit) => lit.value(),
+        None => doc_text(&func.attrs).unwrap_or_default(),
+    };
+    check_signature(&func.sig, errors);
     let sig = &mut func.sig;
-    let name = match &args.name {
+    let mut params = arguments(sig, errors);
+    if let Some((_, names)) = &args.required {
+        apply_required(names, &mut params, errors);
+    }
+    let auth = auth(args, errors);
+    let returns = match &sig.output {
+        ReturnType::Default => sig.paren_token.span.close(),
+        ReturnType::Type(_, ty) => ty.span(),
+    };
+
+    Tool {
+        name,
+        description,
+        params,
+        auth,
+        is_async: sig.asyncness.is_some(),
+        returns,
+        returns_ty: match &sig.output {
+            ReturnType::Default => None,
+            ReturnType::Type(_, ty) => Some((**ty).clone()),
+        },
+        timeout_ms: args.timeout.as_ref().map(|(_, millis)| *millis),
+        scopes: args.scopes.iter().flatten().map(LitStr::value).collect(),
+        strict_args: args.strict_args.is_some(),
+    }
+}
+
+/// The tool's name: `name = "..."`, or the function's, checked against the
+/// rule every provider takes.
+fn tool_name(args: &ToolArgs, sig: &Signature, errors: &mut Option<syn::Error>) -> String {
+    match &args.name {
         Some(lit) => {
             let value = lit.value();
             if !valid_tool_name(&value) {
@@ -100,12 +138,11 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
             }
             name
         }
-    };
-    let description = match &args.description {
-        Some(lit) => lit.value(),
-        None => doc_text(&func.attrs).unwrap_or_default(),
-    };
+    }
+}
 
+/// What a tool function can't be: `unsafe`, `extern`, generic, variadic.
+fn check_signature(sig: &Signature, errors: &mut Option<syn::Error>) {
     if !matches!(sig.safety, syn::Safety::Default) {
         push(
             errors,
@@ -134,7 +171,11 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
             syn::Error::new_spanned(variadic, "an `#[atp_tool]` function can't be variadic"),
         );
     }
+}
 
+/// The function's arguments, in order, with the `///` comments taken off
+/// them (they become the parameters' descriptions).
+fn arguments(sig: &mut Signature, errors: &mut Option<syn::Error>) -> Vec<Param> {
     let mut params = Vec::new();
     for input in sig.inputs.iter_mut() {
         let pat_type = match input {
@@ -193,12 +234,13 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
             unsupported,
         });
     }
+    params
+}
 
-    if let Some((_, names)) = &args.required {
-        apply_required(names, &mut params, errors);
-    }
-
-    let auth = match &args.auth_provider {
+/// `auth_provider` and what describes its token (`auth_type`, `auth_with`
+/// need a provider).
+fn auth(args: &ToolArgs, errors: &mut Option<syn::Error>) -> Option<Auth> {
+    match &args.auth_provider {
         Some(provider) => Some(Auth {
             provider: provider.value(),
             kind: args
@@ -226,27 +268,6 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
             }
             None
         }
-    };
-
-    let returns = match &sig.output {
-        ReturnType::Default => sig.paren_token.span.close(),
-        ReturnType::Type(_, ty) => ty.span(),
-    };
-
-    Tool {
-        name,
-        description,
-        params,
-        auth,
-        is_async: sig.asyncness.is_some(),
-        returns,
-        returns_ty: match &sig.output {
-            ReturnType::Default => None,
-            ReturnType::Type(_, ty) => Some((**ty).clone()),
-        },
-        timeout_ms: args.timeout.as_ref().map(|(_, millis)| *millis),
-        scopes: args.scopes.iter().flatten().map(LitStr::value).collect(),
-        strict_args: args.strict_args.is_some(),
     }
 }
 

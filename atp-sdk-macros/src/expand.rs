@@ -84,6 +84,8 @@ fn item_keyword(item: &TokenStream) -> (Span, String) {
     (Span::call_site(), "nothing".to_owned())
 }
 
+/// The registration of a checked tool: its arguments, `__atp_extract`,
+/// `__atp_call` and the `ToolDef`, in one `const _: () = { ... }` block.
 fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> TokenStream {
     let krate = args
         .krate
@@ -101,90 +103,10 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
         span = fn_ident.span()
     );
 
-    // Extraction of each parameter, spanned on its type so a type that
-    // can't be deserialized (or has no `Default`) is reported there.
-    let bindings: Vec<_> = (0..tool.params.len())
-        .map(|i| format_ident!("__atp_p{}", i))
-        .collect();
-    let extracts = arguments::extracts(&tool.params, &p);
     let arguments = arguments::arguments(&tool.params, tool.auth.is_some(), &p);
-    let output_elements = tool
-        .returns_ty
-        .as_ref()
-        .map(|ty| crate::inner::elements(crate::inner::ok_type(ty)))
-        .unwrap_or_default();
-    let output_span = match output_elements.as_slice() {
-        [one] => one.span(),
-        _ => tool.returns,
-    };
-    let output_checks: Vec<TokenStream> = output_elements
-        .iter()
-        .map(|ty| quote_spanned!(ty.span()=> #p::check_output::<#ty>();))
-        .collect();
-    let call_args = &bindings;
-    // The conversion of the return value, decided by its type (a `Result`
-    // under any name answers `{"error": ...}`), every token spanned on the
-    // return type, so a type that can't be returned is reported there.
-    let output = respan(
-        quote!({
-            let __atp_out = #p::Out(__atp_value);
-            (&__atp_out).__atp_kind().output(__atp_out)
-        }),
-        output_span,
-    );
-    let bindings_types = tool.params.iter().map(|param| &param.ty);
-
-    let call = if tool.is_async {
-        quote! {
-            fn __atp_call(mut __atp_args: #p::CallArgs) -> #p::CallFuture {
-                #(#output_checks)*
-                let (#(#bindings,)*) = match __atp_extract(&mut __atp_args) {
-                    ::core::result::Result::Ok(values) => values,
-                    ::core::result::Result::Err(err) => return #p::ready(::core::result::Result::Err(err)),
-                };
-                #p::boxed(async move {
-                    let __atp_value = #fn_ident(#(#call_args),*).await;
-                    #output
-                })
-            }
-        }
-    } else {
-        quote! {
-            fn __atp_call(mut __atp_args: #p::CallArgs) -> #p::CallResult {
-                #(#output_checks)*
-                let (#(#bindings,)*) = __atp_extract(&mut __atp_args)?;
-                let __atp_value = #fn_ident(#(#call_args),*);
-                #output
-            }
-        }
-    };
-    let handler = if tool.is_async {
-        quote!(#p::Handler::Async(__atp_call))
-    } else {
-        quote!(#p::Handler::Blocking(__atp_call))
-    };
-
-    let auth = match &tool.auth {
-        Some(auth) => {
-            let provider = &auth.provider;
-            let kind = &auth.kind;
-            let with = option_str(auth.with.as_deref());
-            quote!(::core::option::Option::Some(#p::AuthDef { provider: #provider, kind: #kind, with: #with }))
-        }
-        None => quote!(::core::option::Option::None),
-    };
-    let timeout = match tool.timeout_ms {
-        Some(millis) => {
-            quote!(::core::option::Option::Some(::core::time::Duration::from_millis(#millis)))
-        }
-        None => quote!(::core::option::Option::None),
-    };
-    let scopes = &tool.scopes;
-    let strict_args = tool.strict_args;
-    let name = &tool.name;
-    let description = &tool.description;
-    let rust_name = fn_ident.unraw().to_string();
-
+    let extract = extract_fn(tool, &p);
+    let call = call_fn(tool, fn_ident, &p);
+    let tool_def = tool_def(tool, fn_ident, source, &p);
     let mut errors = None;
     if tool.params.len() > 64 {
         push(
@@ -213,34 +135,130 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
 
             #arguments
 
-            fn __atp_extract(
-                __atp_args: &mut #p::CallArgs,
-            ) -> ::core::result::Result<(#(#bindings_types,)*), #p::CallError> {
-                ::core::result::Result::Ok((#(#extracts,)*))
-            }
+            #extract
 
             #call
 
-            #p::inventory::submit! {
-                #p::ToolDef {
-                    name: #name,
-                    rust_name: #rust_name,
-                    description: #description,
-                    params: &__ATP_PARAMS,
-                    auth: #auth,
-                    source: #source,
-                    file: ::core::file!(),
-                    line: ::core::line!(),
-                    module_path: ::core::module_path!(),
-                    timeout: #timeout,
-                    scopes: &[#(#scopes),*],
-                    handler: #handler,
-                    context: #p::takes_context(__ATP.defs),
-                    strict_args: #strict_args,
-                    states: &__ATP_STATES,
-                }
-            }
+            #p::inventory::submit! { #tool_def }
         };
+    }
+}
+
+/// `__atp_extract`: every argument taken from the call, in order.
+fn extract_fn(tool: &Tool, p: &TokenStream) -> TokenStream {
+    let extracts = arguments::extracts(&tool.params, p);
+    let types = tool.params.iter().map(|param| &param.ty);
+    quote! {
+        fn __atp_extract(
+            __atp_args: &mut #p::CallArgs,
+        ) -> ::core::result::Result<(#(#types,)*), #p::CallError> {
+            ::core::result::Result::Ok((#(#extracts,)*))
+        }
+    }
+}
+
+/// `__atp_call`: the arguments extracted, the user's function called (a
+/// plain `fn` on the caller's thread, an `async fn` as a boxed future),
+/// its value converted to a `CallResult`.
+fn call_fn(tool: &Tool, fn_ident: &syn::Ident, p: &TokenStream) -> TokenStream {
+    let bindings: Vec<_> = (0..tool.params.len())
+        .map(|i| format_ident!("__atp_p{}", i))
+        .collect();
+    let output_elements = tool
+        .returns_ty
+        .as_ref()
+        .map(|ty| crate::inner::elements(crate::inner::ok_type(ty)))
+        .unwrap_or_default();
+    let output_span = match output_elements.as_slice() {
+        [one] => one.span(),
+        _ => tool.returns,
+    };
+    let output_checks: Vec<TokenStream> = output_elements
+        .iter()
+        .map(|ty| quote_spanned!(ty.span()=> #p::check_output::<#ty>();))
+        .collect();
+    // The conversion of the return value, decided by its type (a `Result`
+    // under any name answers `{"error": ...}`), every token spanned on the
+    // return type, so a type that can't be returned is reported there.
+    let output = respan(
+        quote!({
+            let __atp_out = #p::Out(__atp_value);
+            (&__atp_out).__atp_kind().output(__atp_out)
+        }),
+        output_span,
+    );
+    if tool.is_async {
+        quote! {
+            fn __atp_call(mut __atp_args: #p::CallArgs) -> #p::CallFuture {
+                #(#output_checks)*
+                let (#(#bindings,)*) = match __atp_extract(&mut __atp_args) {
+                    ::core::result::Result::Ok(values) => values,
+                    ::core::result::Result::Err(err) => return #p::ready(::core::result::Result::Err(err)),
+                };
+                #p::boxed(async move {
+                    let __atp_value = #fn_ident(#(#bindings),*).await;
+                    #output
+                })
+            }
+        }
+    } else {
+        quote! {
+            fn __atp_call(mut __atp_args: #p::CallArgs) -> #p::CallResult {
+                #(#output_checks)*
+                let (#(#bindings,)*) = __atp_extract(&mut __atp_args)?;
+                let __atp_value = #fn_ident(#(#bindings),*);
+                #output
+            }
+        }
+    }
+}
+
+/// The const `ToolDef` submitted to `inventory`.
+fn tool_def(tool: &Tool, fn_ident: &syn::Ident, source: &str, p: &TokenStream) -> TokenStream {
+    let handler = if tool.is_async {
+        quote!(#p::Handler::Async(__atp_call))
+    } else {
+        quote!(#p::Handler::Blocking(__atp_call))
+    };
+    let auth = match &tool.auth {
+        Some(auth) => {
+            let provider = &auth.provider;
+            let kind = &auth.kind;
+            let with = option_str(auth.with.as_deref());
+            quote!(::core::option::Option::Some(#p::AuthDef { provider: #provider, kind: #kind, with: #with }))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let timeout = match tool.timeout_ms {
+        Some(millis) => {
+            quote!(::core::option::Option::Some(::core::time::Duration::from_millis(#millis)))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let scopes = &tool.scopes;
+    let strict_args = tool.strict_args;
+    let name = &tool.name;
+    let description = &tool.description;
+    let rust_name = fn_ident.unraw().to_string();
+
+    quote! {
+        #p::ToolDef {
+            name: #name,
+            rust_name: #rust_name,
+            description: #description,
+            params: &__ATP_PARAMS,
+            auth: #auth,
+            source: #source,
+            file: ::core::file!(),
+            line: ::core::line!(),
+            module_path: ::core::module_path!(),
+            timeout: #timeout,
+            scopes: &[#(#scopes),*],
+            handler: #handler,
+            context: #p::takes_context(__ATP.defs),
+            strict_args: #strict_args,
+            states: &__ATP_STATES,
+        }
     }
 }
 
