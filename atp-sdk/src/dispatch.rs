@@ -360,38 +360,14 @@ impl Dispatcher {
         principal: Option<Principal>,
     ) -> CallResult {
         let admitted = Instant::now();
-        let shared = &*self.0;
         let ToolRequest {
             request_id,
             tool_name,
             params,
             auth_token,
         } = request;
-        let Some(tool) = shared.registry.get(&tool_name) else {
-            if shared.apps.get(&tool_name).is_some() {
-                return Err(CallError::Tool(format!(
-                    "`{tool_name}` is an interactive app: start a session with atp_app_request"
-                )));
-            }
-            return Err(CallError::UnknownTool(tool_name));
-        };
-        let checked = CallArgs::from_request(params, auth_token).and_then(|args| {
-            args.validate(&tool.required, tool.needs_token)?;
-            Ok(args)
-        });
-        if let Ok(args) = &checked
-            && tracing::enabled!(tracing::Level::DEBUG)
-        {
-            // Models add arguments of their own: taken, and said.
-            let ignored: Vec<&str> = args
-                .names()
-                .filter(|n| !tool.params.iter().any(|p| p == n))
-                .collect();
-            if !ignored.is_empty() {
-                tracing::debug!(tool = %tool.name, ?ignored, "arguments the tool does not take are ignored");
-            }
-        }
-        let mut args = match checked {
+        let tool = self.lookup(tool_name)?;
+        let mut args = match arguments(tool, params, auth_token) {
             Ok(args) => args,
             Err(err) => {
                 let result = Err(err);
@@ -400,6 +376,7 @@ impl Dispatcher {
                 return result;
             }
         };
+        let shared = &*self.0;
         let limit = tool.timeout.unwrap_or(shared.limits.call_timeout);
         let deadline = admitted + limit;
         // A cancellation only where something can watch it: the tool's
@@ -422,52 +399,7 @@ impl Dispatcher {
         };
         args.attach(context, shared.states.clone(), tool.strict_args);
         let span = tracing::info_span!("call", tool = %tool.name, %request_id);
-        let gauges = &shared.gauges;
-        let work = async {
-            let queued = Queued::new(gauges);
-            let permit = self.running_slot(deadline).await;
-            drop(queued);
-            let Some(permit) = permit else {
-                return Ended::TimedOut;
-            };
-            let _running = Running::new(gauges);
-            tracing::debug!("call started");
-            match &tool.invoke {
-                Invoke::Blocking(call) => {
-                    let call = *call;
-                    let running = tool.blocking_running.clone();
-                    let span = tracing::Span::current();
-                    // The running slot goes with the thread: a plain fn
-                    // past its limit can't be stopped and keeps it until
-                    // it returns (its context says it was cancelled).
-                    let task = tokio::task::spawn_blocking(move || {
-                        let _permit = permit;
-                        running.fetch_add(1, Ordering::SeqCst);
-                        let result = span.in_scope(|| call(args));
-                        running.fetch_sub(1, Ordering::SeqCst);
-                        result
-                    });
-                    match timeout_at(deadline, task).await {
-                        Ok(Ok(result)) => Ended::Done(result),
-                        Ok(Err(err)) if err.is_panic() => {
-                            Ended::Panicked(panic_message(err.into_panic()))
-                        }
-                        Ok(Err(_)) => Ended::Done(Err(CallError::ShuttingDown)),
-                        Err(_) => Ended::TimedOut,
-                    }
-                }
-                // An async tool runs right here, in the call's own task: no
-                // second task to hop to. Past its limit its future is dropped.
-                Invoke::Async(call) => {
-                    let call = *call;
-                    run_async(move || call(args), deadline, permit).await
-                }
-                Invoke::Dynamic(call) => {
-                    let call = call.clone();
-                    run_async(move || call(args), deadline, permit).await
-                }
-            }
-        };
+        let work = self.execute(tool, args, deadline);
         let ended = match &external {
             None => work.instrument(span.clone()).await,
             Some(external) => {
@@ -478,18 +410,7 @@ impl Dispatcher {
                 }
             }
         };
-        let result = match ended {
-            Ended::Done(result) => result,
-            Ended::Panicked(message) => Err(CallError::Panicked(message)),
-            Ended::TimedOut => {
-                if let Some(cancel) = &cancel {
-                    cancel.fire();
-                }
-                span.in_scope(|| tracing::warn!(?limit, "call timed out"));
-                Err(CallError::TimedOut(limit))
-            }
-            Ended::Cancelled => Err(CallError::Cancelled),
-        };
+        let result = outcome(ended, cancel.as_ref(), limit, &span);
         let elapsed = admitted.elapsed();
         tool.metrics
             .record(&tool.shared_name, &result, Some(elapsed));
@@ -497,6 +418,72 @@ impl Dispatcher {
             span.in_scope(|| log_call(&result, elapsed));
         }
         result
+    }
+
+    /// The tool called `name`; an app or nothing by that name is an error.
+    fn lookup(&self, name: String) -> Result<&crate::registry::Tool, CallError> {
+        let shared = &*self.0;
+        match shared.registry.get(&name) {
+            Some(tool) => Ok(tool),
+            None if shared.apps.get(&name).is_some() => Err(CallError::Tool(format!(
+                "`{name}` is an interactive app: start a session with atp_app_request"
+            ))),
+            None => Err(CallError::UnknownTool(name)),
+        }
+    }
+
+    /// Runs the tool once a running slot is free, within `deadline`: a
+    /// plain `fn` on the blocking pool, an `async fn` in this task.
+    async fn execute(
+        &self,
+        tool: &crate::registry::Tool,
+        args: CallArgs,
+        deadline: Instant,
+    ) -> Ended {
+        let gauges = &self.0.gauges;
+        let queued = Queued::new(gauges);
+        let permit = self.running_slot(deadline).await;
+        drop(queued);
+        let Some(permit) = permit else {
+            return Ended::TimedOut;
+        };
+        let _running = Running::new(gauges);
+        tracing::debug!("call started");
+        match &tool.invoke {
+            Invoke::Blocking(call) => {
+                let call = *call;
+                let running = tool.blocking_running.clone();
+                let span = tracing::Span::current();
+                // The running slot goes with the thread: a plain fn
+                // past its limit can't be stopped and keeps it until
+                // it returns (its context says it was cancelled).
+                let task = tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    running.fetch_add(1, Ordering::SeqCst);
+                    let result = span.in_scope(|| call(args));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    result
+                });
+                match timeout_at(deadline, task).await {
+                    Ok(Ok(result)) => Ended::Done(result),
+                    Ok(Err(err)) if err.is_panic() => {
+                        Ended::Panicked(panic_message(err.into_panic()))
+                    }
+                    Ok(Err(_)) => Ended::Done(Err(CallError::ShuttingDown)),
+                    Err(_) => Ended::TimedOut,
+                }
+            }
+            // An async tool runs right here, in the call's own task: no
+            // second task to hop to. Past its limit its future is dropped.
+            Invoke::Async(call) => {
+                let call = *call;
+                run_async(move || call(args), deadline, permit).await
+            }
+            Invoke::Dynamic(call) => {
+                let call = call.clone();
+                run_async(move || call(args), deadline, permit).await
+            }
+        }
     }
 
     /// Ends an app session at the server's request (a session still
@@ -592,6 +579,50 @@ impl Dispatcher {
             }
         }
         Ok(outcome.ui)
+    }
+}
+
+/// A request's `params` and token as the tool's arguments: required ones
+/// present, a token for a tool with an auth provider. Arguments the tool
+/// does not take are said at DEBUG (models add their own).
+fn arguments(
+    tool: &crate::registry::Tool,
+    params: Value,
+    token: Option<crate::secret::AuthToken>,
+) -> Result<CallArgs, CallError> {
+    let args = CallArgs::from_request(params, token)?;
+    args.validate(&tool.required, tool.needs_token)?;
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let ignored: Vec<&str> = args
+            .names()
+            .filter(|n| !tool.params.iter().any(|p| p == n))
+            .collect();
+        if !ignored.is_empty() {
+            tracing::debug!(tool = %tool.name, ?ignored, "arguments the tool does not take are ignored");
+        }
+    }
+    Ok(args)
+}
+
+/// How a call ended, as its result; a call past its limit fires its
+/// cancel (its context says so) and is logged.
+fn outcome(
+    ended: Ended,
+    cancel: Option<&Cancel>,
+    limit: Duration,
+    span: &tracing::Span,
+) -> CallResult {
+    match ended {
+        Ended::Done(result) => result,
+        Ended::Panicked(message) => Err(CallError::Panicked(message)),
+        Ended::TimedOut => {
+            if let Some(cancel) = cancel {
+                cancel.fire();
+            }
+            span.in_scope(|| tracing::warn!(?limit, "call timed out"));
+            Err(CallError::TimedOut(limit))
+        }
+        Ended::Cancelled => Err(CallError::Cancelled),
     }
 }
 
