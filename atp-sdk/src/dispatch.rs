@@ -405,7 +405,7 @@ impl Dispatcher {
             Some(external) => {
                 tokio::select! {
                     biased;
-                    () = external.fired() => Ended::Cancelled,
+                    () = external.fired() => CallEnd::Cancelled,
                     ended = work.instrument(span.clone()) => ended,
                 }
             }
@@ -421,7 +421,7 @@ impl Dispatcher {
     }
 
     /// The tool called `name`; an app or nothing by that name is an error.
-    fn lookup(&self, name: String) -> Result<&crate::registry::Tool, CallError> {
+    fn lookup(&self, name: String) -> Result<&crate::registry::ServedTool, CallError> {
         let shared = &*self.0;
         match shared.registry.get(&name) {
             Some(tool) => Ok(tool),
@@ -436,16 +436,16 @@ impl Dispatcher {
     /// plain `fn` on the blocking pool, an `async fn` in this task.
     async fn execute(
         &self,
-        tool: &crate::registry::Tool,
+        tool: &crate::registry::ServedTool,
         args: CallArgs,
         deadline: Instant,
-    ) -> Ended {
+    ) -> CallEnd {
         let gauges = &self.0.gauges;
         let queued = Queued::new(gauges);
         let permit = self.running_slot(deadline).await;
         drop(queued);
         let Some(permit) = permit else {
-            return Ended::TimedOut;
+            return CallEnd::TimedOut;
         };
         let _running = Running::new(gauges);
         tracing::debug!("call started");
@@ -465,12 +465,12 @@ impl Dispatcher {
                     result
                 });
                 match timeout_at(deadline, task).await {
-                    Ok(Ok(result)) => Ended::Done(result),
+                    Ok(Ok(result)) => CallEnd::Done(result),
                     Ok(Err(err)) if err.is_panic() => {
-                        Ended::Panicked(panic_message(err.into_panic()))
+                        CallEnd::Panicked(panic_message(err.into_panic()))
                     }
-                    Ok(Err(_)) => Ended::Done(Err(CallError::ShuttingDown)),
-                    Err(_) => Ended::TimedOut,
+                    Ok(Err(_)) => CallEnd::Done(Err(CallError::ShuttingDown)),
+                    Err(_) => CallEnd::TimedOut,
                 }
             }
             // An async tool runs right here, in the call's own task: no
@@ -571,7 +571,7 @@ impl Dispatcher {
         let outcome = run_app(entry.app.action(action, current), deadline, limit, permit).await?;
         match outcome.state {
             Some(next) if !slot.is_ended() => *turn = Some(next),
-            // Ended while it ran: nothing to keep.
+            // CallEnd while it ran: nothing to keep.
             Some(_) => {}
             None => {
                 apps.sessions.end(&id, &slot);
@@ -586,7 +586,7 @@ impl Dispatcher {
 /// present, a token for a tool with an auth provider. Arguments the tool
 /// does not take are said at DEBUG (models add their own).
 fn arguments(
-    tool: &crate::registry::Tool,
+    tool: &crate::registry::ServedTool,
     params: Value,
     token: Option<crate::secret::AuthToken>,
 ) -> Result<CallArgs, CallError> {
@@ -607,27 +607,27 @@ fn arguments(
 /// How a call ended, as its result; a call past its limit fires its
 /// cancel (its context says so) and is logged.
 fn outcome(
-    ended: Ended,
+    ended: CallEnd,
     cancel: Option<&Cancel>,
     limit: Duration,
     span: &tracing::Span,
 ) -> CallResult {
     match ended {
-        Ended::Done(result) => result,
-        Ended::Panicked(message) => Err(CallError::Panicked(message)),
-        Ended::TimedOut => {
+        CallEnd::Done(result) => result,
+        CallEnd::Panicked(message) => Err(CallError::Panicked(message)),
+        CallEnd::TimedOut => {
             if let Some(cancel) = cancel {
                 cancel.fire();
             }
             span.in_scope(|| tracing::warn!(?limit, "call timed out"));
             Err(CallError::TimedOut(limit))
         }
-        Ended::Cancelled => Err(CallError::Cancelled),
+        CallEnd::Cancelled => Err(CallError::Cancelled),
     }
 }
 
 /// How a tool's code ended.
-enum Ended {
+enum CallEnd {
     Done(CallResult),
     Panicked(String),
     TimedOut,
@@ -641,12 +641,12 @@ async fn run_async(
     start: impl FnOnce() -> CallFuture,
     deadline: Instant,
     permit: OwnedSemaphorePermit,
-) -> Ended {
+) -> CallEnd {
     use futures_util::FutureExt;
     let _permit = permit;
     let future = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(start)) {
         Ok(future) => future,
-        Err(payload) => return Ended::Panicked(panic_message(payload)),
+        Err(payload) => return CallEnd::Panicked(panic_message(payload)),
     };
     match timeout_at(
         deadline,
@@ -654,9 +654,9 @@ async fn run_async(
     )
     .await
     {
-        Ok(Ok(result)) => Ended::Done(result),
-        Ok(Err(payload)) => Ended::Panicked(panic_message(payload)),
-        Err(_) => Ended::TimedOut,
+        Ok(Ok(result)) => CallEnd::Done(result),
+        Ok(Err(payload)) => CallEnd::Panicked(panic_message(payload)),
+        Err(_) => CallEnd::TimedOut,
     }
 }
 

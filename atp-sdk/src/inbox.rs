@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::dispatch::Outgoing;
 use crate::error::Error;
 use crate::protocol::{RequestId, inbox_path, inbox_respond_path};
-use crate::session::{Ended, Failure, Io, Link, until};
+use crate::session::{Ended, Failure, Link, SessionView, until};
 use crate::status::Status;
 
 /// How many times an answer is posted before it is given up (logged).
@@ -139,7 +139,7 @@ impl Link for InboxLink {
         Ok(())
     }
 
-    async fn serve(&mut self, (): (), io: &mut Io<'_>) -> Ended {
+    async fn serve(&mut self, (): (), io: &mut SessionView<'_>) -> Ended {
         tracing::info!(server = %io.config.base_url, "polling the inbox");
         let mut delay = PollDelay::new(io.config.poll_min, io.config.poll_max);
         let mut polls: FuturesUnordered<PollFuture> = FuturesUnordered::new();

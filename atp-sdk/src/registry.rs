@@ -51,7 +51,7 @@ pub(crate) enum Invoke {
 }
 
 /// A tool ready to call.
-pub(crate) struct Tool {
+pub(crate) struct ServedTool {
     pub(crate) name: String,
     /// The name again, cheap to hand to each call's context.
     pub(crate) shared_name: Arc<str>,
@@ -83,9 +83,9 @@ pub(crate) struct Tool {
     pub(crate) metrics: ToolMetrics,
 }
 
-impl std::fmt::Debug for Tool {
+impl std::fmt::Debug for ServedTool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tool")
+        f.debug_struct("ServedTool")
             .field("name", &self.name)
             .finish_non_exhaustive()
     }
@@ -93,14 +93,14 @@ impl std::fmt::Debug for Tool {
 
 /// A tool of either kind, before sorting: what to call, and what to say.
 struct Entry {
-    tool: Tool,
+    tool: ServedTool,
     announced: Announced,
     states: Vec<StateDef>,
 }
 
 fn from_def(def: &'static ToolDef) -> Entry {
     Entry {
-        tool: Tool {
+        tool: ServedTool {
             name: def.name.to_owned(),
             shared_name: Arc::from(def.name),
             uses_context: def.context,
@@ -149,7 +149,7 @@ fn from_dynamic(tool: DynamicTool) -> Entry {
     );
     Entry {
         announced: announce_run_time(&parts.name, location, meta, false),
-        tool: Tool {
+        tool: ServedTool {
             required: parts
                 .params
                 .iter()
@@ -178,7 +178,7 @@ fn from_dynamic(tool: DynamicTool) -> Entry {
 /// (tools and apps), sorted by name; and the toolkit hash.
 #[derive(Debug)]
 pub(crate) struct Registry {
-    tools: Vec<Tool>,
+    tools: Vec<ServedTool>,
     announced: Vec<Announced>,
     toolkit_hash: String,
 }
@@ -250,7 +250,7 @@ impl Registry {
             hasher.update(entry.metadata.source_code.as_bytes());
         }
         let toolkit_hash = format!("{:x}", hasher.finalize());
-        let mut tools: Vec<Tool> = entries.into_iter().map(|e| e.tool).collect();
+        let mut tools: Vec<ServedTool> = entries.into_iter().map(|e| e.tool).collect();
         tools.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Self {
             tools,
@@ -260,7 +260,7 @@ impl Registry {
     }
 
     /// A tool by name.
-    pub(crate) fn get(&self, name: &str) -> Option<&Tool> {
+    pub(crate) fn get(&self, name: &str) -> Option<&ServedTool> {
         self.tools
             .binary_search_by(|tool| tool.name.as_str().cmp(name))
             .ok()
@@ -268,7 +268,7 @@ impl Registry {
     }
 
     /// The callable tools, sorted by name.
-    pub(crate) fn tools(&self) -> &[Tool] {
+    pub(crate) fn tools(&self) -> &[ServedTool] {
         &self.tools
     }
 

@@ -43,7 +43,11 @@ pub(crate) trait Link: Send {
 
     /// Serves on an open connection until the stop is complete
     /// ([`Ended::Stopped`]), the connection is lost, or a fatal error.
-    fn serve(&mut self, conn: Self::Conn, io: &mut Io<'_>) -> impl Future<Output = Ended> + Send;
+    fn serve(
+        &mut self,
+        conn: Self::Conn,
+        io: &mut SessionView<'_>,
+    ) -> impl Future<Output = Ended> + Send;
 
     /// Once the session is over: settles what the link still holds (the
     /// inbox's answers being posted) by `deadline`, and returns the ids of
@@ -175,7 +179,7 @@ pub(crate) async fn until(deadline: Option<Instant>) {
 }
 
 /// What a link's `serve` works with.
-pub(crate) struct Io<'a> {
+pub(crate) struct SessionView<'a> {
     pub(crate) config: &'a Config,
     pub(crate) dispatcher: &'a Dispatcher,
     pub(crate) replies: &'a mut Replies,
@@ -183,7 +187,7 @@ pub(crate) struct Io<'a> {
     pub(crate) status: &'a StatusTx,
 }
 
-impl Io<'_> {
+impl SessionView<'_> {
     /// A stop was asked for: refuse new requests from now on.
     pub(crate) fn begin_stop(&self) {
         self.dispatcher.refuse_new();
@@ -203,9 +207,9 @@ impl Io<'_> {
     }
 }
 
-/// The states of a session. Each step of [`Session::run`] turns one into
+/// The phases of a session. Each step of [`Session::run`] turns one into
 /// the next.
-enum State<C> {
+enum Phase<C> {
     Announcing,
     Opening,
     Serving(C),
@@ -228,15 +232,15 @@ impl<L: Link> Session<L> {
     pub(crate) async fn run(mut self) -> Result<(), Error> {
         let mut replies = Replies::new();
         let mut backoff = Backoff::new(self.config.backoff_base, self.config.backoff_cap);
-        let mut state = State::Announcing;
+        let mut phase = Phase::Announcing;
         self.stop.check();
         let result = loop {
-            state = match state {
-                State::Announcing => self.announce().await,
-                State::Opening => self.open(&replies).await,
-                State::Serving(conn) => {
+            phase = match phase {
+                Phase::Announcing => self.announce().await,
+                Phase::Opening => self.open(&replies).await,
+                Phase::Serving(conn) => {
                     let connected_at = Instant::now();
-                    let mut io = Io {
+                    let mut io = SessionView {
                         config: &self.config,
                         dispatcher: &self.dispatcher,
                         replies: &mut replies,
@@ -252,26 +256,26 @@ impl<L: Link> Session<L> {
                         backoff.reset();
                     }
                     match ended {
-                        Ended::Stopped => State::Closed(Ok(())),
-                        Ended::Dropped(reason) => State::BackingOff(reason),
-                        Ended::Fatal(err) => State::Closed(Err(err)),
+                        Ended::Stopped => Phase::Closed(Ok(())),
+                        Ended::Dropped(reason) => Phase::BackingOff(reason),
+                        Ended::Fatal(err) => Phase::Closed(Err(err)),
                     }
                 }
-                State::BackingOff(reason) => {
+                Phase::BackingOff(reason) => {
                     let delay = backoff.next_delay();
                     tracing::warn!(%reason, ?delay, "{}", L::LOST);
                     metrics::counter!("atp_reconnects_total").increment(1);
                     self.back_off(delay, &replies).await
                 }
-                State::Closed(result) => break result,
+                Phase::Closed(result) => break result,
             };
             // Disconnected and stopping with nothing owed: done.
             if self.stop.stopping()
-                && !matches!(state, State::Serving(_) | State::Closed(_))
+                && !matches!(phase, Phase::Serving(_) | Phase::Closed(_))
                 && self.dispatcher.in_flight() == 0
                 && replies.is_empty()
             {
-                state = State::Closed(Ok(()));
+                phase = Phase::Closed(Ok(()));
             }
         };
         self.status.set(Status::Stopped);
@@ -300,15 +304,15 @@ impl<L: Link> Session<L> {
         result
     }
 
-    async fn announce(&mut self) -> State<L::Conn> {
+    async fn announce(&mut self) -> Phase<L::Conn> {
         if self.stop.stopping() {
             // Only to deliver what is owed: the server knows the tools.
-            return State::Opening;
+            return Phase::Opening;
         }
         let registry = self.dispatcher.registry();
         let result = tokio::select! {
             result = self.announcer.announce(registry) => result,
-            () = self.stop.requested() => return State::Opening,
+            () = self.stop.requested() => return Phase::Opening,
         };
         match result {
             Ok(report) if report.up_to_date => {
@@ -316,7 +320,7 @@ impl<L: Link> Session<L> {
                     tools = registry.announced().len(),
                     "tools announced (already up to date)"
                 );
-                State::Opening
+                Phase::Opening
             }
             Ok(report) => {
                 tracing::info!(
@@ -326,14 +330,14 @@ impl<L: Link> Session<L> {
                     refused = report.refused,
                     "tools announced"
                 );
-                State::Opening
+                Phase::Opening
             }
-            Err(AnnounceError::Rejected(why)) => State::Closed(Err(Error::Unauthorized(why))),
-            Err(AnnounceError::Retry(why)) => State::BackingOff(format!("announce failed: {why}")),
+            Err(AnnounceError::Rejected(why)) => Phase::Closed(Err(Error::Unauthorized(why))),
+            Err(AnnounceError::Retry(why)) => Phase::BackingOff(format!("announce failed: {why}")),
         }
     }
 
-    async fn open(&mut self, replies: &Replies) -> State<L::Conn> {
+    async fn open(&mut self, replies: &Replies) -> Phase<L::Conn> {
         self.status.set(Status::Connecting);
         let open = self.link.open(&self.config);
         tokio::pin!(open);
@@ -344,40 +348,40 @@ impl<L: Link> Session<L> {
                 () = self.stop.requested() => {
                     self.dispatcher.refuse_new();
                     if self.dispatcher.in_flight() == 0 && replies.is_empty() {
-                        return State::Closed(Ok(()));
+                        return Phase::Closed(Ok(()));
                     }
                 }
-                () = until(deadline) => return State::Closed(Ok(())),
+                () = until(deadline) => return Phase::Closed(Ok(())),
             }
         };
         match result {
-            Ok(conn) => State::Serving(conn),
-            Err(Failure::Retry(why)) => State::BackingOff(why),
-            Err(Failure::Fatal(err)) => State::Closed(Err(err)),
+            Ok(conn) => Phase::Serving(conn),
+            Err(Failure::Retry(why)) => Phase::BackingOff(why),
+            Err(Failure::Fatal(err)) => Phase::Closed(Err(err)),
         }
     }
 
     /// Waits `delay` before the next attempt. A stop meanwhile ends the
     /// wait at once when nothing is owed; otherwise the session goes on
     /// to deliver, until the stop's deadline.
-    async fn back_off(&mut self, delay: Duration, replies: &Replies) -> State<L::Conn> {
+    async fn back_off(&mut self, delay: Duration, replies: &Replies) -> Phase<L::Conn> {
         let wake = sleep(delay);
         tokio::pin!(wake);
         loop {
             let deadline = self.stop.deadline();
             tokio::select! {
-                () = &mut wake => return State::Announcing,
+                () = &mut wake => return Phase::Announcing,
                 () = self.stop.requested() => {
                     self.dispatcher.refuse_new();
                     if self.dispatcher.in_flight() == 0 && replies.is_empty() {
-                        return State::Closed(Ok(()));
+                        return Phase::Closed(Ok(()));
                     }
                     tracing::info!(
                         in_flight = self.dispatcher.in_flight(),
                         "stopping: reconnecting to deliver what is owed"
                     );
                 }
-                () = until(deadline) => return State::Closed(Ok(())),
+                () = until(deadline) => return Phase::Closed(Ok(())),
             }
         }
     }

@@ -30,7 +30,7 @@ use crate::config::Config;
 use crate::dispatch::Outgoing;
 use crate::error::Error;
 use crate::protocol::websocket_path;
-use crate::session::{Ended, Failure, Io, Link, until};
+use crate::session::{Ended, Failure, Link, SessionView, until};
 use crate::status::Status;
 use crate::ws_connect::{self, Refused};
 
@@ -100,7 +100,7 @@ impl Link for WsLink {
         }
     }
 
-    async fn serve(&mut self, conn: Conn, io: &mut Io<'_>) -> Ended {
+    async fn serve(&mut self, conn: Conn, io: &mut SessionView<'_>) -> Ended {
         io.status.set(Status::Connected);
         let Conn { mut ws, progress } = conn;
         let config = io.config;
@@ -172,7 +172,12 @@ impl Link for WsLink {
 impl WsLink {
     /// A message from the server: a request to hand to the dispatcher, or
     /// a Close. Returns how serving ends, if it does.
-    fn on_message(&self, message: &Message, io: &mut Io<'_>, closing: bool) -> Option<Ended> {
+    fn on_message(
+        &self,
+        message: &Message,
+        io: &mut SessionView<'_>,
+        closing: bool,
+    ) -> Option<Ended> {
         if let Some((code, reason)) = message.as_close() {
             if closing {
                 return Some(Ended::Stopped);
