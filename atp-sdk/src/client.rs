@@ -407,39 +407,57 @@ impl ToolKitClientBuilder {
     /// no tools, when two tools share a name, when a tool picked with
     /// [`tools`](Self::tools) does not exist, or when a tool takes a
     /// [`State<T>`](crate::State) that was not given.
+    ///
+    /// # Errors
+    ///
+    /// Every problem at once: one is returned as itself, more as
+    /// [`Error::Several`], in the order they were found (the setters'
+    /// first, then the settings', then the tools').
     pub fn build(self) -> Result<ToolKitClient, Error> {
-        if let Some(err) = self.errors.into_iter().next() {
-            return Err(err);
-        }
+        // Every problem is reported at once, not one per attempt.
+        let mut problems = self.errors;
         // MCP serves without an ATP server, so without its key.
         if self.api_key.expose().is_empty() && !self.transport.is_mcp() {
-            return Err(Error::Config("the API key is empty".to_owned()));
+            problems.push(Error::Config("the API key is empty".to_owned()));
         }
         if self.app_name.is_empty() {
-            return Err(Error::Config("the app name is empty".to_owned()));
+            problems.push(Error::Config("the app name is empty".to_owned()));
         }
         let base_url = self.base_url.trim_end_matches('/').to_owned();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(Error::Config(format!(
+            problems.push(Error::Config(format!(
                 "the base URL must start with http:// or https:// (got {base_url:?})"
             )));
         }
         #[cfg(feature = "mcp")]
-        if let Some(server) = &self.mcp_resource_server {
-            server.check()?;
+        if let Some(Err(err)) = self.mcp_resource_server.as_ref().map(|s| s.check()) {
+            problems.push(err);
         }
         let ws_base = websocket_base(&base_url).unwrap_or_default();
         let mut roots = Vec::new();
         for pem in &self.root_certificates {
-            roots.extend(crate::tls::parse_pem(pem)?);
+            match crate::tls::parse_pem(pem) {
+                Ok(parsed) => roots.extend(parsed),
+                Err(err) => problems.push(err),
+            }
         }
-        let tls = crate::tls::client_config(&roots)?;
+        let tls = crate::tls::client_config(&roots).map_err(|err| problems.push(err));
         let registry = Registry::build(
             self.tools.as_deref(),
             self.dynamic,
             self.apps.iter().map(AppDef::announced).collect(),
             &self.states,
-        )?;
+        )
+        .map_err(|err| problems.extend(err.into_problems()));
+        let built = match (tls, registry) {
+            (Ok(tls), Ok(registry)) => Some((tls, registry)),
+            _ => None,
+        };
+        Error::all(problems)?;
+        // A failure above is a problem, so returned just now.
+        let Some((tls, registry)) = built else {
+            return Err(Error::Config("the toolkit could not be built".to_owned()));
+        };
         let dispatcher = Dispatcher::new(
             Arc::new(registry),
             Apps::new(self.apps, self.limits.sessions),

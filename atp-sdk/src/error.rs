@@ -68,6 +68,45 @@ pub enum Error {
         /// The state's type, as `std::any::type_name` spells it.
         type_name: &'static str,
     },
+    /// [`build`](crate::ToolKitClientBuilder::build) found more than one
+    /// problem: every one, in the order they were found (a single problem
+    /// is returned as itself).
+    ///
+    /// ```
+    /// use atp_sdk::{Error, ToolKitClient};
+    ///
+    /// let err = ToolKitClient::builder("", "").base_url("ftp://nowhere").build().unwrap_err();
+    /// let Error::Several(problems) = &err else { panic!("{err}") };
+    /// assert!(problems.len() >= 2, "{err}");
+    /// assert!(err.to_string().contains("the app name is empty"), "{err}");
+    /// ```
+    #[error("{} problems:{}", .0.len(), list(.0))]
+    Several(Vec<Error>),
+}
+
+/// The problems, one per line.
+fn list(errors: &[Error]) -> String {
+    errors.iter().map(|err| format!("\n  - {err}")).collect()
+}
+
+impl Error {
+    /// `Ok` for no problem, the problem itself for one, [`Error::Several`]
+    /// for more.
+    pub(crate) fn all(mut errors: Vec<Error>) -> Result<(), Error> {
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(Error::Several(errors)),
+        }
+    }
+
+    /// This error's problems: itself, or each one of [`Error::Several`].
+    pub(crate) fn into_problems(self) -> Vec<Error> {
+        match self {
+            Error::Several(errors) => errors,
+            other => vec![other],
+        }
+    }
 }
 
 impl std::fmt::Debug for Error {

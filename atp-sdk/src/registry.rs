@@ -194,6 +194,7 @@ impl Registry {
         apps: Vec<Announced>,
         states: &States,
     ) -> Result<Self, Error> {
+        let mut problems = Vec::new();
         let all: Vec<&'static ToolDef> = registered_tools().collect();
         let mut entries: Vec<Entry> = match only {
             None => all.into_iter().map(from_def).collect(),
@@ -205,7 +206,7 @@ impl Registry {
                     }
                     let mut found = all.iter().filter(|d| d.name == name.as_str()).peekable();
                     if found.peek().is_none() {
-                        return Err(Error::UnknownTool(name.clone()));
+                        problems.push(Error::UnknownTool(name.clone()));
                     }
                     picked.extend(found.map(|def| from_def(def)));
                 }
@@ -213,16 +214,18 @@ impl Registry {
             }
         };
         for tool in dynamic {
-            tool.check()?;
-            entries.push(from_dynamic(tool));
+            match tool.check() {
+                Ok(()) => entries.push(from_dynamic(tool)),
+                Err(err) => problems.push(err),
+            }
         }
         for entry in &entries {
-            if let Some(missing) = entry
+            for missing in entry
                 .states
                 .iter()
-                .find(|state| !states.contains((state.type_id)()))
+                .filter(|state| !states.contains((state.type_id)()))
             {
-                return Err(Error::MissingState {
+                problems.push(Error::MissingState {
                     tool: entry.tool.name.clone(),
                     type_name: (missing.type_name)(),
                 });
@@ -230,21 +233,23 @@ impl Registry {
         }
         let mut announced: Vec<Announced> = entries.iter().map(|e| e.announced.clone()).collect();
         announced.extend(apps);
-        if announced.is_empty() {
-            return Err(Error::NoTools);
+        // No tools because every one named was unknown is said already.
+        if announced.is_empty() && problems.is_empty() {
+            problems.push(Error::NoTools);
         }
         announced.sort_by(|a, b| {
             a.name
                 .cmp(&b.name)
                 .then_with(|| a.location.cmp(&b.location))
         });
-        if let Some(pair) = announced.windows(2).find(|w| w[0].name == w[1].name) {
-            return Err(Error::DuplicateTool {
+        for pair in announced.windows(2).filter(|w| w[0].name == w[1].name) {
+            problems.push(Error::DuplicateTool {
                 name: pair[0].name.clone(),
                 first: pair[0].location.clone(),
                 second: pair[1].location.clone(),
             });
         }
+        Error::all(problems)?;
         let mut hasher = Sha256::new();
         for entry in &announced {
             hasher.update(entry.metadata.source_code.as_bytes());

@@ -220,6 +220,56 @@ async fn a_missing_state_fails_build_naming_the_tool_and_the_type() {
     assert!(err.to_string().contains("given twice"), "{err}");
 }
 
+/// `build()` reports every problem at once, in the order found, not one
+/// per attempt: a setter's, the configuration's, and the registry's.
+#[tokio::test]
+async fn build_reports_every_problem_at_once() {
+    let server = start_server().await;
+    let err = builder(&server, "", Some(&["count_calls", "no_such_tool"]))
+        .base_url("ftp://nowhere")
+        .add_root_certificate_pem("not a certificate")
+        .state(Counter::default())
+        .state(Counter::default())
+        .build()
+        .unwrap_err();
+    let atp_sdk::Error::Several(problems) = &err else {
+        panic!("expected every problem, got {err:?}");
+    };
+    let texts: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(texts.len(), 5, "{err}");
+    assert!(
+        texts[0].contains("given twice"),
+        "the setter's first: {texts:?}"
+    );
+    assert!(texts[1].contains("the app name is empty"), "{texts:?}");
+    assert!(
+        texts[2].contains("the base URL must start with http"),
+        "{texts:?}"
+    );
+    assert!(
+        texts[3].contains("PEM") || texts[3].contains("certificate"),
+        "{texts:?}"
+    );
+    assert!(
+        matches!(&problems[4], atp_sdk::Error::UnknownTool(name) if name == "no_such_tool"),
+        "{texts:?}"
+    );
+    let shown = err.to_string();
+    assert!(shown.starts_with("5 problems:\n  - "), "{shown}");
+    assert_eq!(shown.lines().count(), 6, "one line per problem: {shown}");
+    assert!(server.announce_log().is_empty(), "nothing was announced");
+
+    // A single problem is itself, as before.
+    let err = builder(&server, "", Some(&["count_calls"]))
+        .state(Counter::default())
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid configuration: the app name is empty"
+    );
+}
+
 /// `builder.run()` with a missing state: the process exits non-zero, with
 /// the error, before it connects to anything.
 #[tokio::test]
