@@ -9,8 +9,9 @@ use tokio::sync::watch;
 use crate::announce::Announcer;
 use crate::apps::{AppDef, Apps};
 use crate::config::{
-    Config, DEFAULT_MCP_ADDR, ENV_API_KEY, ENV_APP_NAME, ENV_BASE_URL, ENV_MCP_ADDR, ENV_MCP_AUTH,
-    ENV_MCP_MAX_SESSIONS, ENV_TRANSPORT, Limits, McpHttpLimits, SessionLimits, Transport, clamp,
+    Config, DEFAULT_MCP_ADDR, ENV_API_KEY, ENV_APP_NAME, ENV_BASE_URL, ENV_MCP_ADDR,
+    ENV_MCP_ALLOWED_ORIGINS, ENV_MCP_AUTH, ENV_MCP_MAX_SESSIONS, ENV_TRANSPORT, Limits,
+    McpHttpLimits, SessionLimits, Transport, clamp,
 };
 use crate::dispatch::Dispatcher;
 use crate::dynamic::DynamicTool;
@@ -97,6 +98,7 @@ pub struct ToolKitClientBuilder {
     send_source: bool,
     mcp_addr: std::net::SocketAddr,
     mcp_http: McpHttpLimits,
+    mcp_allowed_origins: Vec<String>,
     #[cfg(feature = "mcp")]
     mcp_resource_server: Option<crate::oauth::ResourceServer>,
     #[cfg(feature = "mcp")]
@@ -276,6 +278,29 @@ impl ToolKitClientBuilder {
     /// authenticates. [`run`](crate::run) reads `ATP_MCP_AUTH=none`.
     pub fn mcp_allow_unauthenticated(mut self, allow: bool) -> Self {
         self.mcp_http.unauthenticated_off_loopback = allow;
+        self
+    }
+
+    /// With [`Transport::McpHttp`]: more origins to accept requests from,
+    /// for a browser-based MCP client (`"https://app.example.com"`,
+    /// `"http://localhost:5173"`; `:*` for any port). The server's own
+    /// origin under each loopback name (`http://localhost:PORT`,
+    /// `http://127.0.0.1:PORT`, `http://[::1]:PORT`) is always accepted and
+    /// every other origin refused with 403, as the MCP spec asks of a local
+    /// server; a request without `Origin` (not from a browser) is served.
+    /// [`run`](crate::run) reads `ATP_MCP_ALLOWED_ORIGINS`, comma-separated.
+    ///
+    /// ```
+    /// let builder = atp_sdk::ToolKitClient::builder("key", "app")
+    ///     .mcp_allowed_origins(["https://app.example.com"]);
+    /// # let _ = builder;
+    /// ```
+    pub fn mcp_allowed_origins(
+        mut self,
+        origins: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.mcp_allowed_origins
+            .extend(origins.into_iter().map(Into::into));
         self
     }
 
@@ -486,6 +511,7 @@ impl ToolKitClientBuilder {
             send_source: self.send_source,
             mcp_addr: self.mcp_addr,
             mcp_http: self.mcp_http,
+            mcp_allowed_origins: self.mcp_allowed_origins,
             #[cfg(feature = "mcp")]
             mcp_resource_server: self.mcp_resource_server,
             #[cfg(feature = "mcp")]
@@ -561,6 +587,7 @@ impl ToolKitClient {
             send_source: true,
             mcp_addr: DEFAULT_MCP_ADDR,
             mcp_http: McpHttpLimits::default(),
+            mcp_allowed_origins: Vec::new(),
             #[cfg(feature = "mcp")]
             mcp_resource_server: None,
             #[cfg(feature = "mcp")]
@@ -625,6 +652,15 @@ impl ToolKitClient {
                     )));
                 }
             }
+        }
+        if let Some(origins) = env(ENV_MCP_ALLOWED_ORIGINS) {
+            builder = builder.mcp_allowed_origins(
+                origins
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_owned),
+            );
         }
         #[cfg(feature = "mcp")]
         if let Some(server) = resource_server_from_env()? {
@@ -795,6 +831,7 @@ impl ToolKitClient {
             stop: self.stop.subscribe(),
             shutdown_timeout: self.config.shutdown_timeout,
             http_limits: config.mcp_http,
+            allowed_origins: config.mcp_allowed_origins.clone(),
             resource_server: config.mcp_resource_server.clone(),
             upstream: config.mcp_upstream.clone(),
             status: self.status,

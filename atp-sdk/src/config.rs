@@ -29,6 +29,11 @@ pub const ENV_AUTH_TOKEN: &str = "ATP_AUTH_TOKEN";
 /// than loopback without authenticating its clients, deliberately (behind
 /// a proxy that does); without it such a server refuses to start.
 pub const ENV_MCP_AUTH: &str = "ATP_MCP_AUTH";
+
+/// Environment variable: more origins MCP over HTTP accepts requests from,
+/// comma-separated (`https://app.example.com,http://localhost:5173`), for a
+/// browser-based client; the server's own loopback origins always are.
+pub const ENV_MCP_ALLOWED_ORIGINS: &str = "ATP_MCP_ALLOWED_ORIGINS";
 /// Environment variable: how many MCP-over-HTTP sessions may be live at
 /// once (default 1024; an `initialize` past that is answered 503).
 pub const ENV_MCP_MAX_SESSIONS: &str = "ATP_MCP_MAX_SESSIONS";
@@ -222,6 +227,9 @@ pub(crate) struct Config {
     /// The bounds of MCP over streamable HTTP.
     #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
     pub(crate) mcp_http: McpHttpLimits,
+    /// Origins MCP over HTTP accepts besides its own.
+    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    pub(crate) mcp_allowed_origins: Vec<String>,
     /// MCP over HTTP as an OAuth resource server.
     #[cfg(feature = "mcp")]
     pub(crate) mcp_resource_server: Option<crate::oauth::ResourceServer>,

@@ -51,9 +51,9 @@ mod ws_connect;
 pub use apps::{App, AppDef, AppStep};
 pub use client::{ENV_SEND_SOURCE, StopHandle, ToolKitClient, ToolKitClientBuilder};
 pub use config::{
-    ENV_API_KEY, ENV_APP_NAME, ENV_AUTH_TOKEN, ENV_BASE_URL, ENV_MCP_ADDR, ENV_MCP_AUTH,
-    ENV_MCP_ISSUER, ENV_MCP_JWKS_URL, ENV_MCP_MAX_SESSIONS, ENV_MCP_RESOURCE, ENV_TRANSPORT,
-    Transport,
+    ENV_API_KEY, ENV_APP_NAME, ENV_AUTH_TOKEN, ENV_BASE_URL, ENV_MCP_ADDR, ENV_MCP_ALLOWED_ORIGINS,
+    ENV_MCP_AUTH, ENV_MCP_ISSUER, ENV_MCP_JWKS_URL, ENV_MCP_MAX_SESSIONS, ENV_MCP_RESOURCE,
+    ENV_TRANSPORT, Transport,
 };
 pub use context::Context;
 pub use dynamic::DynamicTool;

@@ -341,7 +341,8 @@ async fn over_streamable_http_rmcp_lists_and_calls_the_tools() {
 }
 
 /// The MCP spec asks local servers to validate `Origin`: a web page's
-/// request is refused, a client's (no Origin) is served.
+/// request is refused unless it is the server's own origin, a client's (no
+/// Origin) is served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_streamable_http_a_foreign_origin_is_refused() {
     let served = http_toolkit().await;
@@ -366,6 +367,25 @@ async fn over_streamable_http_a_foreign_origin_is_refused() {
     assert_eq!(refused.status(), 403);
     let local = post(None).await.unwrap();
     assert_eq!(local.status(), 200);
+    // The server's own origin, under each loopback name, is a page it
+    // serves itself: accepted. A page on another local port is not.
+    let port = reqwest::Url::parse(&url).unwrap().port().unwrap();
+    for own in [
+        format!("http://localhost:{port}"),
+        format!("http://127.0.0.1:{port}"),
+        format!("http://[::1]:{port}"),
+    ] {
+        let answer = post(Some(&own)).await.unwrap();
+        assert_eq!(answer.status(), 200, "Origin: {own}");
+    }
+    for other in [
+        format!("http://localhost:{}", port.wrapping_add(1)),
+        format!("https://localhost:{port}"),
+        "null".to_owned(),
+    ] {
+        let answer = post(Some(&other)).await.unwrap();
+        assert_eq!(answer.status(), 403, "Origin: {other}");
+    }
     // A foreign Host (DNS rebinding) is refused too.
     let rebound = http()
         .post(&url)
@@ -377,6 +397,42 @@ async fn over_streamable_http_a_foreign_origin_is_refused() {
         .await
         .unwrap();
     assert_eq!(rebound.status(), 403);
+    served.stop().await;
+}
+
+/// An origin given with `mcp_allowed_origins` (a browser-based client) is
+/// served; the others still are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_streamable_http_an_allowed_origin_is_served() {
+    init_logging();
+    let client = ToolKitClient::builder("", "mcp-origins-kit")
+        .transport(Transport::McpHttp)
+        .mcp_allowed_origins(["https://app.example.com", "http://localhost:*"])
+        .build()
+        .expect("builds without an API key");
+    let served = HttpServed::start(client).await;
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "raw", "version": "0"}}
+    });
+    for (origin, status) in [
+        ("https://app.example.com", 200),
+        ("http://localhost:5173", 200),
+        ("http://app.example.com", 403),
+        ("https://evil.example", 403),
+    ] {
+        let answer = http()
+            .post(&served.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("origin", origin)
+            .body(initialize.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status, "Origin: {origin}");
+    }
     served.stop().await;
 }
 
@@ -408,6 +464,10 @@ async fn run_serves_mcp_http_from_the_environment() {
         .env("ATP_TRANSPORT", "mcp-http")
         .env("ATP_MCP_ADDR", "127.0.0.1:0")
         .env("ATP_APP_NAME", "mcp-env-kit")
+        .env(
+            "ATP_MCP_ALLOWED_ORIGINS",
+            " https://app.example.com , http://localhost:5173",
+        )
         .env_remove("ATP_API_KEY")
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
@@ -434,5 +494,27 @@ async fn run_serves_mcp_http_from_the_environment() {
         json!({"echo": "from env"})
     );
     client.cancel().await.unwrap();
+    // `ATP_MCP_ALLOWED_ORIGINS`: each origin listed is served, others not.
+    for (origin, status) in [
+        ("https://app.example.com", 200),
+        ("http://localhost:5173", 200),
+        ("http://localhost:5174", 403),
+    ] {
+        let answer = http()
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("origin", origin)
+            .body(
+                json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                       "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                                  "clientInfo": {"name": "raw", "version": "0"}}})
+                .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status, "Origin: {origin}");
+    }
     child.kill().await.unwrap();
 }

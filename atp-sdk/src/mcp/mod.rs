@@ -39,6 +39,8 @@ pub(crate) struct McpServe {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) status: StatusTx,
     pub(crate) http_limits: McpHttpLimits,
+    /// Origins accepted besides the server's own loopback ones.
+    pub(crate) allowed_origins: Vec<String>,
     pub(crate) resource_server: Option<crate::oauth::ResourceServer>,
     pub(crate) upstream: crate::oauth::Upstream,
 }
@@ -123,10 +125,13 @@ impl McpServe {
             Tokens::Http(self.upstream.clone()),
         );
         let ct = CancellationToken::new();
+        // A request carrying an Origin is served only from the server's
+        // own origin (under each loopback name) or one allowed; any other
+        // is refused (403), as the MCP spec asks of local servers. A
+        // request without one (not from a browser) is served.
         let mut config = StreamableHttpServerConfig::default()
             .with_cancellation_token(ct.child_token())
-            // Not meant for browsers: any request carrying an Origin is
-            // refused (403), as the MCP spec asks of local servers.
+            .with_allowed_origins(own_origins(addr.port()).chain(self.allowed_origins.clone()))
             .enforce_origin_validation();
         if !addr.ip().is_loopback() {
             let mut hosts = vec![
@@ -248,4 +253,11 @@ impl McpServe {
             None => idle.await,
         }
     }
+}
+
+/// The server's own origin under each loopback name.
+fn own_origins(port: u16) -> impl Iterator<Item = String> {
+    ["localhost", "127.0.0.1", "[::1]"]
+        .into_iter()
+        .map(move |host| format!("http://{host}:{port}"))
 }
