@@ -20,7 +20,7 @@ use crate::inbox::InboxLink;
 use crate::protocol::{DEFAULT_BASE_URL, websocket_base};
 use crate::registry::Registry;
 use crate::secret::ApiKey;
-use crate::session::{Session, Stop};
+use crate::session::{Link, Session, Stop};
 use crate::state::States;
 use crate::status::{Status, StatusTx};
 use crate::ws::WsLink;
@@ -764,19 +764,10 @@ impl ToolKitClient {
             transport = %self.config.transport,
             "starting toolkit"
         );
-        let stop = Stop::new(self.stop.subscribe(), self.config.shutdown_timeout);
         let result = match self.config.transport {
             Transport::WebSocket => {
-                Session {
-                    link: WsLink::new(&self.config),
-                    config: self.config,
-                    announcer,
-                    dispatcher: self.dispatcher,
-                    stop,
-                    status: self.status,
-                }
-                .run()
-                .await
+                let link = WsLink::new(&self.config);
+                self.session(link, Some(announcer)).run().await
             }
             Transport::Mcp | Transport::McpHttp => unreachable!("served above"),
             Transport::Http => {
@@ -785,16 +776,7 @@ impl ToolKitClient {
                         "the inbox URL is invalid (check the base URL and the API key)".to_owned(),
                     ));
                 };
-                Session {
-                    link,
-                    config: self.config,
-                    announcer,
-                    dispatcher: self.dispatcher,
-                    stop,
-                    status: self.status,
-                }
-                .run()
-                .await
+                self.session(link, Some(announcer)).run().await
             }
         };
         match &result {
@@ -802,6 +784,18 @@ impl ToolKitClient {
             Err(err) => tracing::error!(error = %err, "toolkit stopped"),
         }
         result
+    }
+
+    /// The session serving this client's tools over `link`.
+    fn session<L: Link>(self, link: L, announcer: Option<Announcer>) -> Session<L> {
+        Session {
+            stop: Stop::new(self.stop.subscribe(), self.config.shutdown_timeout),
+            link,
+            config: self.config,
+            announcer,
+            dispatcher: self.dispatcher,
+            status: self.status,
+        }
     }
 
     /// Serves MCP: on stdin/stdout (`addr` none) or over streamable HTTP.
@@ -822,19 +816,17 @@ impl ToolKitClient {
         }
     }
 
+    /// What the MCP links serve.
     #[cfg(feature = "mcp")]
-    fn mcp(self) -> crate::mcp::McpServe {
+    fn mcp(&self) -> crate::mcp::McpServe {
         let config = &self.config;
         crate::mcp::McpServe {
-            dispatcher: self.dispatcher,
-            app_name: self.config.app_name.clone(),
-            stop: self.stop.subscribe(),
-            shutdown_timeout: self.config.shutdown_timeout,
+            dispatcher: self.dispatcher.clone(),
+            app_name: config.app_name.clone(),
             http_limits: config.mcp_http,
             allowed_origins: config.mcp_allowed_origins.clone(),
             resource_server: config.mcp_resource_server.clone(),
             upstream: config.mcp_upstream.clone(),
-            status: self.status,
         }
     }
 
@@ -861,7 +853,8 @@ impl ToolKitClient {
     #[cfg(feature = "mcp")]
     #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
     pub async fn serve_mcp_stdio(self) -> Result<(), Error> {
-        self.mcp().stdio().await
+        let link = crate::mcp::StdioLink::new(self.mcp());
+        self.session(link, None).run().await
     }
 
     /// Serves the tools to MCP clients over streamable HTTP at
@@ -890,7 +883,8 @@ impl ToolKitClient {
     #[cfg(feature = "mcp")]
     #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
     pub async fn serve_mcp_http_on(self, listener: tokio::net::TcpListener) -> Result<(), Error> {
-        self.mcp().http(listener).await
+        let link = crate::mcp::HttpLink::new(self.mcp(), listener);
+        self.session(link, None).run().await
     }
 
     /// Serves on a current-thread runtime of its own until a signal; a

@@ -147,9 +147,6 @@ impl Link for InboxLink {
         let mut wanted = 1;
         let mut next_poll = Instant::now();
         loop {
-            while let Some(out) = io.replies.unsent.pop_front() {
-                self.post(out);
-            }
             if io.drained() && self.posts.is_empty() && polls.is_empty() {
                 return Ended::Stopped;
             }
@@ -169,9 +166,7 @@ impl Link for InboxLink {
                     let hit = match polled {
                         Polled::Item(Item::Message(inbound)) => {
                             io.status.set(Status::Connected);
-                            if let Some(reply) = io.dispatcher.handle(inbound, io.replies.sink()) {
-                                io.queue_now(reply);
-                            }
+                            io.handle(inbound);
                             true
                         }
                         Polled::Item(Item::Empty) => {
@@ -188,7 +183,7 @@ impl Link for InboxLink {
                     }
                 }
                 () = sleep_until(next_poll), if waiting => {}
-                Some(out) = io.replies.rx.recv() => self.post(out),
+                out = io.replies.next_reply() => self.post(out),
                 Some(joined) = self.posts.join_next_with_id(), if !self.posts.is_empty() => {
                     match joined {
                         Ok((id, ())) => self.joined(id),

@@ -20,7 +20,7 @@ use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::announce::{AnnounceError, Announcer};
 use crate::backoff::Backoff;
-use crate::codec::Reply;
+use crate::codec::Inbound;
 use crate::config::Config;
 use crate::dispatch::{Dispatcher, Outgoing};
 use crate::error::Error;
@@ -64,6 +64,10 @@ pub(crate) enum Failure {
     Retry(String),
     /// Give up: the server refused us.
     Fatal(Error),
+    /// Nobody to serve any more (an MCP client that went before its
+    /// handshake): the session ends without an error.
+    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    Gone(String),
 }
 
 /// How serving one connection ended.
@@ -78,12 +82,14 @@ pub(crate) enum Ended {
 
 /// The replies of a session: a channel the calls deliver into, and the
 /// ones taken from it but not yet delivered, which outlive a connection.
+/// A link only takes replies from it ([`next_reply`](Self::next_reply))
+/// and gives back those it could not deliver.
 #[derive(Debug)]
 pub(crate) struct Replies {
     tx: mpsc::UnboundedSender<Outgoing>,
-    pub(crate) rx: mpsc::UnboundedReceiver<Outgoing>,
-    /// Replies to deliver, oldest first; a link delivers from the front.
-    pub(crate) unsent: VecDeque<Outgoing>,
+    rx: mpsc::UnboundedReceiver<Outgoing>,
+    /// Replies to deliver, oldest first.
+    unsent: VecDeque<Outgoing>,
 }
 
 impl Replies {
@@ -99,10 +105,35 @@ impl Replies {
     }
 
     /// Where a call delivers its reply.
-    pub(crate) fn sink(&self) -> impl FnOnce(Outgoing) + Send + 'static {
+    fn sink(&self) -> impl FnOnce(Outgoing) + Send + 'static {
         let tx = self.tx.clone();
         move |out| {
             let _ = tx.send(out);
+        }
+    }
+
+    /// The oldest reply to deliver, once there is one; the link owns it
+    /// then. Cancel-safe: dropped before it resolves, it takes nothing.
+    pub(crate) async fn next_reply(&mut self) -> Outgoing {
+        if let Some(out) = self.unsent.pop_front() {
+            return out;
+        }
+        self.rx
+            .recv()
+            .await
+            .expect("the session holds a sender: the channel never closes")
+    }
+
+    /// How many replies wait to be taken.
+    pub(crate) fn queued(&self) -> usize {
+        self.unsent.len() + self.rx.len()
+    }
+
+    /// Replies taken but not delivered (the connection went), oldest
+    /// first: they are the next ones taken, over the next connection.
+    pub(crate) fn give_back(&mut self, undelivered: VecDeque<Outgoing>) {
+        for out in undelivered.into_iter().rev() {
+            self.unsent.push_front(out);
         }
     }
 
@@ -188,6 +219,15 @@ pub(crate) struct SessionView<'a> {
 }
 
 impl SessionView<'_> {
+    /// A message from the server: handed to the dispatcher; a reply due at
+    /// once (a refusal, an overload, a terminate) is queued to be
+    /// delivered like the others.
+    pub(crate) fn handle(&mut self, inbound: Inbound) {
+        if let Some(reply) = self.dispatcher.handle(inbound, self.replies.sink()) {
+            self.replies.unsent.push_back(Outgoing::now(reply));
+        }
+    }
+
     /// A stop was asked for: refuse new requests from now on.
     pub(crate) fn begin_stop(&self) {
         self.dispatcher.refuse_new();
@@ -200,10 +240,23 @@ impl SessionView<'_> {
         self.stop.stopping() && self.dispatcher.in_flight() == 0 && self.replies.is_empty()
     }
 
-    /// A reply due at once (from the dispatcher's `handle`), queued to be
-    /// delivered like the others.
-    pub(crate) fn queue_now(&mut self, reply: Reply) {
-        self.replies.unsent.push_back(Outgoing::now(reply));
+    /// Resolves once a stop was asked for and has run its course: every
+    /// call finished and its reply delivered, or the stop's deadline
+    /// passed. For a link whose transport carries the results itself
+    /// (MCP), this is the whole of its stop.
+    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    pub(crate) async fn stopped(&mut self) {
+        loop {
+            if self.drained() {
+                return;
+            }
+            let deadline = self.stop.deadline();
+            tokio::select! {
+                () = self.stop.requested() => self.begin_stop(),
+                () = self.dispatcher.idle(), if self.stop.stopping() && self.dispatcher.in_flight() > 0 => {}
+                () = until(deadline) => return,
+            }
+        }
     }
 }
 
@@ -220,7 +273,9 @@ enum Phase<C> {
 /// One toolkit's session with the server over one kind of link.
 pub(crate) struct Session<L: Link> {
     pub(crate) config: Arc<Config>,
-    pub(crate) announcer: Announcer,
+    /// What announces the tools before each connection; none for a link
+    /// whose clients list the tools themselves (MCP).
+    pub(crate) announcer: Option<Announcer>,
     pub(crate) dispatcher: Dispatcher,
     pub(crate) stop: Stop,
     pub(crate) status: StatusTx,
@@ -309,9 +364,12 @@ impl<L: Link> Session<L> {
             // Only to deliver what is owed: the server knows the tools.
             return Phase::Opening;
         }
+        let Some(announcer) = &self.announcer else {
+            return Phase::Opening;
+        };
         let registry = self.dispatcher.registry();
         let result = tokio::select! {
-            result = self.announcer.announce(registry) => result,
+            result = announcer.announce(registry) => result,
             () = self.stop.requested() => return Phase::Opening,
         };
         match result {
@@ -358,6 +416,10 @@ impl<L: Link> Session<L> {
             Ok(conn) => Phase::Serving(conn),
             Err(Failure::Retry(why)) => Phase::BackingOff(why),
             Err(Failure::Fatal(err)) => Phase::Closed(Err(err)),
+            Err(Failure::Gone(why)) => {
+                tracing::info!("{why}");
+                Phase::Closed(Ok(()))
+            }
         }
     }
 

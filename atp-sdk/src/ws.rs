@@ -102,6 +102,22 @@ impl Link for WsLink {
 
     async fn serve(&mut self, conn: Conn, io: &mut SessionView<'_>) -> Ended {
         io.status.set(Status::Connected);
+        let mut writer = Writer::default();
+        let ended = self.serve_on(conn, io, &mut writer).await;
+        // What the socket did not take goes out over the next connection.
+        io.replies.give_back(std::mem::take(&mut writer.queue));
+        ended
+    }
+}
+
+impl WsLink {
+    /// Reads and writes one connection until it ends.
+    async fn serve_on(
+        &mut self,
+        conn: Conn,
+        io: &mut SessionView<'_>,
+        writer: &mut Writer,
+    ) -> Ended {
         let Conn { mut ws, progress } = conn;
         let config = io.config;
         let silence = config.silence_limit();
@@ -109,23 +125,21 @@ impl Link for WsLink {
         let mut ping =
             tokio::time::interval_at(Instant::now() + config.ping_interval, config.ping_interval);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut writer = Writer::default();
         // Set once the Close is queued: how long to wait for the server's.
         let mut closing: Option<Instant> = None;
         loop {
-            if closing.is_none() && io.drained() {
+            if closing.is_none() && io.drained() && writer.queue.is_empty() {
                 writer.close_due = true;
                 let wait = Instant::now() + CLOSE_WAIT;
                 closing = Some(io.stop.deadline().map_or(wait, |d| d.min(wait)));
             }
-            let read = io.replies.unsent.len() < read_limit;
+            let read = io.replies.queued() + writer.queue.len() < read_limit;
             let deadline = io.stop.deadline();
-            let unsent = &mut io.replies.unsent;
             tokio::select! {
-                event = poll_fn(|cx| writer.poll(&mut ws, unsent, read, cx)) => match event {
+                event = poll_fn(|cx| writer.poll(&mut ws, read, cx)) => match event {
                     Event::Written => {}
                     Event::Read(message) => {
-                        if let Some(ended) = self.on_message(&message, io, closing.is_some()) {
+                        if let Some(ended) = Self::on_message(&message, io, closing.is_some()) {
                             return ended;
                         }
                     }
@@ -143,7 +157,7 @@ impl Link for WsLink {
                     Event::ReadFailed(err) => return Ended::Dropped(format!("read failed: {err}")),
                     Event::WriteFailed(err) => return Ended::Dropped(format!("write failed: {err}")),
                 },
-                Some(out) = io.replies.rx.recv() => io.replies.unsent.push_back(out),
+                out = io.replies.next_reply() => writer.queue.push_back(out),
                 _ = ping.tick() => {
                     if progress.read_idle() > silence {
                         return Ended::Dropped("the server stopped answering pings".to_owned());
@@ -167,17 +181,10 @@ impl Link for WsLink {
             }
         }
     }
-}
 
-impl WsLink {
-    /// A message from the server: a request to hand to the dispatcher, or
-    /// a Close. Returns how serving ends, if it does.
-    fn on_message(
-        &self,
-        message: &Message,
-        io: &mut SessionView<'_>,
-        closing: bool,
-    ) -> Option<Ended> {
+    /// A message from the server: a request for the session, or a Close.
+    /// Returns how serving ends, if it does.
+    fn on_message(message: &Message, io: &mut SessionView<'_>, closing: bool) -> Option<Ended> {
         if let Some((code, reason)) = message.as_close() {
             if closing {
                 return Some(Ended::Stopped);
@@ -195,10 +202,7 @@ impl WsLink {
         if !(message.is_text() || message.is_binary()) {
             return None;
         }
-        let inbound = decode_frame(message.as_payload());
-        if let Some(reply) = io.dispatcher.handle(inbound, io.replies.sink()) {
-            io.queue_now(reply);
-        }
+        io.handle(decode_frame(message.as_payload()));
         None
     }
 }
@@ -214,12 +218,15 @@ enum Event {
     WriteFailed(tokio_websockets::Error),
 }
 
-/// The writing half of the loop: which queued replies are in the socket,
-/// and what control frames are due.
+/// The writing half of the loop: the replies taken from the session,
+/// which of them are in the socket, and what control frames are due.
 #[derive(Default)]
 struct Writer {
+    /// Replies taken from the session, oldest first; they leave it only
+    /// once flushed (and go back to the session if the connection ends).
+    queue: VecDeque<Outgoing>,
     /// Replies at the front of the queue handed to the socket, not yet
-    /// flushed. They leave the queue only once flushed.
+    /// flushed.
     handed: usize,
     ping_due: bool,
     close_due: bool,
@@ -242,18 +249,13 @@ impl Writer {
     }
 
     /// Writes what is due, then reads (unless `read` is false).
-    fn poll(
-        &mut self,
-        ws: &mut Ws,
-        unsent: &mut VecDeque<Outgoing>,
-        read: bool,
-        cx: &mut Context<'_>,
-    ) -> Poll<Event> {
+    fn poll(&mut self, ws: &mut Ws, read: bool, cx: &mut Context<'_>) -> Poll<Event> {
         let mut ws = Pin::new(ws);
         // Hand over what is due, as far as the socket takes it.
         loop {
-            let due =
-                self.ping_due || self.handed < unsent.len() || (self.close_due && !self.close_sent);
+            let due = self.ping_due
+                || self.handed < self.queue.len()
+                || (self.close_due && !self.close_sent);
             if !due || self.close_sent {
                 break;
             }
@@ -265,9 +267,9 @@ impl Writer {
             let message = if self.ping_due {
                 self.ping_due = false;
                 Message::ping(&b""[..])
-            } else if self.handed < unsent.len() {
+            } else if self.handed < self.queue.len() {
                 self.handed += 1;
-                Message::text(unsent[self.handed - 1].reply.to_frame())
+                Message::text(self.queue[self.handed - 1].reply.to_frame())
             } else {
                 self.close_sent = true;
                 Message::close(Some(CloseCode::NORMAL_CLOSURE), "toolkit stopping")
@@ -282,7 +284,7 @@ impl Writer {
             match ws.as_mut().poll_flush(cx) {
                 Poll::Ready(Ok(())) => {
                     // Written: the replies (and their slots) go.
-                    unsent.drain(..self.handed);
+                    self.queue.drain(..self.handed);
                     self.handed = 0;
                     self.flushing = false;
                     self.since = None;

@@ -1,10 +1,13 @@
-//! The MCP link (feature `mcp`): the same tools, served to MCP clients
+//! The MCP links (feature `mcp`): the same tools, served to MCP clients
 //! over stdin/stdout or streamable HTTP, on the official Rust SDK (rmcp).
 //!
-//! One lifecycle for both: serve until the client goes away or a stop is
-//! asked for; on a stop, refuse new calls (`Toolkit is shutting down`),
-//! let the calls in flight finish and their results go out (up to the
-//! shutdown timeout), then close.
+//! Each is a [`Link`] under the session's one lifecycle, a link that does
+//! not announce and is never reopened: serve until the client goes away
+//! or a stop is asked for; on a stop, the session refuses new calls
+//! (`Toolkit is shutting down`), lets the calls in flight finish and
+//! their results go out (up to the shutdown timeout), then the link
+//! closes. Status, the stop's deadline and the report of what was left
+//! running are the session's, as for the ATP links.
 
 mod auth;
 mod handler;
@@ -12,17 +15,17 @@ mod sessions;
 
 use std::time::Duration;
 
-use rmcp::ServiceExt;
+use rmcp::service::RunningService;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
-use tokio::sync::watch;
+use rmcp::{RoleServer, ServiceExt};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{ENV_AUTH_TOKEN, ENV_MCP_AUTH, McpHttpLimits};
+use crate::config::{Config, ENV_AUTH_TOKEN, ENV_MCP_AUTH, McpHttpLimits};
 use crate::dispatch::Dispatcher;
 use crate::error::Error;
 use crate::secret::AuthToken;
-use crate::session::Stop;
-use crate::status::{Status, StatusTx};
+use crate::session::{Ended, Failure, Link, SessionView};
+use crate::status::Status;
 
 use handler::{McpTools, Tokens};
 
@@ -35,9 +38,6 @@ const LINGER: Duration = Duration::from_millis(500);
 pub(crate) struct McpServe {
     pub(crate) dispatcher: Dispatcher,
     pub(crate) app_name: String,
-    pub(crate) stop: watch::Receiver<bool>,
-    pub(crate) shutdown_timeout: Duration,
-    pub(crate) status: StatusTx,
     pub(crate) http_limits: McpHttpLimits,
     /// Origins accepted besides the server's own loopback ones.
     pub(crate) allowed_origins: Vec<String>,
@@ -45,57 +45,163 @@ pub(crate) struct McpServe {
     pub(crate) upstream: crate::oauth::Upstream,
 }
 
-impl McpServe {
-    /// Serves MCP on stdin/stdout until the client closes stdin or a stop
-    /// is asked for.
-    pub(crate) async fn stdio(self) -> Result<(), Error> {
+/// MCP on stdin/stdout.
+pub(crate) struct StdioLink {
+    serve: McpServe,
+    ct: CancellationToken,
+}
+
+impl StdioLink {
+    pub(crate) fn new(serve: McpServe) -> Self {
+        Self {
+            serve,
+            ct: CancellationToken::new(),
+        }
+    }
+}
+
+impl Link for StdioLink {
+    type Conn = RunningService<RoleServer, McpTools>;
+
+    const LOST: &'static str = "MCP client lost";
+
+    /// The MCP handshake on stdin/stdout. Tools with an `auth_provider`
+    /// get `ATP_AUTH_TOKEN` as their token.
+    async fn open(&mut self, _config: &Config) -> Result<Self::Conn, Failure> {
         let token = std::env::var(ENV_AUTH_TOKEN)
             .ok()
             .filter(|t| !t.is_empty())
             .map(AuthToken::new);
         let tools = McpTools::new(
-            self.dispatcher.clone(),
-            &self.app_name,
+            self.serve.dispatcher.clone(),
+            &self.serve.app_name,
             Tokens::Fixed(token),
         );
-        let mut stop = Stop::new(self.stop.clone(), self.shutdown_timeout);
-        let ct = CancellationToken::new();
-        tracing::info!(app = %self.app_name, "serving MCP on stdin/stdout");
-        let running = tokio::select! {
-            running = tools.serve_with_ct(rmcp::transport::stdio_pipes(), ct.clone()) => match running {
-                Ok(running) => running,
-                // stdin closed before the client said hello: nobody to serve.
-                Err(err) => {
-                    tracing::info!(error = %err, "MCP client went away before initializing");
-                    return Ok(());
-                }
-            },
-            () = stop.requested() => return Ok(()),
-        };
-        self.status.set(Status::Connected);
+        tracing::info!(app = %self.serve.app_name, "serving MCP on stdin/stdout");
+        tools
+            .serve_with_ct(rmcp::transport::stdio_pipes(), self.ct.clone())
+            .await
+            // stdin closed before the client said hello: nobody to serve.
+            .map_err(|err| {
+                Failure::Gone(format!("MCP client went away before initializing: {err}"))
+            })
+    }
+
+    /// Until the client closes stdin, or a stop has run its course.
+    async fn serve(&mut self, running: Self::Conn, io: &mut SessionView<'_>) -> Ended {
+        io.status.set(Status::Connected);
         let waiting = running.waiting();
         tokio::pin!(waiting);
         tokio::select! {
             quit = &mut waiting => {
-                self.status.set(Status::Stopped);
                 tracing::info!(reason = ?quit.ok(), "MCP client closed the connection");
-                return Ok(());
+                return Ended::Stopped;
             }
-            () = stop.requested() => {}
+            () = io.stopped() => {}
         }
-        self.drain(stop.deadline()).await;
-        ct.cancel();
+        self.ct.cancel();
         let _ = waiting.await;
-        self.status.set(Status::Stopped);
-        Ok(())
+        Ended::Stopped
     }
+}
 
-    /// Serves MCP's streamable HTTP at `/mcp` on `listener` until a stop
-    /// is asked for.
-    pub(crate) async fn http(self, listener: tokio::net::TcpListener) -> Result<(), Error> {
+/// MCP's streamable HTTP at `/mcp`.
+pub(crate) struct HttpLink {
+    serve: McpServe,
+    listener: Option<tokio::net::TcpListener>,
+}
+
+impl HttpLink {
+    pub(crate) fn new(serve: McpServe, listener: tokio::net::TcpListener) -> Self {
+        Self {
+            serve,
+            listener: Some(listener),
+        }
+    }
+}
+
+/// An HTTP server ready to serve: its listener, its routes, and what
+/// ends its MCP sessions.
+pub(crate) struct HttpConn {
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    ct: CancellationToken,
+}
+
+impl Link for HttpLink {
+    type Conn = HttpConn;
+
+    const LOST: &'static str = "MCP server ended";
+
+    /// Checks the address against the authentication asked for, and
+    /// builds the routes.
+    async fn open(&mut self, _config: &Config) -> Result<HttpConn, Failure> {
+        let Some(listener) = self.listener.take() else {
+            return Err(Failure::Fatal(Error::Connection(
+                "MCP over HTTP: the listener is gone".to_owned(),
+            )));
+        };
         let addr = listener
             .local_addr()
-            .map_err(|err| Error::Connection(format!("MCP over HTTP: {err}")))?;
+            .map_err(|err| Failure::Fatal(Error::Connection(format!("MCP over HTTP: {err}"))))?;
+        self.serve.check_exposure(addr).map_err(Failure::Fatal)?;
+        let ct = CancellationToken::new();
+        let router = self.serve.router(addr, &ct);
+        tracing::info!(app = %self.serve.app_name, url = %format!("http://{addr}/mcp"), "serving MCP over streamable HTTP");
+        Ok(HttpConn {
+            listener,
+            router,
+            ct,
+        })
+    }
+
+    /// Until a stop has run its course (the server keeps answering while
+    /// the calls in flight finish), then closes in two steps: first the
+    /// listener (the connections carrying the last results finish), then
+    /// the MCP sessions (whose event streams would otherwise stay open for
+    /// ever).
+    async fn serve(&mut self, conn: HttpConn, io: &mut SessionView<'_>) -> Ended {
+        let HttpConn {
+            listener,
+            router,
+            ct,
+        } = conn;
+        io.status.set(Status::Connected);
+        let closing = CancellationToken::new();
+        let server = axum::serve(listener, router)
+            .with_graceful_shutdown({
+                let closing = closing.clone();
+                async move { closing.cancelled().await }
+            })
+            .into_future();
+        tokio::pin!(server);
+        let ended = |result: std::io::Result<()>| match result {
+            Ok(()) => Ended::Stopped,
+            Err(err) => Ended::Fatal(Error::Connection(format!("MCP over HTTP: {err}"))),
+        };
+        tokio::select! {
+            result = &mut server => {
+                ct.cancel();
+                return ended(result);
+            }
+            () = io.stopped() => {}
+        }
+        closing.cancel();
+        if tokio::time::timeout(LINGER, &mut server).await.is_err() {
+            // Event streams still open: end the sessions, then the server.
+            ct.cancel();
+            let _ = tokio::time::timeout(LINGER, &mut server).await;
+        }
+        ct.cancel();
+        Ended::Stopped
+    }
+}
+
+impl McpServe {
+    /// Refuses an address that others can reach without the protection it
+    /// needs: token passthrough is for loopback only, and off loopback a
+    /// server needs a resource server or a deliberate opt-out.
+    fn check_exposure(&self, addr: std::net::SocketAddr) -> Result<(), Error> {
         let passthrough = matches!(self.upstream, crate::oauth::Upstream::BearerPassthrough);
         if !addr.ip().is_loopback() && passthrough {
             return Err(Error::Config(format!(
@@ -119,87 +225,58 @@ impl McpServe {
                 port = addr.port()
             )));
         }
+        Ok(())
+    }
+
+    /// The routes: `/mcp` (behind the session limits, and the resource
+    /// server's guard if there is one). `ct` ends the MCP sessions.
+    fn router(&self, addr: std::net::SocketAddr, ct: &CancellationToken) -> axum::Router {
         let tools = McpTools::new(
             self.dispatcher.clone(),
             &self.app_name,
             Tokens::Http(self.upstream.clone()),
         );
-        let ct = CancellationToken::new();
-        // A request carrying an Origin is served only from the server's
-        // own origin (under each loopback name) or one allowed; any other
-        // is refused (403), as the MCP spec asks of local servers. A
-        // request without one (not from a browser) is served.
-        let mut config = StreamableHttpServerConfig::default()
-            .with_cancellation_token(ct.child_token())
-            .with_allowed_origins(own_origins(addr.port()).chain(self.allowed_origins.clone()))
-            .enforce_origin_validation();
-        if !addr.ip().is_loopback() {
-            let mut hosts = vec![
-                "localhost".to_owned(),
-                "127.0.0.1".to_owned(),
-                "::1".to_owned(),
-            ];
-            if !addr.ip().is_unspecified() {
-                hosts.push(addr.ip().to_string());
-            } else {
-                // Bound to every address: answer any Host.
-                hosts.clear();
-            }
-            config = if hosts.is_empty() {
-                config.disable_allowed_hosts()
-            } else {
-                config.with_allowed_hosts(hosts)
-            };
-        }
+        let config = self.http_config(addr, ct);
         let sessions = sessions::Sessions::new(self.http_limits);
         tokio::spawn(sessions.clone().reap(ct.child_token()));
         let service =
             StreamableHttpService::new(move || Ok(tools.clone()), sessions.clone(), config);
-        let mut router = axum::Router::new().nest_service("/mcp", service).layer(
+        let router = axum::Router::new().nest_service("/mcp", service).layer(
             axum::middleware::from_fn_with_state(sessions, sessions::admit),
         );
-        if let Some(server) = self.resource_server.clone() {
-            router = self.guarded(router, server);
+        match self.resource_server.clone() {
+            Some(server) => self.guarded(router, server),
+            None => router,
         }
-        tracing::info!(app = %self.app_name, url = %format!("http://{addr}/mcp"), "serving MCP over streamable HTTP");
-        self.status.set(Status::Connected);
-        let mut stop = Stop::new(self.stop.clone(), self.shutdown_timeout);
-        // Two steps to close: first the listener (the connections carrying
-        // the last results finish), then the MCP sessions (whose event
-        // streams would otherwise stay open for ever).
-        let closing = CancellationToken::new();
-        let server = axum::serve(listener, router)
-            .with_graceful_shutdown({
-                let closing = closing.clone();
-                async move { closing.cancelled().await }
-            })
-            .into_future();
-        tokio::pin!(server);
-        let failed = |err: std::io::Error| Error::Connection(format!("MCP over HTTP: {err}"));
-        tokio::select! {
-            ended = &mut server => {
-                self.status.set(Status::Stopped);
-                return ended.map_err(failed);
-            }
-            () = stop.requested() => {}
+    }
+
+    /// rmcp's settings: the origins and hosts answered.
+    fn http_config(
+        &self,
+        addr: std::net::SocketAddr,
+        ct: &CancellationToken,
+    ) -> StreamableHttpServerConfig {
+        // A request carrying an Origin is served only from the server's
+        // own origin (under each loopback name) or one allowed; any other
+        // is refused (403), as the MCP spec asks of local servers. A
+        // request without one (not from a browser) is served.
+        let config = StreamableHttpServerConfig::default()
+            .with_cancellation_token(ct.child_token())
+            .with_allowed_origins(own_origins(addr.port()).chain(self.allowed_origins.clone()))
+            .enforce_origin_validation();
+        if addr.ip().is_loopback() {
+            config
+        } else if addr.ip().is_unspecified() {
+            // Bound to every address: answer any Host.
+            config.disable_allowed_hosts()
+        } else {
+            config.with_allowed_hosts([
+                "localhost".to_owned(),
+                "127.0.0.1".to_owned(),
+                "::1".to_owned(),
+                addr.ip().to_string(),
+            ])
         }
-        // The server keeps answering while the calls in flight finish.
-        tokio::select! {
-            () = self.drain(stop.deadline()) => {}
-            ended = &mut server => {
-                self.status.set(Status::Stopped);
-                return ended.map_err(failed);
-            }
-        }
-        closing.cancel();
-        if tokio::time::timeout(LINGER, &mut server).await.is_err() {
-            // Event streams still open: end the sessions, then the server.
-            ct.cancel();
-            let _ = tokio::time::timeout(LINGER, &mut server).await;
-        }
-        ct.cancel();
-        self.status.set(Status::Stopped);
-        Ok(())
     }
 
     /// `router` behind the resource server's guard (outermost: nothing
@@ -233,25 +310,6 @@ impl McpServe {
             );
         }
         router
-    }
-
-    /// A stop: new calls are refused; waits for the calls in flight until
-    /// `deadline`, then cancels those still running.
-    async fn drain(&self, deadline: Option<tokio::time::Instant>) {
-        self.dispatcher.refuse_new();
-        let idle = self.dispatcher.idle();
-        match deadline {
-            Some(deadline) => {
-                if tokio::time::timeout_at(deadline, idle).await.is_err() {
-                    tracing::warn!(
-                        in_flight = self.dispatcher.in_flight(),
-                        "shutdown deadline reached with calls still running: cancelled"
-                    );
-                    self.dispatcher.abandon();
-                }
-            }
-            None => idle.await,
-        }
     }
 }
 
