@@ -1,5 +1,6 @@
 //! The HTTP inbox (protocol section 4): a toolkit that can't hold a
-//! WebSocket polls for requests and posts the answers.
+//! WebSocket polls for requests (written here as inbox items) and posts
+//! the answers (read here).
 
 use atp_sdk::protocol::InboxResponse;
 use axum::Json;
@@ -20,9 +21,8 @@ pub(crate) async fn poll(
     if !state.hub.accepts(&key) {
         return Err(ApiError::unauthorized());
     }
-    Ok(Json(
-        state.hub.poll_inbox(&key).unwrap_or_else(|| json!({})),
-    ))
+    let item = state.hub.poll_inbox(&key);
+    Ok(Json(item.map_or_else(|| json!({}), |m| m.to_inbox_item())))
 }
 
 /// `POST /api/v1/toolkit/{api_key}/inbox/respond`: the answer to a request.
@@ -34,15 +34,13 @@ pub(crate) async fn respond(
     if !state.hub.accepts(&key) {
         return Err(ApiError::unauthorized());
     }
-    match state
+    let message = format!("no call is waiting for request_id {}", body.request_id);
+    if state
         .hub
-        .resolve(None, &key, &body.request_id, body.response)
+        .answered(None, &key, body.request_id, body.response)
     {
-        Ok(()) => Ok(Json(json!({ "status": "ok" }))),
-        Err(result) => {
-            let message = format!("no call is waiting for request_id {}", body.request_id);
-            state.hub.keep_stray(body.request_id, result);
-            Err(ApiError::new(StatusCode::NOT_FOUND, message))
-        }
+        Ok(Json(json!({ "status": "ok" })))
+    } else {
+        Err(ApiError::new(StatusCode::NOT_FOUND, message))
     }
 }

@@ -1,14 +1,15 @@
 //! The toolkit WebSocket (protocol section 2): greets the toolkit, sends
-//! it requests, and hands its answers to the calls waiting for them.
+//! it requests (written here as frames), and hands its answers (read here)
+//! to the calls waiting for them.
 
-use atp_sdk::protocol::{ClientConnected, ServerMessage};
+use atp_sdk::protocol::{ClientConnected, ServerMessage, ToolkitMessage};
 use axum::extract::{Path, State};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use tokio_websockets::{CloseCode, Message};
 
 use crate::api::AppState;
-use crate::hub::{Outbound, RawFrame};
+use crate::hub::{Hub, Outbound, RawFrame};
 use crate::ws_upgrade::{WebSocket, WsUpgrade};
 
 /// `GET /ws/v1/atp/toolkit-client/{api_key}/`.
@@ -40,20 +41,19 @@ async fn serve(state: AppState, key: String, mut socket: WebSocket) {
     let hello = ServerMessage::ClientConnected(ClientConnected {
         message: format!("Connected to atp-dev as {who}"),
     });
-    let hello = serde_json::to_string(&hello).expect("a greeting always serializes");
     let mut unwritten = None;
-    if socket.send(Message::text(hello)).await.is_ok() {
+    if socket.send(Message::text(frame(&hello))).await.is_ok() {
         loop {
             tokio::select! {
                 out = outbound.recv() => match out {
-                    Some(Outbound::Frame { request_id, text }) => {
+                    Some(Outbound::Request(request)) => {
                         // A request whose caller gave up meanwhile is not sent.
-                        if !hub.wanted(&request_id) {
+                        if !hub.wanted(&request.id) {
                             continue;
                         }
-                        if socket.send(Message::text(text.clone())).await.is_err() {
+                        if socket.send(Message::text(frame(&request.message))).await.is_err() {
                             // Not written: let another connection have it.
-                            unwritten = Some((request_id, text));
+                            unwritten = Some(request);
                             break;
                         }
                     }
@@ -79,7 +79,7 @@ async fn serve(state: AppState, key: String, mut socket: WebSocket) {
                     Some(Ok(message)) if message.is_close() => break,
                     Some(Ok(message)) => {
                         if let Some(text) = message.as_text() {
-                            hub.on_toolkit_frame(id, &key, text);
+                            on_frame(hub, id, &key, text);
                         }
                     }
                     Some(Err(_)) | None => break,
@@ -97,4 +97,23 @@ async fn serve(state: AppState, key: String, mut socket: WebSocket) {
         });
     }
     tracing::info!(toolkit = %who, "toolkit disconnected");
+}
+
+/// A message as a WebSocket frame's text.
+fn frame(message: &ServerMessage) -> String {
+    serde_json::to_string(message).expect("a protocol message always serializes")
+}
+
+/// A frame from the toolkit: an answer goes to the call waiting for it
+/// (or is kept as stray); anything else is ignored.
+fn on_frame(hub: &Hub, connection: u64, key: &str, text: &str) {
+    match serde_json::from_str::<ToolkitMessage>(text) {
+        Ok(
+            ToolkitMessage::ToolResponse { request_id, result }
+            | ToolkitMessage::AppResponse { request_id, result },
+        ) => {
+            hub.answered(Some(connection), key, request_id, result);
+        }
+        Err(err) => tracing::debug!(%err, "frame from toolkit ignored"),
+    }
 }

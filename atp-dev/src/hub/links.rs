@@ -5,21 +5,25 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use atp_sdk::protocol::{RequestId, ServerMessage};
 use tokio::sync::mpsc;
 
 use super::types::RawFrame;
 
+/// A request on its way to a toolkit, under the id its answer will carry.
+/// The route that delivers it writes it in its own framing (a WebSocket
+/// frame in `toolkit_ws.rs`, an inbox item in `inbox.rs`).
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub(crate) id: RequestId,
+    pub(crate) message: ServerMessage,
+}
+
 /// What a connection task is told to do.
 #[derive(Debug)]
 pub(crate) enum Outbound {
-    /// Send a request frame (unless its call was forgotten meanwhile).
-    Frame {
-        /// The request's id.
-        request_id: String,
-        /// The frame's text.
-        text: String,
-    },
+    /// Send a request (unless its call was forgotten meanwhile).
+    Request(Request),
     /// Send this frame as it is (fault injection).
     Raw(RawFrame),
     /// Drop the connection at once, without a close frame (fault injection).
@@ -36,8 +40,8 @@ struct Connection {
 
 #[derive(Debug, Default)]
 struct Inbox {
-    /// Items as a poll returns them, with their request ids.
-    queue: VecDeque<(String, Value)>,
+    /// Requests in the order polls return them.
+    queue: VecDeque<Request>,
     last_poll: Option<Instant>,
 }
 
@@ -49,7 +53,7 @@ pub(super) struct Links {
     inboxes: HashMap<String, Inbox>,
     /// Request frames for a key with no open connection (its connection
     /// dropped before writing them), sent to its next connection.
-    parked: HashMap<String, Vec<(String, String)>>,
+    parked: HashMap<String, Vec<Request>>,
 }
 
 impl Links {
@@ -59,12 +63,12 @@ impl Links {
         &mut self,
         id: u64,
         key: &str,
-        delivered: &mut Vec<String>,
+        delivered: &mut Vec<RequestId>,
     ) -> mpsc::UnboundedReceiver<Outbound> {
         let (tx, rx) = mpsc::unbounded_channel();
-        for (request_id, text) in self.parked.remove(key).unwrap_or_default() {
-            delivered.push(request_id.clone());
-            let _ = tx.send(Outbound::Frame { request_id, text });
+        for request in self.parked.remove(key).unwrap_or_default() {
+            delivered.push(request.id.clone());
+            let _ = tx.send(Outbound::Request(request));
         }
         self.connections.insert(
             id,
@@ -81,16 +85,16 @@ impl Links {
         self.connections.remove(&id).is_some()
     }
 
-    /// Sends a request frame to a connection of `key` (round robin), or
-    /// parks it for the key's next connection. Returns the connection used.
-    pub(super) fn send(&mut self, key: &str, request_id: String, text: String) -> Option<u64> {
+    /// Sends a request to a connection of `key` (round robin), or parks it
+    /// for the key's next connection. Returns the connection used.
+    pub(super) fn send(&mut self, key: &str, request: Request) -> Option<u64> {
         let ids: Vec<u64> = self
             .connections
             .iter()
             .filter(|(_, c)| c.key == key)
             .map(|(id, _)| *id)
             .collect();
-        let mut out = Outbound::Frame { request_id, text };
+        let mut out = Outbound::Request(request);
         if !ids.is_empty() {
             let next = self.round_robin.entry(key.to_owned()).or_insert(0);
             let start = *next;
@@ -103,49 +107,46 @@ impl Links {
                 }
             }
         }
-        if let Outbound::Frame { request_id, text } = out {
-            self.parked
-                .entry(key.to_owned())
-                .or_default()
-                .push((request_id, text));
+        if let Outbound::Request(request) = out {
+            self.parked.entry(key.to_owned()).or_default().push(request);
         }
         None
     }
 
-    /// Sends a frame to one connection; `false` if it is gone.
-    pub(super) fn send_to(&self, connection: u64, request_id: String, text: String) -> bool {
+    /// Sends a request to one connection; `false` if it is gone.
+    pub(super) fn send_to(&self, connection: u64, request: Request) -> bool {
         self.connections
             .get(&connection)
-            .is_some_and(|c| c.tx.send(Outbound::Frame { request_id, text }).is_ok())
+            .is_some_and(|c| c.tx.send(Outbound::Request(request)).is_ok())
     }
 
-    /// Queues an item in `key`'s inbox.
-    pub(super) fn push_inbox(&mut self, key: &str, request_id: String, item: Value) {
+    /// Queues a request in `key`'s inbox.
+    pub(super) fn push_inbox(&mut self, key: &str, request: Request) {
         self.inboxes
             .entry(key.to_owned())
             .or_default()
             .queue
-            .push_back((request_id, item));
+            .push_back(request);
     }
 
     /// Takes back a request not yet handed to its toolkit (from `key`'s
     /// inbox or parked frames).
-    pub(super) fn withdraw(&mut self, key: &str, request_id: &str) {
+    pub(super) fn withdraw(&mut self, key: &str, request_id: &RequestId) {
         if let Some(inbox) = self.inboxes.get_mut(key) {
-            inbox.queue.retain(|(id, _)| id != request_id);
+            inbox.queue.retain(|request| request.id != *request_id);
         }
         if let Some(parked) = self.parked.get_mut(key) {
-            parked.retain(|(id, _)| id != request_id);
+            parked.retain(|request| request.id != *request_id);
             if parked.is_empty() {
                 self.parked.remove(key);
             }
         }
     }
 
-    /// A poll of `key`'s inbox: the oldest waiting item, and whether the
+    /// A poll of `key`'s inbox: the oldest waiting request, and whether the
     /// inbox had been idle past `liveness` (it just came alive). Inboxes
     /// idle past `liveness` with nothing waiting are forgotten.
-    pub(super) fn poll(&mut self, key: &str, liveness: Duration) -> (Option<Value>, bool) {
+    pub(super) fn poll(&mut self, key: &str, liveness: Duration) -> (Option<ServerMessage>, bool) {
         self.inboxes.retain(|k, inbox| {
             k == key
                 || !inbox.queue.is_empty()
@@ -154,7 +155,10 @@ impl Links {
         let inbox = self.inboxes.entry(key.to_owned()).or_default();
         let came_alive = inbox.last_poll.is_none_or(|at| at.elapsed() > liveness);
         inbox.last_poll = Some(Instant::now());
-        (inbox.queue.pop_front().map(|(_, item)| item), came_alive)
+        (
+            inbox.queue.pop_front().map(|request| request.message),
+            came_alive,
+        )
     }
 
     /// Whether `key` has an open connection.

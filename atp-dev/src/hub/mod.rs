@@ -19,15 +19,15 @@ use std::time::{Duration, Instant};
 
 use atp_sdk::protocol::{
     AppAction, AppTerminate, RegisterToolRequest, RequestId, ServerMessage, ToolRequest,
-    ToolkitMessage, VerifyHashRequest, VerifyToolHashRequest,
+    VerifyHashRequest, VerifyToolHashRequest,
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::call_log::{CallEvent, CallLog};
-pub(crate) use links::Outbound;
+pub(crate) use links::{Outbound, Request};
 use registrations::Registrations;
-use routes::{Answer, Holder, Kind, Routes};
+use routes::{Answer, Kind, Routes};
 use stray::Stray;
 pub use types::{
     AnnounceRecord, CallError, CallOptions, CallOutcome, RawFrame, ServerStats, ToolInfo,
@@ -76,16 +76,16 @@ impl std::fmt::Debug for Hub {
 /// before the answer, and logs the call as cancelled.
 struct CancelGuard<'a> {
     hub: &'a Hub,
-    request_id: String,
+    request_id: RequestId,
     armed: bool,
     event: Option<CallEvent>,
 }
 
 impl<'a> CancelGuard<'a> {
-    fn new(hub: &'a Hub, request_id: &str, event: Option<CallEvent>) -> Self {
+    fn new(hub: &'a Hub, request_id: &RequestId, event: Option<CallEvent>) -> Self {
         Self {
             hub,
-            request_id: request_id.to_owned(),
+            request_id: request_id.clone(),
             armed: true,
             event,
         }
@@ -110,11 +110,6 @@ impl Drop for CancelGuard<'_> {
                 .publish(event.failed("cancelled: the caller went away".to_owned()));
         }
     }
-}
-
-/// A request frame for a WebSocket.
-fn frame(message: &ServerMessage) -> String {
-    serde_json::to_string(message).expect("a protocol message always serializes")
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -219,9 +214,8 @@ impl Hub {
         Some((id, rx))
     }
 
-    /// Whether a request frame should still be written: its caller still
-    /// waits.
-    pub(crate) fn wanted(&self, request_id: &str) -> bool {
+    /// Whether a request should still be written: its caller still waits.
+    pub(crate) fn wanted(&self, request_id: &RequestId) -> bool {
         self.routes().is_waiting(request_id)
     }
 
@@ -235,15 +229,10 @@ impl Hub {
     pub(crate) fn disconnect(
         &self,
         id: u64,
-        unwritten: Option<(String, String)>,
-        mut queue: mpsc::UnboundedReceiver<Outbound>,
+        unwritten: Option<Request>,
+        queue: mpsc::UnboundedReceiver<Outbound>,
     ) -> Option<Duration> {
-        let orphans = {
-            let mut routes = self.routes();
-            let mut frames: Vec<(String, String)> = unwritten.into_iter().collect();
-            frames.extend(Routes::drain(&mut queue));
-            routes.disconnect(id, frames)
-        };
+        let orphans = self.routes().disconnect(id, unwritten, queue);
         self.notify();
         (orphans > 0).then_some(self.config.lost_call_grace)
     }
@@ -262,44 +251,25 @@ impl Hub {
         }
     }
 
-    /// A frame from a toolkit connection: an answer resolves the request
-    /// waiting for it; one that nobody waits for is kept as stray.
-    pub(crate) fn on_toolkit_frame(&self, connection: u64, key: &str, text: &str) {
-        match serde_json::from_str::<ToolkitMessage>(text) {
-            Ok(
-                ToolkitMessage::ToolResponse { request_id, result }
-                | ToolkitMessage::AppResponse { request_id, result },
-            ) => {
-                if let Err(result) = self.resolve(Some(connection), key, &request_id, result) {
-                    self.keep_stray(request_id, result);
-                }
-            }
-            Err(err) => tracing::debug!(%err, "frame from toolkit ignored"),
-        }
-    }
-
-    /// Resolves a waiting request; gives the result back when none waits
-    /// for that id from that key.
-    pub(crate) fn resolve(
+    /// A toolkit's answer (over `connection`, or the inbox): resolves the
+    /// request of `key`'s that waits for it and says `true`; one that
+    /// nobody waits for (late, unknown, or under an id of another kind:
+    /// atp-dev's ids are strings, so `7` answers no `"7"`) is kept as
+    /// stray, and `false`.
+    pub(crate) fn answered(
         &self,
         connection: Option<u64>,
         key: &str,
-        request_id: &RequestId,
+        request_id: RequestId,
         result: Value,
-    ) -> Result<(), Value> {
-        // atp-dev's own ids are strings ("atp-dev-7"): an answer under a
-        // number (7) is for no call of ours, whatever its digits.
-        match request_id {
-            RequestId::Str(id) => self.routes().resolve(connection, key, id, result),
-            RequestId::Num(_) => Err(result),
-        }
-    }
-
-    /// Keeps an answer that came for no waiting request (late or unknown).
-    pub(crate) fn keep_stray(&self, request_id: RequestId, result: Value) {
+    ) -> bool {
+        let Err(result) = self.routes().resolve(connection, key, &request_id, result) else {
+            return true;
+        };
         tracing::debug!(%request_id, "answer for no waiting call (late or unknown)");
         lock(&self.stray).keep(request_id, result);
         self.notify();
+        false
     }
 
     pub(crate) fn stray_answers(&self) -> Vec<(RequestId, Value)> {
@@ -308,19 +278,19 @@ impl Hub {
 
     /// Sends `frame` to every toolkit connection; returns how many.
     pub(crate) fn send_raw(&self, frame: &RawFrame) -> usize {
-        self.routes().links.send_raw(frame)
+        self.routes().send_raw(frame)
     }
 
     /// Drops every toolkit connection abruptly; returns how many. They
     /// stop taking calls at once.
     pub(crate) fn drop_connections(&self) -> usize {
-        let dropped = self.routes().links.drop_all(|| Outbound::Drop);
+        let dropped = self.routes().drop_all();
         self.notify();
         dropped
     }
 
     pub(crate) fn connection_count(&self) -> usize {
-        self.routes().links.connection_count()
+        self.routes().connection_count()
     }
 
     pub(crate) fn connects(&self) -> u64 {
@@ -329,10 +299,10 @@ impl Hub {
 
     // -- inbox --------------------------------------------------------------
 
-    /// An inbox poll: records it and pops the oldest waiting item.
-    pub(crate) fn poll_inbox(&self, key: &str) -> Option<Value> {
+    /// An inbox poll: records it and pops the oldest waiting request.
+    pub(crate) fn poll_inbox(&self, key: &str) -> Option<ServerMessage> {
         self.inbox_polls.fetch_add(1, Ordering::Relaxed);
-        let (item, came_alive) = self.routes().links.poll(key, self.config.inbox_liveness);
+        let (item, came_alive) = self.routes().poll_inbox(key, self.config.inbox_liveness);
         if came_alive {
             self.notify();
         }
@@ -354,27 +324,26 @@ impl Hub {
         options: CallOptions,
     ) -> Result<CallOutcome, CallError> {
         let timeout = options.timeout.unwrap_or(self.config.call_timeout);
-        let request_id = format!("atp-dev-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
+        let request_id = RequestId::from(format!(
+            "atp-dev-{}",
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        ));
         let mut event = self.event(tool, &params, options.auth_token.is_some());
         let message = ServerMessage::ToolRequest(ToolRequest {
-            request_id: RequestId::from(request_id.as_str()),
+            request_id: request_id.clone(),
             tool_name: tool.to_owned(),
             params,
             auth_token: options.auth_token.map(atp_sdk::AuthToken::new),
         });
-        let rx = match self.send_request(
-            &message,
-            options.app_name.as_deref(),
-            Kind::Call,
-            &mut event,
-        ) {
-            Ok(rx) => rx,
-            Err(err) => {
-                tracing::debug!(tool = %tool, %err, "call failed");
-                self.log.publish(event.failed(err.to_string()));
-                return Err(err);
-            }
-        };
+        let rx =
+            match self.send_request(message, options.app_name.as_deref(), Kind::Call, &mut event) {
+                Ok(rx) => rx,
+                Err(err) => {
+                    tracing::debug!(tool = %tool, %err, "call failed");
+                    self.log.publish(event.failed(err.to_string()));
+                    return Err(err);
+                }
+            };
         if self.log.watched() {
             self.log.publish(event.clone());
         }
@@ -385,7 +354,7 @@ impl Hub {
     /// call ended. Dropping the future forgets the request.
     async fn finish(
         &self,
-        request_id: String,
+        request_id: RequestId,
         event: CallEvent,
         rx: oneshot::Receiver<Answer>,
         timeout: Duration,
@@ -401,7 +370,7 @@ impl Hub {
                 tracing::debug!(tool = %tool, %request_id, ?latency, "call answered");
                 self.log.publish(event.answered(result.clone(), latency));
                 Ok(CallOutcome {
-                    request_id,
+                    request_id: request_id.to_string(),
                     result,
                     latency,
                 })
@@ -421,7 +390,7 @@ impl Hub {
     /// which is then the call's.
     async fn answer(
         &self,
-        id: &str,
+        id: &RequestId,
         mut rx: oneshot::Receiver<Answer>,
         timeout: Duration,
         tool: &str,
@@ -457,23 +426,24 @@ impl Hub {
 
     /// Routes a tool request (or an app start) to a toolkit, records that
     /// it waits for an answer and sends it: over the toolkit's socket, or
-    /// into its inbox. Fills in the event's id and toolkit.
+    /// into its inbox ([`Routes::send_request`]). Fills in the event's id
+    /// and toolkit.
     fn send_request(
         &self,
-        message: &ServerMessage,
+        message: ServerMessage,
         app_name: Option<&str>,
         kind: Kind,
         event: &mut CallEvent,
     ) -> Result<oneshot::Receiver<Answer>, CallError> {
-        let (ServerMessage::ToolRequest(request) | ServerMessage::AppRequest(request)) = message
+        let (ServerMessage::ToolRequest(request) | ServerMessage::AppRequest(request)) = &message
         else {
             unreachable!("only tool requests and app starts are routed");
         };
-        let tool = request.tool_name.as_str();
-        let id = request.request_id.to_string();
+        let tool = request.tool_name.clone();
+        let id = request.request_id.clone();
         let (keys, names, ignored) = {
             let registrations = self.registrations();
-            let keys = registrations.keys_with(tool, app_name);
+            let keys = registrations.keys_with(&tool, app_name);
             let names: Vec<String> = keys
                 .iter()
                 .map(|k| registrations.app_name(k).unwrap_or_default().to_owned())
@@ -481,42 +451,29 @@ impl Hub {
             // The arguments each toolkit's tool did not announce.
             let ignored: Vec<Vec<String>> = keys
                 .iter()
-                .map(|k| registrations.unknown_params(k, tool, &request.params))
+                .map(|k| registrations.unknown_params(k, &tool, &request.params))
                 .collect();
             (keys, names, ignored)
         };
         if keys.is_empty() {
-            return Err(CallError::UnknownTool(tool.to_owned()));
+            return Err(CallError::UnknownTool(tool));
         }
         let mut routes = self.routes();
         if self.is_closed() {
             return Err(CallError::ShuttingDown);
         }
-        let socket = keys.iter().position(|k| routes.links.connected(k));
-        let (index, inbox) = match socket {
-            Some(i) => (i, false),
-            None => match keys
-                .iter()
-                .position(|k| routes.links.inbox_live(k, self.config.inbox_liveness))
-            {
-                Some(i) => (i, true),
-                None => return Err(CallError::NotConnected(tool.to_owned())),
-            },
+        let request = Request {
+            id: id.clone(),
+            message,
         };
-        let key = &keys[index];
-        event.request_id.clone_from(&id);
+        let Some((index, rx)) =
+            routes.send_request(&keys, request, kind, self.config.inbox_liveness)
+        else {
+            return Err(CallError::NotConnected(tool));
+        };
+        event.request_id = id.to_string();
         event.app_name = Some(names[index].clone());
         event.ignored_params.clone_from(&ignored[index]);
-        let rx = routes.wait(&id, key, kind);
-        if kind == Kind::AppStart {
-            routes.open_session(&id, key, tool, inbox);
-        }
-        if inbox {
-            routes.links.push_inbox(key, id, message.to_inbox_item());
-        } else {
-            let sent = routes.links.send(key, id.clone(), frame(message));
-            routes.sent_on(&id, sent);
-        }
         Ok(rx)
     }
 
@@ -531,23 +488,23 @@ impl Hub {
         options: CallOptions,
     ) -> Result<CallOutcome, CallError> {
         let timeout = options.timeout.unwrap_or(self.config.call_timeout);
-        let request_id = format!(
+        let request_id = RequestId::from(format!(
             "atp-dev-app-{}",
             self.next_id.fetch_add(1, Ordering::Relaxed)
-        );
+        ));
         let mut event = self.event(
             &format!("{app} (app start)"),
             &params,
             options.auth_token.is_some(),
         );
         let message = ServerMessage::AppRequest(ToolRequest {
-            request_id: RequestId::from(request_id.as_str()),
+            request_id: request_id.clone(),
             tool_name: app.to_owned(),
             params,
             auth_token: options.auth_token.map(atp_sdk::AuthToken::new),
         });
         let rx = match self.send_request(
-            &message,
+            message,
             options.app_name.as_deref(),
             Kind::AppStart,
             &mut event,
@@ -569,18 +526,18 @@ impl Hub {
         action_data: Value,
         timeout: Option<Duration>,
     ) -> Result<CallOutcome, CallError> {
+        let id = RequestId::from(session);
         let message = ServerMessage::AppAction(AppAction {
-            request_id: RequestId::from(session),
+            request_id: id.clone(),
             action_data: action_data.clone(),
         });
-        let (app, toolkit, rx) = self.send_to_session(session, &message, Kind::AppAction)?;
+        let (app, toolkit, rx) = self.send_to_session(&id, message, Kind::AppAction)?;
         let mut event = self.event(&format!("{app} (app action)"), &action_data, false);
         event.request_id = session.to_owned();
         event.app_name = Some(toolkit);
         self.log.publish(event.clone());
         let timeout = timeout.unwrap_or(self.config.call_timeout);
-        self.finish(session.to_owned(), event, rx, timeout, &app)
-            .await
+        self.finish(id, event, rx, timeout, &app).await
     }
 
     /// Ends a session: sends `atp_app_terminate` and waits (briefly) for
@@ -591,12 +548,13 @@ impl Hub {
         session: &str,
         wait: Duration,
     ) -> Result<Option<Value>, CallError> {
+        let id = RequestId::from(session);
         let message = ServerMessage::AppTerminate(AppTerminate {
-            request_id: RequestId::from(session),
+            request_id: id.clone(),
         });
-        let (app, _, rx) = self.send_to_session(session, &message, Kind::AppEnd)?;
-        let guard = CancelGuard::new(self, session, None);
-        let answer = self.answer(session, rx, wait, &app).await;
+        let (app, _, rx) = self.send_to_session(&id, message, Kind::AppEnd)?;
+        let guard = CancelGuard::new(self, &id, None);
+        let answer = self.answer(&id, rx, wait, &app).await;
         guard.disarm();
         match answer {
             Ok(result) => Ok(Some(result)),
@@ -605,56 +563,30 @@ impl Hub {
         }
     }
 
-    /// Sends a frame to the connection (or inbox) that holds a session;
-    /// returns the app, the toolkit's name and the answer's receiver. A
-    /// terminate closes the session at once.
+    /// Sends a message to the connection (or inbox) that holds session
+    /// `id` ([`Routes::send_to_session`]); returns the app, the toolkit's
+    /// name and the answer's receiver.
     fn send_to_session(
         &self,
-        session: &str,
-        message: &ServerMessage,
+        id: &RequestId,
+        message: ServerMessage,
         kind: Kind,
     ) -> Result<(String, String, oneshot::Receiver<Answer>), CallError> {
-        let app_names = self.registrations();
+        let registrations = self.registrations();
         let mut routes = self.routes();
         if self.is_closed() {
             return Err(CallError::ShuttingDown);
         }
-        let Some(found) = routes.session(session).cloned() else {
-            return Err(routes.no_session(session));
+        let request = Request {
+            id: id.clone(),
+            message,
         };
-        if routes.is_waiting(session) {
-            return Err(CallError::SessionBusy(session.to_owned()));
-        }
-        let toolkit = app_names
-            .app_name(&found.key)
+        let (session, rx) = routes.send_to_session(request, kind)?;
+        let toolkit = registrations
+            .app_name(&session.key)
             .unwrap_or_default()
             .to_owned();
-        drop(app_names);
-        match found.holder {
-            Holder::Socket(connection) => {
-                if !routes
-                    .links
-                    .send_to(connection, session.to_owned(), frame(message))
-                {
-                    routes.lose_session(session);
-                    return Err(CallError::SessionLost(session.to_owned()));
-                }
-            }
-            Holder::Inbox => {
-                routes
-                    .links
-                    .push_inbox(&found.key, session.to_owned(), message.to_inbox_item());
-            }
-            Holder::Starting => return Err(CallError::SessionBusy(session.to_owned())),
-        }
-        if kind == Kind::AppEnd {
-            routes.close_session(session);
-        }
-        let rx = routes.wait(session, &found.key, kind);
-        if let Holder::Socket(connection) = found.holder {
-            routes.sent_on(session, Some(connection));
-        }
-        Ok((found.app, toolkit, rx))
+        Ok((session.app, toolkit, rx))
     }
 
     // -- views --------------------------------------------------------------
@@ -665,12 +597,8 @@ impl Hub {
         let routes = self.routes();
         let mut tools = Vec::new();
         for (key, toolkit) in &registrations.toolkits {
-            let connections = routes.links.connections_of(key);
-            let transport = if connections > 0 {
-                "websocket"
-            } else if routes.links.inbox_live(key, self.config.inbox_liveness) {
-                "inbox"
-            } else {
+            let Some((transport, connections)) = routes.reach(key, self.config.inbox_liveness)
+            else {
                 continue;
             };
             for (name, tool) in &toolkit.tools {
@@ -723,14 +651,8 @@ impl Hub {
 
     /// What the bounds hold down.
     pub(crate) fn stats(&self) -> ServerStats {
-        let routes = self.routes();
-        ServerStats {
-            waiting_calls: routes.waiting_count(),
-            app_sessions: routes.session_count(),
-            inboxes: routes.links.inbox_count(),
-            connections: routes.links.connection_count(),
-            stray_answers: lock(&self.stray).len(),
-        }
+        let stray_answers = lock(&self.stray).len();
+        self.routes().stats(stray_answers)
     }
 
     // -- lifetime -----------------------------------------------------------
@@ -741,8 +663,7 @@ impl Hub {
         {
             let mut routes = self.routes();
             self.closed.store(true, Ordering::SeqCst);
-            routes.links.tell_all(|| Outbound::Close);
-            routes.clear();
+            routes.close();
         }
         // Wakes the watchers (the playground's event streams), which end.
         self.notify();
