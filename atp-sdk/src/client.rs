@@ -9,15 +9,13 @@ use tokio::sync::watch;
 use crate::announce::Announcer;
 use crate::apps::{AppDef, Apps};
 use crate::config::{
-    Config, DEFAULT_MCP_ADDR, ENV_API_KEY, ENV_APP_NAME, ENV_BASE_URL, ENV_MCP_ADDR,
-    ENV_MCP_ALLOWED_ORIGINS, ENV_MCP_AUTH, ENV_MCP_MAX_SESSIONS, ENV_TRANSPORT, Limits,
-    McpHttpLimits, SessionLimits, Transport, clamp,
+    Config, ENV_API_KEY, ENV_APP_NAME, ENV_BASE_URL, ENV_MCP_ADDR, ENV_MCP_ALLOWED_ORIGINS,
+    ENV_MCP_AUTH, ENV_MCP_MAX_SESSIONS, ENV_TRANSPORT, SessionLimits, Transport, clamp,
 };
 use crate::dispatch::Dispatcher;
 use crate::dynamic::DynamicTool;
 use crate::error::Error;
 use crate::inbox::InboxLink;
-use crate::protocol::{DEFAULT_BASE_URL, websocket_base};
 use crate::registry::Registry;
 use crate::secret::ApiKey;
 use crate::session::{Link, Session, Stop};
@@ -60,6 +58,8 @@ pub const ENV_SEND_SOURCE: &str = "ATP_SEND_SOURCE";
 #[derive(Debug)]
 pub struct ToolKitClient {
     pub(crate) config: Arc<Config>,
+    /// The TLS settings every connection to the server uses.
+    tls: Arc<rustls::ClientConfig>,
     pub(crate) dispatcher: Dispatcher,
     stop: Arc<watch::Sender<bool>>,
     status: StatusTx,
@@ -73,36 +73,14 @@ pub struct ToolKitClient {
 #[derive(Debug)]
 #[must_use = "call .build() to get a client, or .run() to serve"]
 pub struct ToolKitClientBuilder {
-    api_key: ApiKey,
-    app_name: String,
-    base_url: String,
+    /// The settings, every one with its default until set.
+    config: Config,
     tools: Option<Vec<String>>,
     dynamic: Vec<DynamicTool>,
     apps: Vec<AppDef>,
     states: States,
     /// Errors found while configuring, reported by `build()`.
     errors: Vec<Error>,
-    connect_timeout: Duration,
-    request_timeout: Duration,
-    ping_interval: Duration,
-    ping_timeout: Duration,
-    shutdown_timeout: Duration,
-    backoff_base: Duration,
-    backoff_cap: Duration,
-    max_frame_bytes: usize,
-    limits: Limits,
-    root_certificates: Vec<Vec<u8>>,
-    transport: Transport,
-    poll_min: Duration,
-    poll_max: Duration,
-    send_source: bool,
-    mcp_addr: std::net::SocketAddr,
-    mcp_http: McpHttpLimits,
-    mcp_allowed_origins: Vec<String>,
-    #[cfg(feature = "mcp")]
-    mcp_resource_server: Option<crate::oauth::ResourceServer>,
-    #[cfg(feature = "mcp")]
-    mcp_upstream: crate::oauth::Upstream,
 }
 
 impl ToolKitClientBuilder {
@@ -111,14 +89,14 @@ impl ToolKitClientBuilder {
     /// authority. Certificates are always verified; this only widens whom
     /// to trust. A bad PEM is reported by [`build`](Self::build).
     pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
-        self.root_certificates.push(pem.as_ref().to_vec());
+        self.config.root_certificates.push(pem.as_ref().to_vec());
         self
     }
 
     /// The server's base URL (`https://...` or `http://...`); default
     /// `https://api.chat-atp.com`.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into();
+        self.config.base_url = url.into();
         self
     }
 
@@ -183,7 +161,7 @@ impl ToolKitClientBuilder {
     /// after its last use (default 30 min). An action for a dropped
     /// session is answered `Unknown app session: ...`.
     pub fn app_sessions(mut self, max_sessions: usize, idle_ttl: Duration) -> Self {
-        self.limits.sessions = SessionLimits {
+        self.config.limits.sessions = SessionLimits {
             max_sessions: max_sessions.max(1),
             idle_ttl: clamp(idle_ttl),
         };
@@ -195,14 +173,14 @@ impl ToolKitClientBuilder {
     /// of an ATP server. [`run`](crate::run) reads it from `ATP_TRANSPORT`
     /// (`ws`, `http`, `mcp` or `mcp-http`).
     pub fn transport(mut self, transport: Transport) -> Self {
-        self.transport = transport;
+        self.config.transport = transport;
         self
     }
 
     /// With [`Transport::McpHttp`]: the address to listen on; default
     /// `127.0.0.1:8788`. [`run`](crate::run) reads `ATP_MCP_ADDR`.
     pub fn mcp_addr(mut self, addr: std::net::SocketAddr) -> Self {
-        self.mcp_addr = addr;
+        self.config.mcp_addr = addr;
         self
     }
 
@@ -212,7 +190,7 @@ impl ToolKitClientBuilder {
     /// sessions already open are not disturbed. At least 1.
     /// [`run`](crate::run) reads `ATP_MCP_MAX_SESSIONS`.
     pub fn mcp_max_sessions(mut self, max: usize) -> Self {
-        self.mcp_http.max_sessions = max.max(1);
+        self.config.mcp_http.max_sessions = max.max(1);
         self
     }
 
@@ -221,8 +199,8 @@ impl ToolKitClientBuilder {
     /// idle since its last message does (default 5 min). Closed sessions
     /// answer `404`, and the client starts a new one.
     pub fn mcp_session_lifetimes(mut self, unused: Duration, idle: Duration) -> Self {
-        self.mcp_http.unused_session_life = clamp(unused);
-        self.mcp_http.idle_session_life = clamp(idle);
+        self.config.mcp_http.unused_session_life = clamp(unused);
+        self.config.mcp_http.idle_session_life = clamp(idle);
         self
     }
 
@@ -237,7 +215,7 @@ impl ToolKitClientBuilder {
     #[cfg(feature = "mcp")]
     #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
     pub fn mcp_resource_server(mut self, server: crate::oauth::ResourceServer) -> Self {
-        self.mcp_resource_server = Some(server);
+        self.config.mcp_resource_server = Some(server);
         self
     }
 
@@ -250,7 +228,7 @@ impl ToolKitClientBuilder {
     #[cfg(feature = "mcp")]
     #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
     pub fn mcp_token_source(mut self, source: impl crate::oauth::TokenSource) -> Self {
-        self.mcp_upstream = crate::oauth::Upstream::Source(std::sync::Arc::new(source));
+        self.config.mcp_upstream = crate::oauth::Upstream::Source(std::sync::Arc::new(source));
         self
     }
 
@@ -263,7 +241,7 @@ impl ToolKitClientBuilder {
     #[cfg(feature = "mcp")]
     #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
     pub fn mcp_bearer_passthrough(mut self, pass: bool) -> Self {
-        self.mcp_upstream = if pass {
+        self.config.mcp_upstream = if pass {
             crate::oauth::Upstream::BearerPassthrough
         } else {
             crate::oauth::Upstream::None
@@ -277,7 +255,7 @@ impl ToolKitClientBuilder {
     /// could call every tool. Turn it on only behind a proxy that
     /// authenticates. [`run`](crate::run) reads `ATP_MCP_AUTH=none`.
     pub fn mcp_allow_unauthenticated(mut self, allow: bool) -> Self {
-        self.mcp_http.unauthenticated_off_loopback = allow;
+        self.config.mcp_http.unauthenticated_off_loopback = allow;
         self
     }
 
@@ -299,7 +277,8 @@ impl ToolKitClientBuilder {
         mut self,
         origins: impl IntoIterator<Item = impl Into<String>>,
     ) -> Self {
-        self.mcp_allowed_origins
+        self.config
+            .mcp_allowed_origins
             .extend(origins.into_iter().map(Into::into));
         self
     }
@@ -309,8 +288,8 @@ impl ToolKitClientBuilder {
     /// inbox is polled again at once; while it stays empty the wait
     /// doubles from `min` up to `max`.
     pub fn poll_interval(mut self, min: Duration, max: Duration) -> Self {
-        self.poll_min = clamp(min);
-        self.poll_max = clamp(max).max(self.poll_min);
+        self.config.poll_min = clamp(min);
+        self.config.poll_max = clamp(max).max(self.config.poll_min);
         self
     }
 
@@ -328,25 +307,25 @@ impl ToolKitClientBuilder {
     /// tell the server when a tool changed) but `source_code` is empty.
     /// [`run`](crate::run) reads `ATP_SEND_SOURCE=0`.
     pub fn send_source(mut self, send: bool) -> Self {
-        self.send_source = send;
+        self.config.send_source = send;
         self
     }
 
     /// How long a WebSocket handshake may take; default 10 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = clamp(timeout);
+        self.config.connect_timeout = clamp(timeout);
         self
     }
 
     /// How long an HTTP request (announce, inbox) may take; default 15 s.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = clamp(timeout);
+        self.config.request_timeout = clamp(timeout);
         self
     }
 
     /// How often to ping the server; default 30 s.
     pub fn ping_interval(mut self, interval: Duration) -> Self {
-        self.ping_interval = clamp(interval);
+        self.config.ping_interval = clamp(interval);
         self
     }
 
@@ -355,7 +334,7 @@ impl ToolKitClientBuilder {
     /// progress for `ping_interval + ping_timeout` (a server that stopped
     /// reading) abandons the connection too.
     pub fn ping_timeout(mut self, timeout: Duration) -> Self {
-        self.ping_timeout = clamp(timeout);
+        self.config.ping_timeout = clamp(timeout);
         self
     }
 
@@ -365,15 +344,15 @@ impl ToolKitClientBuilder {
     /// the still running calls see their [`Context`](crate::Context)
     /// cancelled.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.shutdown_timeout = timeout.min(crate::config::MAX_DURATION);
+        self.config.shutdown_timeout = timeout.min(crate::config::MAX_DURATION);
         self
     }
 
     /// Reconnection backoff: the first delay (jittered down to half) and
     /// the cap; defaults 500 ms and 30 s.
     pub fn backoff(mut self, first: Duration, cap: Duration) -> Self {
-        self.backoff_base = clamp(first);
-        self.backoff_cap = clamp(cap).max(self.backoff_base);
+        self.config.backoff_base = clamp(first);
+        self.config.backoff_cap = clamp(cap).max(self.config.backoff_base);
         self
     }
 
@@ -382,14 +361,14 @@ impl ToolKitClientBuilder {
     /// connection is dropped and made again (its request can't be
     /// answered, since its id is never read).
     pub fn max_frame_bytes(mut self, bytes: usize) -> Self {
-        self.max_frame_bytes = bytes;
+        self.config.max_frame_bytes = bytes;
         self
     }
 
     /// How many calls run at once; default 256. Further calls wait for a
     /// free slot, in a queue of [`max_queued`](Self::max_queued).
     pub fn max_in_flight(mut self, calls: usize) -> Self {
-        self.limits.max_in_flight = calls.max(1);
+        self.config.limits.max_in_flight = calls.max(1);
         self
     }
 
@@ -399,7 +378,7 @@ impl ToolKitClientBuilder {
     /// a flood. A response not yet written to the server still holds its
     /// call's slot.
     pub fn max_queued(mut self, calls: usize) -> Self {
-        self.limits.max_queued = calls;
+        self.config.limits.max_queued = calls;
         self
     }
 
@@ -422,7 +401,7 @@ impl ToolKitClientBuilder {
     /// # let _ = client;
     /// ```
     pub fn call_timeout(mut self, limit: Duration) -> Self {
-        self.limits.call_timeout = clamp(limit);
+        self.config.limits.call_timeout = clamp(limit);
         self
     }
 
@@ -438,35 +417,12 @@ impl ToolKitClientBuilder {
     /// Every problem at once: one is returned as itself, more as
     /// [`Error::Several`], in the order they were found (the setters'
     /// first, then the settings', then the tools').
-    pub fn build(self) -> Result<ToolKitClient, Error> {
+    pub fn build(mut self) -> Result<ToolKitClient, Error> {
         // Every problem is reported at once, not one per attempt.
-        let mut problems = self.errors;
-        // MCP serves without an ATP server, so without its key.
-        if self.api_key.expose().is_empty() && !self.transport.is_mcp() {
-            problems.push(Error::Config("the API key is empty".to_owned()));
-        }
-        if self.app_name.is_empty() {
-            problems.push(Error::Config("the app name is empty".to_owned()));
-        }
-        let base_url = self.base_url.trim_end_matches('/').to_owned();
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            problems.push(Error::Config(format!(
-                "the base URL must start with http:// or https:// (got {base_url:?})"
-            )));
-        }
-        #[cfg(feature = "mcp")]
-        if let Some(Err(err)) = self.mcp_resource_server.as_ref().map(|s| s.check()) {
-            problems.push(err);
-        }
-        let ws_base = websocket_base(&base_url).unwrap_or_default();
-        let mut roots = Vec::new();
-        for pem in &self.root_certificates {
-            match crate::tls::parse_pem(pem) {
-                Ok(parsed) => roots.extend(parsed),
-                Err(err) => problems.push(err),
-            }
-        }
-        let tls = crate::tls::client_config(&roots).map_err(|err| problems.push(err));
+        let mut problems = std::mem::take(&mut self.errors);
+        self.config.base_url = self.config.base_url.trim_end_matches('/').to_owned();
+        problems.extend(self.config.problems());
+        let tls = self.tls().map_err(|err| problems.extend(err));
         let registry = Registry::build(
             self.tools.as_deref(),
             self.dynamic,
@@ -474,56 +430,46 @@ impl ToolKitClientBuilder {
             &self.states,
         )
         .map_err(|err| problems.extend(err.into_problems()));
-        let built = match (tls, registry) {
-            (Ok(tls), Ok(registry)) => Some((tls, registry)),
-            _ => None,
-        };
         Error::all(problems)?;
         // A failure above is a problem, so returned just now.
-        let Some((tls, registry)) = built else {
+        let (Ok(tls), Ok(registry)) = (tls, registry) else {
             return Err(Error::Config("the toolkit could not be built".to_owned()));
         };
+        let config = self.config;
         let dispatcher = Dispatcher::new(
             Arc::new(registry),
-            Apps::new(self.apps, self.limits.sessions),
+            Apps::new(self.apps, config.limits.sessions),
             Arc::new(self.states),
-            self.limits,
-            &self.app_name,
+            config.limits,
+            &config.app_name,
         );
-        let config = Config {
-            api_key: self.api_key,
-            app_name: self.app_name,
-            base_url,
-            ws_base,
-            connect_timeout: self.connect_timeout,
-            request_timeout: self.request_timeout,
-            ping_interval: self.ping_interval,
-            ping_timeout: self.ping_timeout,
-            shutdown_timeout: self.shutdown_timeout,
-            backoff_base: self.backoff_base,
-            backoff_cap: self.backoff_cap,
-            max_frame_bytes: self.max_frame_bytes,
-            limits: self.limits,
-            tls,
-            transport: self.transport,
-            poll_min: self.poll_min,
-            poll_max: self.poll_max,
-            send_source: self.send_source,
-            mcp_addr: self.mcp_addr,
-            mcp_http: self.mcp_http,
-            mcp_allowed_origins: self.mcp_allowed_origins,
-            #[cfg(feature = "mcp")]
-            mcp_resource_server: self.mcp_resource_server,
-            #[cfg(feature = "mcp")]
-            mcp_upstream: self.mcp_upstream,
-        };
         let (stop, _) = watch::channel(false);
         Ok(ToolKitClient {
             config: Arc::new(config),
+            tls,
             dispatcher,
             stop: Arc::new(stop),
             status: StatusTx::new(),
         })
+    }
+
+    /// The TLS settings: the Mozilla roots and the certificates added;
+    /// every PEM that does not read is a problem.
+    fn tls(&self) -> Result<Arc<rustls::ClientConfig>, Vec<Error>> {
+        let mut roots = Vec::new();
+        let mut problems = Vec::new();
+        for pem in &self.config.root_certificates {
+            match crate::tls::parse_pem(pem) {
+                Ok(parsed) => roots.extend(parsed),
+                Err(err) => problems.push(err),
+            }
+        }
+        let tls = crate::tls::client_config(&roots).map_err(|err| vec![err])?;
+        if problems.is_empty() {
+            Ok(tls)
+        } else {
+            Err(problems)
+        }
     }
 
     /// Builds the client and serves it the way [`run`](crate::run) does:
@@ -553,78 +499,13 @@ impl ToolKitClientBuilder {
         crate::process::init_tracing();
         self.build()?.serve_on_own_runtime()
     }
-}
 
-impl ToolKitClient {
-    /// Starts configuring a client for `api_key` and a toolkit named
-    /// `app_name`.
-    pub fn builder(
-        api_key: impl Into<ApiKey>,
-        app_name: impl Into<String>,
-    ) -> ToolKitClientBuilder {
-        ToolKitClientBuilder {
-            api_key: api_key.into(),
-            app_name: app_name.into(),
-            base_url: DEFAULT_BASE_URL.to_owned(),
-            tools: None,
-            dynamic: Vec::new(),
-            apps: Vec::new(),
-            states: States::default(),
-            errors: Vec::new(),
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(15),
-            ping_interval: Duration::from_secs(30),
-            ping_timeout: Duration::from_secs(10),
-            shutdown_timeout: Duration::from_secs(30),
-            backoff_base: Duration::from_millis(500),
-            backoff_cap: Duration::from_secs(30),
-            max_frame_bytes: 16 << 20,
-            limits: Limits::default(),
-            root_certificates: Vec::new(),
-            transport: Transport::WebSocket,
-            poll_min: Duration::from_millis(50),
-            poll_max: Duration::from_secs(2),
-            send_source: true,
-            mcp_addr: DEFAULT_MCP_ADDR,
-            mcp_http: McpHttpLimits::default(),
-            mcp_allowed_origins: Vec::new(),
-            #[cfg(feature = "mcp")]
-            mcp_resource_server: None,
-            #[cfg(feature = "mcp")]
-            mcp_upstream: crate::oauth::Upstream::None,
-        }
-    }
-
-    /// A builder configured from the environment: `ATP_API_KEY`
-    /// (required), `ATP_APP_NAME` (default: the executable's name),
-    /// `ATP_BASE_URL` (default `https://api.chat-atp.com`),
-    /// `ATP_TRANSPORT` (`ws`, the default, or `http`; anything else is an
-    /// [`Error::Config`]) and `ATP_SEND_SOURCE` (`0` or `false` to send no
-    /// source text).
-    pub fn builder_from_env() -> Result<ToolKitClientBuilder, Error> {
-        let transport: Option<Transport> = match env(ENV_TRANSPORT) {
-            Some(transport) => Some(
-                transport
-                    .parse()
-                    .map_err(|why| Error::Config(format!("{ENV_TRANSPORT}: {why}")))?,
-            ),
-            None => None,
-        };
-        let mcp = transport.is_some_and(Transport::is_mcp);
-        let api_key = match env(ENV_API_KEY) {
-            Some(key) => key,
-            // Served to MCP clients, a toolkit needs no ATP key.
-            None if mcp => String::new(),
-            None => return Err(Error::MissingEnv(ENV_API_KEY)),
-        };
-        let app_name = std::env::var(ENV_APP_NAME)
-            .ok()
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(executable_name);
-        let mut builder = Self::builder(api_key, app_name);
-        if let Some(transport) = transport {
-            builder = builder.transport(transport);
-        }
+    /// The MCP settings of the environment: `ATP_MCP_ADDR`,
+    /// `ATP_MCP_MAX_SESSIONS`, `ATP_MCP_AUTH`, `ATP_MCP_ALLOWED_ORIGINS`,
+    /// and (feature `mcp`) the resource server's `ATP_MCP_RESOURCE`,
+    /// `ATP_MCP_ISSUER` and `ATP_MCP_JWKS_URL`.
+    fn mcp_from_env(self) -> Result<Self, Error> {
+        let mut builder = self;
         if let Some(addr) = env(ENV_MCP_ADDR) {
             let addr = addr.trim().parse().map_err(|_| {
                 Error::Config(format!(
@@ -666,6 +547,62 @@ impl ToolKitClient {
         if let Some(server) = resource_server_from_env()? {
             builder = builder.mcp_resource_server(server);
         }
+        Ok(builder)
+    }
+}
+
+impl ToolKitClient {
+    /// Starts configuring a client for `api_key` and a toolkit named
+    /// `app_name`.
+    pub fn builder(
+        api_key: impl Into<ApiKey>,
+        app_name: impl Into<String>,
+    ) -> ToolKitClientBuilder {
+        ToolKitClientBuilder {
+            config: Config {
+                api_key: api_key.into(),
+                app_name: app_name.into(),
+                ..Config::default()
+            },
+            tools: None,
+            dynamic: Vec::new(),
+            apps: Vec::new(),
+            states: States::default(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// A builder configured from the environment: `ATP_API_KEY`
+    /// (required), `ATP_APP_NAME` (default: the executable's name),
+    /// `ATP_BASE_URL` (default `https://api.chat-atp.com`),
+    /// `ATP_TRANSPORT` (`ws`, the default, or `http`; anything else is an
+    /// [`Error::Config`]) and `ATP_SEND_SOURCE` (`0` or `false` to send no
+    /// source text).
+    pub fn builder_from_env() -> Result<ToolKitClientBuilder, Error> {
+        let transport: Option<Transport> = match env(ENV_TRANSPORT) {
+            Some(transport) => Some(
+                transport
+                    .parse()
+                    .map_err(|why| Error::Config(format!("{ENV_TRANSPORT}: {why}")))?,
+            ),
+            None => None,
+        };
+        let mcp = transport.is_some_and(Transport::is_mcp);
+        let api_key = match env(ENV_API_KEY) {
+            Some(key) => key,
+            // Served to MCP clients, a toolkit needs no ATP key.
+            None if mcp => String::new(),
+            None => return Err(Error::MissingEnv(ENV_API_KEY)),
+        };
+        let app_name = std::env::var(ENV_APP_NAME)
+            .ok()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(executable_name);
+        let mut builder = Self::builder(api_key, app_name);
+        if let Some(transport) = transport {
+            builder = builder.transport(transport);
+        }
+        builder = builder.mcp_from_env()?;
         if let Some(url) = env(ENV_BASE_URL) {
             builder = builder.base_url(url);
         }
@@ -744,7 +681,7 @@ impl ToolKitClient {
             Transport::WebSocket | Transport::Http => {}
         }
         let http = reqwest::Client::builder()
-            .tls_backend_preconfigured((*self.config.tls).clone())
+            .tls_backend_preconfigured((*self.tls).clone())
             .timeout(self.config.request_timeout)
             .connect_timeout(self.config.connect_timeout)
             .tcp_nodelay(true)
@@ -766,7 +703,7 @@ impl ToolKitClient {
         );
         let result = match self.config.transport {
             Transport::WebSocket => {
-                let link = WsLink::new(&self.config);
+                let link = WsLink::new(&self.tls);
                 self.session(link, Some(announcer)).run().await
             }
             Transport::Mcp | Transport::McpHttp => unreachable!("served above"),

@@ -4,9 +4,9 @@
 //! The builder ([`ToolKitClientBuilder`](crate::ToolKitClientBuilder))
 //! collects them; [`Config`] is what the session and its links read.
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use crate::protocol::{DEFAULT_BASE_URL, websocket_base};
 use crate::secret::ApiKey;
 
 /// Environment variable holding the API key (required by [`run`](crate::run)).
@@ -197,15 +197,14 @@ impl Default for McpHttpLimits {
     }
 }
 
-/// Resolved settings of a client: every duration already clamped.
+/// The settings of a client, as the builder holds them (every duration
+/// clamped by its setter) and the client keeps them once built.
 #[derive(Debug)]
 pub(crate) struct Config {
     pub(crate) api_key: ApiKey,
     pub(crate) app_name: String,
-    /// `http(s)://host[:port]`, no trailing slash.
+    /// `http(s)://host[:port]`; `build()` drops a trailing slash.
     pub(crate) base_url: String,
-    /// `ws(s)://host[:port]`.
-    pub(crate) ws_base: String,
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) ping_interval: Duration,
@@ -216,7 +215,9 @@ pub(crate) struct Config {
     pub(crate) backoff_cap: Duration,
     pub(crate) max_frame_bytes: usize,
     pub(crate) limits: Limits,
-    pub(crate) tls: Arc<rustls::ClientConfig>,
+    /// PEM documents whose certificates are trusted besides the Mozilla
+    /// roots; `build()` turns them into the client's TLS settings.
+    pub(crate) root_certificates: Vec<Vec<u8>>,
     pub(crate) transport: Transport,
     pub(crate) poll_min: Duration,
     pub(crate) poll_max: Duration,
@@ -238,7 +239,70 @@ pub(crate) struct Config {
     pub(crate) mcp_upstream: crate::oauth::Upstream,
 }
 
+/// The documented defaults (no API key, no app name: the builder's
+/// arguments).
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            api_key: ApiKey::from(""),
+            app_name: String::new(),
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(15),
+            ping_interval: Duration::from_secs(30),
+            ping_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(30),
+            backoff_base: Duration::from_millis(500),
+            backoff_cap: Duration::from_secs(30),
+            max_frame_bytes: 16 << 20,
+            limits: Limits::default(),
+            root_certificates: Vec::new(),
+            transport: Transport::WebSocket,
+            poll_min: Duration::from_millis(50),
+            poll_max: Duration::from_secs(2),
+            send_source: true,
+            mcp_addr: DEFAULT_MCP_ADDR,
+            mcp_http: McpHttpLimits::default(),
+            mcp_allowed_origins: Vec::new(),
+            #[cfg(feature = "mcp")]
+            mcp_resource_server: None,
+            #[cfg(feature = "mcp")]
+            mcp_upstream: crate::oauth::Upstream::None,
+        }
+    }
+}
+
 impl Config {
+    /// What is wrong with the settings themselves (the base URL given
+    /// without its trailing slash), in the order `build()` reports it.
+    pub(crate) fn problems(&self) -> Vec<crate::error::Error> {
+        use crate::error::Error;
+        let mut problems = Vec::new();
+        // MCP serves without an ATP server, so without its key.
+        if self.api_key.expose().is_empty() && !self.transport.is_mcp() {
+            problems.push(Error::Config("the API key is empty".to_owned()));
+        }
+        if self.app_name.is_empty() {
+            problems.push(Error::Config("the app name is empty".to_owned()));
+        }
+        let base_url = &self.base_url;
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            problems.push(Error::Config(format!(
+                "the base URL must start with http:// or https:// (got {base_url:?})"
+            )));
+        }
+        #[cfg(feature = "mcp")]
+        if let Some(Err(err)) = self.mcp_resource_server.as_ref().map(|s| s.check()) {
+            problems.push(err);
+        }
+        problems
+    }
+
+    /// `ws(s)://host[:port]`, from the base URL.
+    pub(crate) fn ws_base(&self) -> String {
+        websocket_base(&self.base_url).unwrap_or_default()
+    }
+
     /// How long the server may stay silent before the connection counts
     /// as dead; a write that takes longer abandons the connection too.
     pub(crate) fn silence_limit(&self) -> Duration {

@@ -49,9 +49,9 @@ pub(crate) struct WsLink {
 }
 
 impl WsLink {
-    pub(crate) fn new(config: &Config) -> Self {
+    pub(crate) fn new(tls: &Arc<rustls::ClientConfig>) -> Self {
         Self {
-            connector: Connector::Rustls(tokio_rustls::TlsConnector::from(config.tls.clone())),
+            connector: Connector::Rustls(tokio_rustls::TlsConnector::from(tls.clone())),
         }
     }
 }
@@ -68,7 +68,7 @@ impl Link for WsLink {
     const LOST: &'static str = "connection lost; reconnecting";
 
     async fn open(&mut self, config: &Config) -> Result<Conn, Failure> {
-        let url = format!("{}{}", config.ws_base, websocket_path(&config.api_key));
+        let url = format!("{}{}", config.ws_base(), websocket_path(&config.api_key));
         let progress = Arc::new(Progress::new());
         let tracked = |inner| Tracked {
             inner,
