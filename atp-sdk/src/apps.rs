@@ -17,15 +17,17 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tokio::sync::OwnedMutexGuard;
-use tokio::time::Instant;
+use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, timeout_at};
 
 use crate::config::SessionLimits;
 use crate::error::CallError;
 use crate::params::CallArgs;
-use crate::protocol::RequestId;
+use crate::protocol::{RequestId, ToolRequest};
 use crate::secret::AuthToken;
-use crate::tool::{Announced, OwnedAuth, ParamSpec, announce_run_time, metadata, params_of};
+use crate::tool::{
+    Announced, CallResult, OwnedAuth, ParamSpec, announce_run_time, metadata, params_of,
+};
 
 /// An interactive app, served next to the tools with
 /// [`ToolKitClientBuilder::app`](crate::ToolKitClientBuilder::app).
@@ -315,6 +317,145 @@ impl Apps {
     /// An app by name.
     pub(crate) fn get(&self, name: &str) -> Option<&AppEntry> {
         self.table.get(name)
+    }
+}
+
+/// What an app's turn takes from the dispatcher: the time limit for apps
+/// that set none, and the running slots it shares with the tools.
+pub(crate) struct AppTurns<'a> {
+    pub(crate) call_timeout: Duration,
+    pub(crate) running: &'a Arc<Semaphore>,
+}
+
+/// Waits for one of `running`'s slots until `deadline`.
+pub(crate) async fn running_slot(
+    running: &Arc<Semaphore>,
+    deadline: Instant,
+) -> Option<OwnedSemaphorePermit> {
+    timeout_at(deadline, running.clone().acquire_owned())
+        .await
+        .ok()
+        .map(|permit| permit.expect("the running semaphore is never closed"))
+}
+
+impl Apps {
+    /// Ends an app session at the server's request (a session still
+    /// starting included: its start then keeps nothing).
+    pub(crate) fn terminate(&self, id: &RequestId) -> CallResult {
+        if self.sessions.close(id) {
+            tracing::debug!(session = %id, "app session ended by the server");
+            Ok(terminated())
+        } else {
+            Err(CallError::UnknownSession(id.to_string()))
+        }
+    }
+
+    /// Starts an app session: validates like a tool call, runs the app's
+    /// start, keeps the state unless the app finished at once or the
+    /// session was ended meanwhile.
+    pub(crate) async fn start(&self, request: ToolRequest, turns: &AppTurns<'_>) -> CallResult {
+        let admitted = Instant::now();
+        let ToolRequest {
+            request_id,
+            tool_name,
+            params,
+            auth_token,
+        } = request;
+        let Some(entry) = self.get(&tool_name) else {
+            return Err(CallError::UnknownApp(tool_name));
+        };
+        let future = entry.start(params, auth_token)?;
+        let limit = entry.timeout.unwrap_or(turns.call_timeout);
+        let deadline = admitted + limit;
+        let (slot, mut turn) = self.sessions.begin(request_id.clone(), &tool_name);
+        let outcome = match running_slot(turns.running, deadline).await {
+            Some(permit) => run_turn(future, deadline, limit, permit).await,
+            None => Err(CallError::TimedOut(limit)),
+        };
+        match outcome {
+            Ok(AppOutcome {
+                ui,
+                state: Some(state),
+            }) if !slot.is_ended() => {
+                *turn = Some(state);
+                tracing::debug!(app = %tool_name, session = %request_id, "app session started");
+                Ok(ui)
+            }
+            Ok(AppOutcome { ui, .. }) => {
+                self.sessions.end(&request_id, &slot);
+                Ok(ui)
+            }
+            Err(err) => {
+                self.sessions.end(&request_id, &slot);
+                Err(err)
+            }
+        }
+    }
+
+    /// One user action in a session, in its turn: the app gets the kept
+    /// state; the new state is kept, or the session ends.
+    pub(crate) async fn act(
+        &self,
+        id: RequestId,
+        action: Value,
+        turns: &AppTurns<'_>,
+    ) -> CallResult {
+        let admitted = Instant::now();
+        let unknown = || CallError::UnknownSession(id.to_string());
+        let Some((app, slot)) = self.sessions.get(&id) else {
+            return Err(unknown());
+        };
+        let Some(entry) = self.get(&app) else {
+            return Err(CallError::UnknownApp(app));
+        };
+        let limit = entry.timeout.unwrap_or(turns.call_timeout);
+        let deadline = admitted + limit;
+        // The start and earlier actions first, in order.
+        let Ok(mut turn) = timeout_at(deadline, slot.turn()).await else {
+            return Err(CallError::TimedOut(limit));
+        };
+        if slot.is_ended() {
+            return Err(unknown());
+        }
+        let Some(current) = turn.clone() else {
+            return Err(unknown());
+        };
+        let Some(permit) = running_slot(turns.running, deadline).await else {
+            return Err(CallError::TimedOut(limit));
+        };
+        let outcome = run_turn(entry.app.action(action, current), deadline, limit, permit).await?;
+        match outcome.state {
+            Some(next) if !slot.is_ended() => *turn = Some(next),
+            // Ended while it ran: nothing to keep.
+            Some(_) => {}
+            None => {
+                self.sessions.end(&id, &slot);
+                tracing::debug!(%app, session = %id, "app session finished");
+            }
+        }
+        Ok(outcome.ui)
+    }
+}
+
+/// Runs an app's start or action like an async tool (time limit, panic
+/// caught).
+async fn run_turn(
+    future: AppFuture,
+    deadline: Instant,
+    limit: Duration,
+    permit: OwnedSemaphorePermit,
+) -> Result<AppOutcome, CallError> {
+    use futures_util::FutureExt;
+    let _permit = permit;
+    match timeout_at(
+        deadline,
+        std::panic::AssertUnwindSafe(future).catch_unwind(),
+    )
+    .await
+    {
+        Ok(Ok(result)) => result,
+        Ok(Err(payload)) => Err(CallError::Panicked(crate::error::panic_message(payload))),
+        Err(_) => Err(CallError::TimedOut(limit)),
     }
 }
 

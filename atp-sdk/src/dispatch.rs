@@ -13,7 +13,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, timeout_at};
 use tracing::Instrument;
 
-use crate::apps::{AppFuture, AppOutcome, Apps};
+use crate::apps::{AppTurns, Apps};
 use crate::call_metrics::CallGauges;
 use crate::cancel::Cancel;
 use crate::codec::{Inbound, Reply};
@@ -222,7 +222,10 @@ impl Dispatcher {
             Inbound::Call(request) => Job::Tool(request, None, None),
             Inbound::AppStart(request) => Job::AppStart(request),
             Inbound::AppAction(id, action) => Job::AppAction(id, action),
-            Inbound::AppTerminate(id) => return Some(self.terminate(id)),
+            Inbound::AppTerminate(id) => {
+                let result = self.0.apps.terminate(&id);
+                return Some(Reply::new(ResponseKind::App, id, result));
+            }
             Inbound::Reject(id, err, kind) => return Some(Reply::new(kind, id, Err(err))),
             Inbound::Connected(message) => {
                 tracing::info!(%message, "server accepted the toolkit");
@@ -322,8 +325,8 @@ impl Dispatcher {
                 Job::Tool(request, cancel, principal) => {
                     this.run_tool(request, cancel, principal).await
                 }
-                Job::AppStart(request) => this.app_start(request).await,
-                Job::AppAction(id, action) => this.app_action(id, action).await,
+                Job::AppStart(request) => this.0.apps.start(request, &this.app_turns()).await,
+                Job::AppAction(id, action) => this.0.apps.act(id, action, &this.app_turns()).await,
             };
             deliver(Outgoing {
                 reply: Reply::new(kind, request_id, result),
@@ -345,10 +348,16 @@ impl Dispatcher {
 
     /// Waits for a running slot, within the call's time limit.
     async fn running_slot(&self, deadline: Instant) -> Option<OwnedSemaphorePermit> {
-        timeout_at(deadline, self.0.running.clone().acquire_owned())
-            .await
-            .ok()
-            .map(|permit| permit.expect("the running semaphore is never closed"))
+        crate::apps::running_slot(&self.0.running, deadline).await
+    }
+
+    /// What an app's turn takes from the dispatcher: the default time
+    /// limit, and the running slots it shares with the tools.
+    fn app_turns(&self) -> AppTurns<'_> {
+        AppTurns {
+            call_timeout: self.0.limits.call_timeout,
+            running: &self.0.running,
+        }
     }
 
     /// Runs one tool call to its reply. The time limit counts from
@@ -467,7 +476,7 @@ impl Dispatcher {
                 match timeout_at(deadline, task).await {
                     Ok(Ok(result)) => CallEnd::Done(result),
                     Ok(Err(err)) if err.is_panic() => {
-                        CallEnd::Panicked(panic_message(err.into_panic()))
+                        CallEnd::Panicked(crate::error::panic_message(err.into_panic()))
                     }
                     Ok(Err(_)) => CallEnd::Done(Err(CallError::ShuttingDown)),
                     Err(_) => CallEnd::TimedOut,
@@ -484,101 +493,6 @@ impl Dispatcher {
                 run_async(move || call(args), deadline, permit).await
             }
         }
-    }
-
-    /// Ends an app session at the server's request (a session still
-    /// starting included: its start then keeps nothing).
-    fn terminate(&self, id: RequestId) -> Reply {
-        let result = if self.0.apps.sessions.close(&id) {
-            tracing::debug!(session = %id, "app session ended by the server");
-            Ok(crate::apps::terminated())
-        } else {
-            Err(CallError::UnknownSession(id.to_string()))
-        };
-        Reply::new(ResponseKind::App, id, result)
-    }
-
-    /// Starts an app session: validates like a tool call, runs the app's
-    /// start, keeps the state unless the app finished at once or the
-    /// session was ended meanwhile.
-    async fn app_start(&self, request: ToolRequest) -> CallResult {
-        let admitted = Instant::now();
-        let ToolRequest {
-            request_id,
-            tool_name,
-            params,
-            auth_token,
-        } = request;
-        let apps = &self.0.apps;
-        let Some(entry) = apps.get(&tool_name) else {
-            return Err(CallError::UnknownApp(tool_name));
-        };
-        let future = entry.start(params, auth_token)?;
-        let limit = entry.timeout.unwrap_or(self.0.limits.call_timeout);
-        let deadline = admitted + limit;
-        let (slot, mut turn) = apps.sessions.begin(request_id.clone(), &tool_name);
-        let outcome = match self.running_slot(deadline).await {
-            Some(permit) => run_app(future, deadline, limit, permit).await,
-            None => Err(CallError::TimedOut(limit)),
-        };
-        match outcome {
-            Ok(AppOutcome {
-                ui,
-                state: Some(state),
-            }) if !slot.is_ended() => {
-                *turn = Some(state);
-                tracing::debug!(app = %tool_name, session = %request_id, "app session started");
-                Ok(ui)
-            }
-            Ok(AppOutcome { ui, .. }) => {
-                apps.sessions.end(&request_id, &slot);
-                Ok(ui)
-            }
-            Err(err) => {
-                apps.sessions.end(&request_id, &slot);
-                Err(err)
-            }
-        }
-    }
-
-    /// One user action in a session, in its turn: the app gets the kept
-    /// state; the new state is kept, or the session ends.
-    async fn app_action(&self, id: RequestId, action: Value) -> CallResult {
-        let admitted = Instant::now();
-        let apps = &self.0.apps;
-        let unknown = || CallError::UnknownSession(id.to_string());
-        let Some((app, slot)) = apps.sessions.get(&id) else {
-            return Err(unknown());
-        };
-        let Some(entry) = apps.get(&app) else {
-            return Err(CallError::UnknownApp(app));
-        };
-        let limit = entry.timeout.unwrap_or(self.0.limits.call_timeout);
-        let deadline = admitted + limit;
-        // The start and earlier actions first, in order.
-        let Ok(mut turn) = timeout_at(deadline, slot.turn()).await else {
-            return Err(CallError::TimedOut(limit));
-        };
-        if slot.is_ended() {
-            return Err(unknown());
-        }
-        let Some(current) = turn.clone() else {
-            return Err(unknown());
-        };
-        let Some(permit) = self.running_slot(deadline).await else {
-            return Err(CallError::TimedOut(limit));
-        };
-        let outcome = run_app(entry.app.action(action, current), deadline, limit, permit).await?;
-        match outcome.state {
-            Some(next) if !slot.is_ended() => *turn = Some(next),
-            // CallEnd while it ran: nothing to keep.
-            Some(_) => {}
-            None => {
-                apps.sessions.end(&id, &slot);
-                tracing::debug!(%app, session = %id, "app session finished");
-            }
-        }
-        Ok(outcome.ui)
     }
 }
 
@@ -646,7 +560,7 @@ async fn run_async(
     let _permit = permit;
     let future = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(start)) {
         Ok(future) => future,
-        Err(payload) => return CallEnd::Panicked(panic_message(payload)),
+        Err(payload) => return CallEnd::Panicked(crate::error::panic_message(payload)),
     };
     match timeout_at(
         deadline,
@@ -655,40 +569,8 @@ async fn run_async(
     .await
     {
         Ok(Ok(result)) => CallEnd::Done(result),
-        Ok(Err(payload)) => CallEnd::Panicked(panic_message(payload)),
+        Ok(Err(payload)) => CallEnd::Panicked(crate::error::panic_message(payload)),
         Err(_) => CallEnd::TimedOut,
-    }
-}
-
-/// Runs an app's start or action like an async tool (time limit, panic
-/// caught).
-async fn run_app(
-    future: AppFuture,
-    deadline: Instant,
-    limit: Duration,
-    permit: OwnedSemaphorePermit,
-) -> Result<AppOutcome, CallError> {
-    use futures_util::FutureExt;
-    let _permit = permit;
-    match timeout_at(
-        deadline,
-        std::panic::AssertUnwindSafe(future).catch_unwind(),
-    )
-    .await
-    {
-        Ok(Ok(result)) => result,
-        Ok(Err(payload)) => Err(CallError::Panicked(panic_message(payload))),
-        Err(_) => Err(CallError::TimedOut(limit)),
-    }
-}
-
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(message) => *message,
-        Err(payload) => match payload.downcast::<&'static str>() {
-            Ok(message) => (*message).to_owned(),
-            Err(_) => "a non-string panic payload".to_owned(),
-        },
     }
 }
 

@@ -262,3 +262,14 @@ pub(crate) fn describe_http(err: reqwest::Error) -> String {
     }
     text
 }
+
+/// A panic's payload as the call's error text.
+pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(message) => *message,
+        Err(payload) => match payload.downcast::<&'static str>() {
+            Ok(message) => (*message).to_owned(),
+            Err(_) => "a non-string panic payload".to_owned(),
+        },
+    }
+}
