@@ -2,7 +2,7 @@
 //! anybody still waits for it.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::cancel::Cancel;
@@ -23,6 +23,14 @@ use crate::protocol::RequestId;
 /// Each call also runs inside a `tracing` span named `call` with the
 /// fields `tool` and `request_id`, so the tool's own log lines are tied to
 /// the call.
+///
+/// A tool can also *talk to its caller* while it runs:
+/// [`progress`](Self::progress) and [`log`](Self::log). Over MCP they are
+/// the client's `notifications/progress` (when the request carried a
+/// progress token) and `notifications/message` (at or above the level the
+/// client set with `logging/setLevel`; `info` until it sets one); over ATP,
+/// which has neither, they are `tracing` events of the call. Both are
+/// cheap and never block, from a plain `fn` as from an `async fn`.
 ///
 /// ```
 /// use atp_sdk::{atp_tool, Context};
@@ -62,18 +70,97 @@ struct Inner {
     shutdown: Cancel,
     /// Who the call was made for (MCP over HTTP as a resource server).
     principal: Option<Principal>,
+    /// Where progress and log lines go besides `tracing` (MCP).
+    talk: Option<Arc<dyn TalkBack>>,
+    /// The last progress sent: a value that does not increase is dropped.
+    progress: Mutex<Option<f64>>,
+}
+
+/// What a [`Context`] is made of (see [`Inner`]).
+pub(crate) struct ContextParts {
+    pub(crate) request_id: RequestId,
+    pub(crate) tool: Arc<str>,
+    pub(crate) app_name: Arc<str>,
+    pub(crate) deadline: Instant,
+    pub(crate) call: Cancel,
+    pub(crate) shutdown: Cancel,
+    pub(crate) principal: Option<Principal>,
+    pub(crate) talk: Option<Arc<dyn TalkBack>>,
+}
+
+/// How a link carries a call's progress and log lines to its caller: in
+/// order, without blocking the tool (MCP's notifications).
+pub(crate) trait TalkBack: Send + Sync {
+    /// `notifications/progress`, if the request asked for progress.
+    fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>);
+    /// `notifications/message`, if the caller's level lets it through.
+    fn log(&self, level: LogLevel, message: String);
+}
+
+/// The severity of a line a tool logs to its caller with
+/// [`Context::log`]: MCP's levels (the syslog ones, RFC 5424), least
+/// severe first.
+///
+/// ```
+/// use atp_sdk::LogLevel;
+/// assert!(LogLevel::Warning > LogLevel::Info);
+/// assert_eq!(LogLevel::Notice.as_str(), "notice");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum LogLevel {
+    /// Detailed information for debugging.
+    Debug,
+    /// Progress and the normal course of things.
+    Info,
+    /// Normal but significant.
+    Notice,
+    /// Something may be wrong.
+    Warning,
+    /// Something failed.
+    Error,
+    /// A critical condition.
+    Critical,
+    /// Action must be taken at once.
+    Alert,
+    /// The system is unusable.
+    Emergency,
+}
+
+impl LogLevel {
+    /// The level's name on the wire (`"debug"` ... `"emergency"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Notice => "notice",
+            Self::Warning => "warning",
+            Self::Error => "error",
+            Self::Critical => "critical",
+            Self::Alert => "alert",
+            Self::Emergency => "emergency",
+        }
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Context {
-    pub(crate) fn new(
-        request_id: RequestId,
-        tool: Arc<str>,
-        app_name: Arc<str>,
-        deadline: Instant,
-        call: Cancel,
-        shutdown: Cancel,
-        principal: Option<Principal>,
-    ) -> Self {
+    pub(crate) fn new(parts: ContextParts) -> Self {
+        let ContextParts {
+            request_id,
+            tool,
+            app_name,
+            deadline,
+            call,
+            shutdown,
+            principal,
+            talk,
+        } = parts;
         Self(Arc::new(Inner {
             request_id,
             tool,
@@ -82,6 +169,8 @@ impl Context {
             call,
             shutdown,
             principal,
+            talk,
+            progress: Mutex::new(None),
         }))
     }
 
@@ -89,15 +178,16 @@ impl Context {
     /// your own code): request id `"detached"`, no time limit to speak of,
     /// never cancelled.
     pub fn detached(tool: &str) -> Self {
-        Self::new(
-            RequestId::from("detached"),
-            Arc::from(tool),
-            Arc::from(""),
-            Instant::now() + crate::config::MAX_DURATION,
-            Cancel::new(),
-            Cancel::new(),
-            None,
-        )
+        Self::new(ContextParts {
+            request_id: RequestId::from("detached"),
+            tool: Arc::from(tool),
+            app_name: Arc::from(""),
+            deadline: Instant::now() + crate::config::MAX_DURATION,
+            call: Cancel::new(),
+            shutdown: Cancel::new(),
+            principal: None,
+            talk: None,
+        })
     }
 
     /// Who the call was made for: the subject and claims of the access
@@ -132,6 +222,78 @@ impl Context {
     /// Whether nobody waits for this call's result any more.
     pub fn is_cancelled(&self) -> bool {
         self.0.call.is_fired() || self.0.shutdown.is_fired()
+    }
+
+    /// Reports how far the call has come: `progress` of `total` (when
+    /// known), with an optional message. Over MCP it is a
+    /// `notifications/progress` to the client, if its request carried a
+    /// `progressToken` (nothing is sent without one); over ATP a DEBUG
+    /// `tracing` event of the call. A value that does not increase on the
+    /// last one is dropped, as MCP requires. Never blocks.
+    ///
+    /// ```
+    /// use atp_sdk::{atp_tool, Context};
+    ///
+    /// /// Imports the rows, reporting each tenth.
+    /// #[atp_tool]
+    /// fn import(rows: Vec<String>, ctx: Context) -> usize {
+    ///     let total = rows.len() as f64;
+    ///     for (i, _row) in rows.iter().enumerate() {
+    ///         if i % 10 == 0 {
+    ///             ctx.progress(i as f64, Some(total), Some("importing"));
+    ///         }
+    ///     }
+    ///     ctx.progress(total, Some(total), None);
+    ///     rows.len()
+    /// }
+    /// # fn main() { assert_eq!(import(vec!["a".into()], Context::detached("import")), 1); }
+    /// ```
+    pub fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+        {
+            let mut last = self
+                .0
+                .progress
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if !progress.is_finite() || last.is_some_and(|last| progress <= last) {
+                return;
+            }
+            *last = Some(progress);
+        }
+        tracing::debug!(progress, total, message, "progress");
+        if let Some(talk) = &self.0.talk {
+            talk.progress(progress, total, message.map(str::to_owned));
+        }
+    }
+
+    /// Logs a line to the caller. Over MCP it is a `notifications/message`
+    /// (logger: the tool's name) when `level` is at or above the one the
+    /// client set with `logging/setLevel` (`info` until it sets one); it
+    /// is always a `tracing` event of the call too (DEBUG as `debug`, INFO
+    /// as `info` and `notice`, WARN as `warning`, ERROR above), which is
+    /// all it is over ATP. Never blocks.
+    ///
+    /// ```
+    /// use atp_sdk::{atp_tool, Context, LogLevel};
+    ///
+    /// /// Cleans the cache.
+    /// #[atp_tool]
+    /// async fn clean(ctx: Context) -> String {
+    ///     ctx.log(LogLevel::Notice, "cache cleaned: 3 entries");
+    ///     "cleaned".into()
+    /// }
+    /// ```
+    pub fn log(&self, level: LogLevel, message: impl Into<String>) {
+        let message = message.into();
+        match level {
+            LogLevel::Debug => tracing::debug!(level = %level, "{message}"),
+            LogLevel::Info | LogLevel::Notice => tracing::info!(level = %level, "{message}"),
+            LogLevel::Warning => tracing::warn!(level = %level, "{message}"),
+            _ => tracing::error!(level = %level, "{message}"),
+        }
+        if let Some(talk) = &self.0.talk {
+            talk.log(level, message);
+        }
     }
 
     /// Resolves when the call is cancelled (see the type's docs). An

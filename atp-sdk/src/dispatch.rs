@@ -18,7 +18,7 @@ use crate::call_metrics::CallGauges;
 use crate::cancel::Cancel;
 use crate::codec::{Inbound, Reply};
 use crate::config::Limits;
-use crate::context::Context;
+use crate::context::{Context, ContextParts, TalkBack};
 use crate::error::CallError;
 use crate::params::CallArgs;
 use crate::principal::Principal;
@@ -148,11 +148,34 @@ struct Shared {
     gauges: CallGauges,
 }
 
+/// What a link (MCP) knows of a call's caller and gives the call.
+#[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+pub(crate) struct Caller {
+    /// Fired when the caller cancels: the call's [`Context`] sees it, an
+    /// async tool is dropped, and the reply is [`CallError::Cancelled`].
+    pub(crate) cancel: Cancel,
+    /// Who the link authenticated the caller as.
+    pub(crate) principal: Option<Principal>,
+    /// Where the call's progress and log lines go.
+    pub(crate) talk: Option<Arc<dyn TalkBack>>,
+}
+
+impl Caller {
+    /// A caller that can only cancel.
+    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    pub(crate) fn new(cancel: Cancel) -> Self {
+        Self {
+            cancel,
+            principal: None,
+            talk: None,
+        }
+    }
+}
+
 /// Work for a call task.
 enum Job {
-    /// A tool call; its cancellation, when the link can cancel it, and
-    /// who it is for, when the link authenticated its caller.
-    Tool(ToolRequest, Option<Cancel>, Option<Principal>),
+    /// A tool call, and what the link knows of its caller (MCP).
+    Tool(ToolRequest, Option<Caller>),
     AppStart(ToolRequest),
     AppAction(RequestId, Value),
 }
@@ -219,7 +242,7 @@ impl Dispatcher {
         F: FnOnce(Outgoing) + Send + 'static,
     {
         let job = match inbound {
-            Inbound::Call(request) => Job::Tool(request, None, None),
+            Inbound::Call(request) => Job::Tool(request, None),
             Inbound::AppStart(request) => Job::AppStart(request),
             Inbound::AppAction(id, action) => Job::AppAction(id, action),
             Inbound::AppTerminate(id) => {
@@ -239,23 +262,14 @@ impl Dispatcher {
         self.start(job, deliver)
     }
 
-    /// Starts one tool call that the link can cancel with `cancel` (an MCP
-    /// `notifications/cancelled`): the call's [`Context`] sees it, an
-    /// async tool is dropped, and the reply is [`CallError::Cancelled`].
-    /// `principal` is who the link authenticated the caller as, for the
-    /// call's [`Context`].
+    /// Starts one tool call for a `caller` the link knows (an MCP client
+    /// that can cancel it, be authenticated, and hear from it).
     #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
-    pub(crate) fn call<F>(
-        &self,
-        request: ToolRequest,
-        cancel: Cancel,
-        principal: Option<Principal>,
-        deliver: F,
-    ) -> Option<Reply>
+    pub(crate) fn call<F>(&self, request: ToolRequest, caller: Caller, deliver: F) -> Option<Reply>
     where
         F: FnOnce(Outgoing) + Send + 'static,
     {
-        self.start(Job::Tool(request, Some(cancel), principal), deliver)
+        self.start(Job::Tool(request, Some(caller)), deliver)
     }
 
     /// A stop began: requests from now on are answered
@@ -322,9 +336,7 @@ impl Dispatcher {
             let kind = job.kind();
             let request_id = job.request_id().clone();
             let result = match job {
-                Job::Tool(request, cancel, principal) => {
-                    this.run_tool(request, cancel, principal).await
-                }
+                Job::Tool(request, caller) => this.run_tool(request, caller).await,
                 Job::AppStart(request) => this.0.apps.start(request, &this.app_turns()).await,
                 Job::AppAction(id, action) => this.0.apps.act(id, action, &this.app_turns()).await,
             };
@@ -362,12 +374,7 @@ impl Dispatcher {
 
     /// Runs one tool call to its reply. The time limit counts from
     /// admission: waiting for a running slot is part of it.
-    async fn run_tool(
-        &self,
-        request: ToolRequest,
-        external: Option<Cancel>,
-        principal: Option<Principal>,
-    ) -> CallResult {
+    async fn run_tool(&self, request: ToolRequest, caller: Option<Caller>) -> CallResult {
         let admitted = Instant::now();
         let ToolRequest {
             request_id,
@@ -390,20 +397,29 @@ impl Dispatcher {
         let deadline = admitted + limit;
         // A cancellation only where something can watch it: the tool's
         // context, or the link (MCP) that cancels.
+        let (external, principal, talk) = match caller {
+            Some(Caller {
+                cancel,
+                principal,
+                talk,
+            }) => (Some(cancel), principal, talk),
+            None => (None, None, None),
+        };
         let cancel = match &external {
             Some(cancel) => Some(cancel.clone()),
             None => tool.uses_context.then(Cancel::new),
         };
         let context = match (&cancel, tool.uses_context) {
-            (Some(cancel), true) => Some(Context::new(
-                request_id.clone(),
-                tool.shared_name.clone(),
-                shared.app_name.clone(),
-                deadline.into_std(),
-                cancel.clone(),
-                shared.shutdown.clone(),
+            (Some(cancel), true) => Some(Context::new(ContextParts {
+                request_id: request_id.clone(),
+                tool: tool.shared_name.clone(),
+                app_name: shared.app_name.clone(),
+                deadline: deadline.into_std(),
+                call: cancel.clone(),
+                shutdown: shared.shutdown.clone(),
                 principal,
-            )),
+                talk,
+            })),
             _ => None,
         };
         args.attach(context, shared.states.clone(), tool.strict_args);
@@ -662,7 +678,7 @@ mod tests {
         };
         assert!(
             dispatcher
-                .call(request, cancel.clone(), None, move |out| {
+                .call(request, Caller::new(cancel.clone()), move |out| {
                     let _ = tx.send(out);
                 })
                 .is_none()

@@ -55,7 +55,7 @@ pub use config::{
     ENV_MCP_AUTH, ENV_MCP_ISSUER, ENV_MCP_JWKS_URL, ENV_MCP_MAX_SESSIONS, ENV_MCP_RESOURCE,
     ENV_TRANSPORT, Transport,
 };
-pub use context::Context;
+pub use context::{Context, LogLevel};
 pub use dynamic::DynamicTool;
 pub use error::{CallError, Error};
 pub use extract::{CallParts, FromCall};

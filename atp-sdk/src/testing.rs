@@ -100,7 +100,8 @@ impl TestClient {
         let deliver = move |out: crate::dispatch::Outgoing| {
             let _ = tx.send(out);
         };
-        let result = match self.dispatcher.call(request, Cancel::new(), None, deliver) {
+        let caller = crate::dispatch::Caller::new(Cancel::new());
+        let result = match self.dispatcher.call(request, caller, deliver) {
             Some(reply) => reply.result,
             None => rx
                 .await

@@ -4,15 +4,18 @@
 //! - `cargo xtask test [CARGO TEST ARGS] [-- TEST BINARY ARGS]`: sets up what
 //!   the tests judged by code nobody here wrote need — a Python venv with the
 //!   pinned clients and schema libraries under `target/xtask/venv` (or the
-//!   one `ATP_REF_PYTHON` names), Debian's Chromium and its driver — then
+//!   one `ATP_REF_PYTHON` names), Debian's Chromium and its driver, the
+//!   official MCP conformance suite and a Node that runs it under
+//!   `target/xtask/conformance` (or the one `ATP_MCP_CONFORMANCE` names) — then
 //!   runs `cargo test --workspace --all-features` with the ignored tests
 //!   included. What it can't set up, it says in one line, with the command
 //!   that would.
 //! - `cargo xtask setup`: the same set-up, then prints the `export` line
-//!   that points single `cargo test` runs at the venv.
+//!   that points single `cargo test` runs at the venv and the suite.
 #![forbid(unsafe_code)]
 
 mod browser;
+mod conformance;
 mod python;
 
 use std::path::PathBuf;
@@ -22,9 +25,10 @@ const USAGE: &str = "\
 usage: cargo xtask test [CARGO TEST ARGS] [-- TEST BINARY ARGS]
        cargo xtask setup
 
-test   set up what the tests need (Python venv, Chromium), then run
+test   set up what the tests need (Python venv, Chromium, the MCP
+       conformance suite), then run
        cargo test --workspace --all-features [ARGS] -- --include-ignored [ARGS]
-setup  set up only, and print the line that points `cargo test` at the venv";
+setup  set up only, and print the line that points `cargo test` at them";
 
 /// A set-up step that could not be done: one line, with the way out.
 #[derive(Debug)]
@@ -36,8 +40,12 @@ fn main() -> ExitCode {
     let rest: Vec<String> = args.collect();
     let outcome = match task.as_deref() {
         Some("test") => test(&rest),
-        Some("setup") => setup().map(|python| {
-            println!("export ATP_REF_PYTHON={}", python.display());
+        Some("setup") => setup().map(|ready| {
+            println!(
+                "export ATP_REF_PYTHON={} ATP_MCP_CONFORMANCE={}",
+                ready.python.display(),
+                ready.conformance.display()
+            );
             ExitCode::SUCCESS
         }),
         Some("-h" | "--help" | "help") => {
@@ -76,15 +84,27 @@ pub(crate) fn target_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("target"))
 }
 
-/// Everything the ignored tests need; the Python to run them with.
-fn setup() -> Result<PathBuf, Stop> {
+/// What the ignored tests run with.
+struct Ready {
+    /// The Python of the reference clients and schema libraries.
+    python: PathBuf,
+    /// Where the MCP conformance suite and its Node are installed.
+    conformance: PathBuf,
+}
+
+/// Everything the ignored tests need.
+fn setup() -> Result<Ready, Stop> {
     let python = python::ready()?;
     browser::ready()?;
-    Ok(python)
+    let conformance = conformance::ready()?;
+    Ok(Ready {
+        python,
+        conformance,
+    })
 }
 
 fn test(rest: &[String]) -> Result<ExitCode, Stop> {
-    let python = setup()?;
+    let ready = setup()?;
     let (cargo_args, binary_args) = match rest.iter().position(|a| a == "--") {
         Some(at) => (&rest[..at], &rest[at + 1..]),
         None => (rest, &[][..]),
@@ -97,7 +117,8 @@ fn test(rest: &[String]) -> Result<ExitCode, Stop> {
         .args(cargo_args)
         .args(["--", "--include-ignored"])
         .args(binary_args)
-        .env("ATP_REF_PYTHON", &python);
+        .env("ATP_REF_PYTHON", &ready.python)
+        .env("ATP_MCP_CONFORMANCE", &ready.conformance);
     println!(
         "== cargo test --workspace --all-features {}-- --include-ignored {}",
         join(cargo_args),

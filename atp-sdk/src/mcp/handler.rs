@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
+#[allow(deprecated)] // logging/setLevel: see `talk.rs`
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     InitializeRequestParams, InitializeResult, ListToolsResult, PaginatedRequestParams,
-    ServerCapabilities, ServerConfig, Tool,
+    ServerCapabilities, ServerConfig, SetLevelRequestParams, Tool,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, ServerHandler};
@@ -15,13 +16,16 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::cancel::Cancel;
-use crate::dispatch::Dispatcher;
+use crate::context::TalkBack;
+use crate::dispatch::{Caller, Dispatcher};
 use crate::error::CallError;
 use crate::oauth::Upstream;
 use crate::principal::Principal;
 use crate::protocol::{RequestId, ToolRequest};
 use crate::secret::AuthToken;
 use crate::tool::CallResult;
+
+use super::talk::{McpTalk, SessionLevel};
 
 /// Where a tool's token comes from.
 #[derive(Debug, Clone)]
@@ -41,6 +45,8 @@ pub(crate) struct McpTools {
     tools: Arc<[Tool]>,
     token: Tokens,
     info: Arc<ServerConfig>,
+    /// The session's `logging/setLevel`.
+    level: SessionLevel,
 }
 
 impl std::fmt::Debug for McpTools {
@@ -75,13 +81,27 @@ impl McpTools {
                 Tool::new(a.name.clone(), a.metadata.description.clone(), input)
             })
             .collect();
-        let info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        #[allow(deprecated)] // logging: see `talk.rs`
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_logging()
+            .build();
+        let info = ServerConfig::new(capabilities)
             .with_server_info(Implementation::new(app_name, env!("CARGO_PKG_VERSION")));
         Self {
             dispatcher,
             tools: tools.into(),
             token,
             info: Arc::new(info),
+            level: SessionLevel::default(),
+        }
+    }
+
+    /// The same tools for a new MCP session (its own log level).
+    pub(crate) fn session(&self) -> Self {
+        Self {
+            level: SessionLevel::default(),
+            ..self.clone()
         }
     }
 
@@ -120,6 +140,7 @@ impl McpTools {
         &self,
         request: ToolRequest,
         principal: Option<Principal>,
+        talk: Option<Arc<dyn TalkBack>>,
         cancelled: impl std::future::Future<Output = ()>,
     ) -> CallResult {
         let cancel = Cancel::new();
@@ -128,10 +149,12 @@ impl McpTools {
         let deliver = move |out: crate::dispatch::Outgoing| {
             let _ = tx.send(out);
         };
-        if let Some(reply) = self
-            .dispatcher
-            .call(request, cancel.clone(), principal, deliver)
-        {
+        let caller = Caller {
+            cancel: cancel.clone(),
+            principal,
+            talk,
+        };
+        if let Some(reply) = self.dispatcher.call(request, caller, deliver) {
             return reply.result;
         }
         // Fires the cancel if this future is dropped (the client went away).
@@ -220,6 +243,17 @@ impl ServerHandler for McpTools {
         Ok(ListToolsResult::with_all_items(self.tools.to_vec()))
     }
 
+    /// `logging/setLevel`: the session's calls send what is at or above it.
+    #[allow(deprecated)] // see `talk.rs`
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.level.set(request.level);
+        Ok(())
+    }
+
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.tools.iter().find(|t| t.name == name).cloned()
     }
@@ -259,7 +293,29 @@ impl ServerHandler for McpTools {
         };
         let ct = context.ct.clone();
         let tool_name = tool_request.tool_name.clone();
-        let result = self.run(tool_request, principal, ct.cancelled()).await;
+        // A way back to the client for a tool that can use it (it takes
+        // a Context).
+        let talk = self
+            .dispatcher
+            .registry()
+            .get(&tool_name)
+            .is_some_and(|t| t.uses_context)
+            .then(|| {
+                McpTalk::start(
+                    context.peer.clone(),
+                    context.meta.get_progress_token(),
+                    self.level.clone(),
+                    &tool_name,
+                )
+            });
+        let given = talk.clone().map(|t| t as Arc<dyn TalkBack>);
+        let result = self
+            .run(tool_request, principal, given, ct.cancelled())
+            .await;
+        if let Some(talk) = talk {
+            // What the tool said goes out before its result.
+            talk.flush().await;
+        }
         if matches!(result, Err(CallError::MissingAuthToken)) {
             // The answer keeps the protocol's text; the way to give a
             // token goes to the log, where the person running it reads.

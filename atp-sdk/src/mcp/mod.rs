@@ -12,6 +12,7 @@
 mod auth;
 mod handler;
 mod sessions;
+mod talk;
 
 use std::time::Duration;
 
@@ -240,7 +241,7 @@ impl McpServe {
         let sessions = sessions::Sessions::new(self.http_limits);
         tokio::spawn(sessions.clone().reap(ct.child_token()));
         let service =
-            StreamableHttpService::new(move || Ok(tools.clone()), sessions.clone(), config);
+            StreamableHttpService::new(move || Ok(tools.session()), sessions.clone(), config);
         let router = axum::Router::new().nest_service("/mcp", service).layer(
             axum::middleware::from_fn_with_state(sessions, sessions::admit),
         );
