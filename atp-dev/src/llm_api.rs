@@ -265,8 +265,22 @@ pub(crate) async fn upgrade(
     ws.on_upgrade(max, move |socket| serve(state, key, socket))
 }
 
+/// Serves one LLM client's WebSocket: its `auth` first, then its requests
+/// until it leaves or atp-dev shuts down.
 async fn serve(state: AppState, path_key: String, mut socket: WebSocket) {
     let hub = state.hub.clone();
+    if !authenticate(&hub, &path_key, &mut socket).await {
+        return;
+    }
+    tracing::info!("LLM client connected");
+    answer_requests(&hub, &mut socket).await;
+    tracing::info!("LLM client disconnected");
+}
+
+/// Reads and answers the client's first message, which must be `auth`
+/// with `path_key`, the key in the path; false, the socket closed, when it
+/// is not accepted (or the answer can't be sent).
+async fn authenticate(hub: &Hub, path_key: &str, socket: &mut WebSocket) -> bool {
     // First: `{"type": "auth", "api_key": K}`, K the key in the path.
     let first = tokio::time::timeout(AUTH_WAIT, socket.next()).await;
     let given = match &first {
@@ -277,11 +291,28 @@ async fn serve(state: AppState, path_key: String, mut socket: WebSocket) {
     };
     let accepted = match &given {
         Some(LlmRequest::Auth { api_key }) => {
-            constant_time_eq(api_key.expose(), &path_key) && key_ok(&hub, Some(&path_key))
+            constant_time_eq(api_key.expose(), path_key) && key_ok(hub, Some(path_key))
         }
         _ => false,
     };
-    let answer = if accepted {
+    let answer = auth_answer(accepted, given.as_ref());
+    let text = serde_json::to_string(&answer).expect("a reply always serializes");
+    if socket.send(Message::text(text)).await.is_err() || !accepted {
+        let _ = socket
+            .send(Message::close(
+                Some(CloseCode::POLICY_VIOLATION),
+                "invalid API key",
+            ))
+            .await;
+        return false;
+    }
+    true
+}
+
+/// The answer to the first message `given`: success if `accepted`, else
+/// why not.
+fn auth_answer(accepted: bool, given: Option<&LlmRequest>) -> LlmReply {
+    if accepted {
         LlmReply::AuthResponse {
             success: true,
             error: None,
@@ -295,18 +326,12 @@ async fn serve(state: AppState, path_key: String, mut socket: WebSocket) {
                 "the first message must be {\"type\": \"auth\", \"api_key\": ...}".to_owned()
             }),
         }
-    };
-    let text = serde_json::to_string(&answer).expect("a reply always serializes");
-    if socket.send(Message::text(text)).await.is_err() || !accepted {
-        let _ = socket
-            .send(Message::close(
-                Some(CloseCode::POLICY_VIOLATION),
-                "invalid API key",
-            ))
-            .await;
-        return;
     }
-    tracing::info!("LLM client connected");
+}
+
+/// Answers an authenticated client's requests, many at once, until it
+/// leaves or the hub closes.
+async fn answer_requests(hub: &Arc<Hub>, socket: &mut WebSocket) {
     // Requests run at once, each in a task holding one of the client's
     // slots until its reply is written; replies come back here.
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_CLIENT));
@@ -347,20 +372,30 @@ async fn serve(state: AppState, path_key: String, mut socket: WebSocket) {
                 Some(Ok(message)) => {
                     let Some(text) = message.as_text() else { continue };
                     let slot = held.take().expect("a slot is held");
-                    let hub = hub.clone();
-                    let replies = replies.clone();
-                    let text = text.to_owned();
-                    tokio::spawn(async move {
-                        if let Some(reply) = answer_message(&hub, &text).await {
-                            let _ = replies.send((reply, slot)).await;
-                        }
-                    });
+                    spawn_answer(hub, &replies, text, slot);
                 }
                 Some(Err(_)) | None => break,
             },
         }
     }
-    tracing::info!("LLM client disconnected");
+}
+
+/// Answers the message `text` in a task of its own, sending the reply to
+/// `replies` with the client's `slot`.
+fn spawn_answer(
+    hub: &Arc<Hub>,
+    replies: &mpsc::Sender<(String, OwnedSemaphorePermit)>,
+    text: &str,
+    slot: OwnedSemaphorePermit,
+) {
+    let hub = hub.clone();
+    let replies = replies.clone();
+    let text = text.to_owned();
+    tokio::spawn(async move {
+        if let Some(reply) = answer_message(&hub, &text).await {
+            let _ = replies.send((reply, slot)).await;
+        }
+    });
 }
 
 /// The reply to one WebSocket message, if it has one.

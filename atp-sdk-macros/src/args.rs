@@ -51,108 +51,21 @@ impl ToolArgs {
         (args, errors)
     }
 
+    /// Parses one `key = value` (or flag) of the attribute into its slot.
     fn parse_key(&mut self, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
         let path = &meta.path;
-        let key = path
-            .get_ident()
-            .map(ToString::to_string)
-            .or_else(|| {
-                // `crate` is a keyword: it parses as a path segment.
-                (path.segments.len() == 1 && path.leading_colon.is_none())
-                    .then(|| path.segments[0].ident.to_string())
-            })
-            .unwrap_or_default();
+        let key = key_name(path);
         let slot = match key.as_str() {
             "name" => &mut self.name,
             "description" => &mut self.description,
             "auth_provider" => &mut self.auth_provider,
             "auth_type" => &mut self.auth_type,
             "auth_with" => &mut self.auth_with,
-            "required" => {
-                if self.required.is_some() {
-                    return Err(duplicate(meta, &key));
-                }
-                let (span, names, errors) = string_list(
-                    meta,
-                    "`required` lists parameter names as strings: `required = [\"name\", ...]`",
-                )?;
-                self.required = Some((span, names));
-                return errors.map_or(Ok(()), Err);
-            }
-            "scopes" => {
-                if self.scopes.is_some() {
-                    return Err(duplicate(meta, &key));
-                }
-                let (_, scopes, mut errors) = string_list(
-                    meta,
-                    "`scopes` lists OAuth scopes as strings: `scopes = [\"tickets:write\", ...]`",
-                )?;
-                for (i, scope) in scopes.iter().enumerate() {
-                    let text = scope.value();
-                    // RFC 6749 §3.3: visible ASCII but space, `"` and `\`.
-                    let valid = !text.is_empty()
-                        && text.bytes().all(|b| {
-                            b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b)
-                        });
-                    if !valid {
-                        push(
-                            &mut errors,
-                            syn::Error::new_spanned(
-                                scope,
-                                "an OAuth scope is one word of visible ASCII (no spaces, quotes or backslashes), e.g. \"tickets:write\"",
-                            ),
-                        );
-                    } else if scopes[..i].iter().any(|s| s.value() == text) {
-                        push(
-                            &mut errors,
-                            syn::Error::new_spanned(
-                                scope,
-                                format!("`{text}` is listed twice in `scopes`"),
-                            ),
-                        );
-                    }
-                }
-                if let Some(errors) = errors {
-                    return Err(errors);
-                }
-                self.scopes = Some(scopes);
-                return Ok(());
-            }
-            "timeout" => {
-                if self.timeout.is_some() {
-                    return Err(duplicate(meta, &key));
-                }
-                let lit: LitStr = meta.value()?.parse()?;
-                let millis = parse_duration(&lit.value()).ok_or_else(|| {
-                    syn::Error::new_spanned(
-                        &lit,
-                        "`timeout` is a positive whole number with a unit: \"500ms\", \"30s\", \"5m\" or \"1h\"",
-                    )
-                })?;
-                self.timeout = Some((lit, millis));
-                return Ok(());
-            }
-            "strict_args" => {
-                if self.strict_args.is_some() {
-                    return Err(duplicate(meta, &key));
-                }
-                if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
-                    return Err(syn::Error::new_spanned(
-                        path,
-                        "`strict_args` is a flag and takes no value: `#[atp_tool(strict_args)]`",
-                    ));
-                }
-                self.strict_args = Some(path.segments[0].ident.span());
-                return Ok(());
-            }
-            "crate" => {
-                if self.krate.is_some() {
-                    return Err(duplicate(meta, &key));
-                }
-                let lit: LitStr = meta.value()?.parse()?;
-                self.krate = Some(lit.parse()?);
-                return Ok(());
-            }
+            "required" => return self.parse_required(meta),
+            "scopes" => return self.parse_scopes(meta),
+            "timeout" => return self.parse_timeout(meta),
+            "strict_args" => return self.parse_strict_args(meta),
+            "crate" => return self.parse_crate(meta),
             _ => {
                 return Err(syn::Error::new_spanned(
                     path,
@@ -166,6 +79,119 @@ impl ToolArgs {
         let lit: LitStr = meta.value()?.parse()?;
         *slot = Some(lit);
         Ok(())
+    }
+
+    /// Parses `required = ["name", ...]`.
+    fn parse_required(&mut self, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+        if self.required.is_some() {
+            return Err(duplicate(meta, "required"));
+        }
+        let (span, names, errors) = string_list(
+            meta,
+            "`required` lists parameter names as strings: `required = [\"name\", ...]`",
+        )?;
+        self.required = Some((span, names));
+        errors.map_or(Ok(()), Err)
+    }
+
+    /// Parses `scopes = ["tickets:write", ...]`, each a valid OAuth scope
+    /// listed once.
+    fn parse_scopes(&mut self, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+        if self.scopes.is_some() {
+            return Err(duplicate(meta, "scopes"));
+        }
+        let (_, scopes, mut errors) = string_list(
+            meta,
+            "`scopes` lists OAuth scopes as strings: `scopes = [\"tickets:write\", ...]`",
+        )?;
+        check_scopes(&scopes, &mut errors);
+        if let Some(errors) = errors {
+            return Err(errors);
+        }
+        self.scopes = Some(scopes);
+        Ok(())
+    }
+
+    /// Parses `timeout = "30s"` into the literal and its milliseconds.
+    fn parse_timeout(&mut self, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+        if self.timeout.is_some() {
+            return Err(duplicate(meta, "timeout"));
+        }
+        let lit: LitStr = meta.value()?.parse()?;
+        let millis = parse_duration(&lit.value()).ok_or_else(|| {
+            syn::Error::new_spanned(
+                &lit,
+                "`timeout` is a positive whole number with a unit: \"500ms\", \"30s\", \"5m\" or \"1h\"",
+            )
+        })?;
+        self.timeout = Some((lit, millis));
+        Ok(())
+    }
+
+    /// Parses the `strict_args` flag, which takes no value.
+    fn parse_strict_args(&mut self, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+        let path = &meta.path;
+        if self.strict_args.is_some() {
+            return Err(duplicate(meta, "strict_args"));
+        }
+        if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+            return Err(syn::Error::new_spanned(
+                path,
+                "`strict_args` is a flag and takes no value: `#[atp_tool(strict_args)]`",
+            ));
+        }
+        self.strict_args = Some(path.segments[0].ident.span());
+        Ok(())
+    }
+
+    /// Parses `crate = "path::to::atp_sdk"`.
+    fn parse_crate(&mut self, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+        if self.krate.is_some() {
+            return Err(duplicate(meta, "crate"));
+        }
+        let lit: LitStr = meta.value()?.parse()?;
+        self.krate = Some(lit.parse()?);
+        Ok(())
+    }
+}
+
+/// A key's name: its identifier, or `crate` (a keyword, so a path
+/// segment); empty for any other path.
+fn key_name(path: &syn::Path) -> String {
+    path.get_ident()
+        .map(ToString::to_string)
+        .or_else(|| {
+            // `crate` is a keyword: it parses as a path segment.
+            (path.segments.len() == 1 && path.leading_colon.is_none())
+                .then(|| path.segments[0].ident.to_string())
+        })
+        .unwrap_or_default()
+}
+
+/// Adds an error to `errors` for each scope that is not one word of
+/// visible ASCII, or is listed before.
+fn check_scopes(scopes: &[LitStr], errors: &mut Option<syn::Error>) {
+    for (i, scope) in scopes.iter().enumerate() {
+        let text = scope.value();
+        // RFC 6749 §3.3: visible ASCII but space, `"` and `\`.
+        let valid = !text.is_empty()
+            && text
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+        if !valid {
+            push(
+                errors,
+                syn::Error::new_spanned(
+                    scope,
+                    "an OAuth scope is one word of visible ASCII (no spaces, quotes or backslashes), e.g. \"tickets:write\"",
+                ),
+            );
+        } else if scopes[..i].iter().any(|s| s.value() == text) {
+            push(
+                errors,
+                syn::Error::new_spanned(scope, format!("`{text}` is listed twice in `scopes`")),
+            );
+        }
     }
 }
 

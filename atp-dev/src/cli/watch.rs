@@ -4,11 +4,11 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{ExitCode, ExitStatus};
 use std::time::Duration;
 
-use notify_debouncer_full::notify::RecursiveMode;
-use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+use notify_debouncer_full::notify::{self, RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
 use tokio::sync::mpsc;
 
 use super::child::Child;
@@ -46,54 +46,27 @@ pub(super) async fn run(
         );
         return ExitCode::from(2);
     }
-    let filter = match Filter::new(&paths) {
-        Ok(filter) => filter,
-        Err((path, err)) => {
-            eprintln!("atp-dev: --watch {}: {err}", path.display());
-            return ExitCode::from(2);
-        }
+    let mut watching = match Watching::new(&paths) {
+        Ok(watching) => watching,
+        Err(code) => return code,
     };
-    let (tx, mut changes) = mpsc::unbounded_channel::<Vec<PathBuf>>();
-    let relevant = filter.clone();
-    let mut debouncer = match new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
-        let Ok(events) = result else { return };
-        let changed: Vec<PathBuf> = events
-            .into_iter()
-            // Opening or reading a file is no change.
-            .filter(|e| !e.event.kind.is_access() && !e.event.kind.is_other())
-            .flat_map(|e| e.event.paths.clone())
-            .filter(|p| relevant.matches(p))
-            .collect();
-        if !changed.is_empty() {
-            let _ = tx.send(changed);
-        }
-    }) {
-        Ok(debouncer) => debouncer,
-        Err(err) => {
-            eprintln!("atp-dev: --watch: could not watch files: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let mut watches = Watches::default();
-    for tree in &filter.trees {
-        if let Err(err) = watches.add_tree(&mut debouncer, tree, tree) {
-            eprintln!("atp-dev: --watch {}: {err}", tree.display());
-            return ExitCode::from(2);
-        }
-    }
-    for file in &filter.files {
-        let dir = file.parent().unwrap_or(Path::new("/"));
-        if let Err(err) = watches.add_dir(&mut debouncer, dir) {
-            eprintln!("atp-dev: --watch {}: {err}", file.display());
-            return ExitCode::from(2);
-        }
-    }
     let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     eprintln!(
         "atp-dev: watching {} — the command restarts when they change",
         shown.join(", ")
     );
+    supervise(command, base_url, api_key, signals, &mut watching).await
+}
 
+/// Runs `command`, restarting it on each burst of changes `watching`
+/// reports, until a signal.
+async fn supervise(
+    command: &[OsString],
+    base_url: &str,
+    api_key: &str,
+    signals: &mut Signals,
+    watching: &mut Watching,
+) -> ExitCode {
     let mut running = start(command, base_url, api_key);
     loop {
         let exited = async {
@@ -105,28 +78,11 @@ pub(super) async fn run(
         tokio::select! {
             status = exited => {
                 let child = running.take().expect("a child was running");
-                match status {
-                    Some(status) if status.success() => eprintln!(
-                        "atp-dev: {} exited ({status}); waiting for a change to start it again",
-                        child.program()
-                    ),
-                    Some(status) => eprintln!(
-                        "atp-dev: {} failed ({status}); fix it, and the next change starts it again",
-                        child.program()
-                    ),
-                    None => eprintln!("atp-dev: lost track of {}", child.program()),
-                }
+                report_exit(&child, status);
                 child.stop().await;
             }
-            Some(changed) = changes.recv() => {
-                // Later events of the same burst join this restart.
-                let mut changed = changed;
-                while let Ok(more) = changes.try_recv() {
-                    changed.extend(more);
-                }
-                // A new directory is watched from now on, and one that is
-                // gone is forgotten (it may come back).
-                watches.follow(&mut debouncer, &filter, &changed);
+            Some(changed) = watching.changes.recv() => {
+                let changed = watching.gather(changed);
                 eprintln!("atp-dev: {} — restarting", describe(&changed));
                 if let Some(child) = running.take() {
                     child.stop().await;
@@ -144,6 +100,21 @@ pub(super) async fn run(
     }
 }
 
+/// Says how the command ended (`None`: its status was lost).
+fn report_exit(child: &Child, status: Option<ExitStatus>) {
+    match status {
+        Some(status) if status.success() => eprintln!(
+            "atp-dev: {} exited ({status}); waiting for a change to start it again",
+            child.program()
+        ),
+        Some(status) => eprintln!(
+            "atp-dev: {} failed ({status}); fix it, and the next change starts it again",
+            child.program()
+        ),
+        None => eprintln!("atp-dev: lost track of {}", child.program()),
+    }
+}
+
 fn start(command: &[OsString], base_url: &str, api_key: &str) -> Option<Child> {
     match Child::spawn(command, base_url, api_key) {
         Ok(child) => Some(child),
@@ -152,6 +123,98 @@ fn start(command: &[OsString], base_url: &str, api_key: &str) -> Option<Child> {
             None
         }
     }
+}
+
+/// The watch on the paths: which changes count, the debouncer, the
+/// directories it watches and the bursts of changes it reports.
+struct Watching {
+    filter: Filter,
+    debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
+    watches: Watches,
+    changes: mpsc::UnboundedReceiver<Vec<PathBuf>>,
+}
+
+impl Watching {
+    /// Watches `paths`; the exit code, said why, when that can't be done.
+    fn new(paths: &[PathBuf]) -> Result<Self, ExitCode> {
+        let filter = match Filter::new(paths) {
+            Ok(filter) => filter,
+            Err((path, err)) => {
+                eprintln!("atp-dev: --watch {}: {err}", path.display());
+                return Err(ExitCode::from(2));
+            }
+        };
+        let (tx, changes) = mpsc::unbounded_channel::<Vec<PathBuf>>();
+        let debouncer = match debouncer(filter.clone(), tx) {
+            Ok(debouncer) => debouncer,
+            Err(err) => {
+                eprintln!("atp-dev: --watch: could not watch files: {err}");
+                return Err(ExitCode::FAILURE);
+            }
+        };
+        let mut watching = Watching {
+            filter,
+            debouncer,
+            watches: Watches::default(),
+            changes,
+        };
+        watching.watch_all()?;
+        Ok(watching)
+    }
+
+    /// Gives every watched tree, and each watched file's directory, its
+    /// watches; exit code 2, said why, when one can't be given.
+    fn watch_all(&mut self) -> Result<(), ExitCode> {
+        for tree in &self.filter.trees {
+            if let Err(err) = self.watches.add_tree(&mut self.debouncer, tree, tree) {
+                eprintln!("atp-dev: --watch {}: {err}", tree.display());
+                return Err(ExitCode::from(2));
+            }
+        }
+        for file in &self.filter.files {
+            let dir = file.parent().unwrap_or(Path::new("/"));
+            if let Err(err) = self.watches.add_dir(&mut self.debouncer, dir) {
+                eprintln!("atp-dev: --watch {}: {err}", file.display());
+                return Err(ExitCode::from(2));
+            }
+        }
+        Ok(())
+    }
+
+    /// `changed` with the changes queued behind it, the watches following
+    /// the directories made and removed.
+    fn gather(&mut self, mut changed: Vec<PathBuf>) -> Vec<PathBuf> {
+        // Later events of the same burst join this restart.
+        while let Ok(more) = self.changes.try_recv() {
+            changed.extend(more);
+        }
+        // A new directory is watched from now on, and one that is
+        // gone is forgotten (it may come back).
+        self.watches
+            .follow(&mut self.debouncer, &self.filter, &changed);
+        changed
+    }
+}
+
+/// A debouncer that sends each burst of changes `relevant` counts (not
+/// mere reads) to `tx`.
+fn debouncer(
+    relevant: Filter,
+    tx: mpsc::UnboundedSender<Vec<PathBuf>>,
+) -> notify::Result<Debouncer<RecommendedWatcher, RecommendedCache>> {
+    new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
+        let Ok(events) = result else { return };
+        let changed: Vec<PathBuf> = events
+            .into_iter()
+            // Opening or reading a file is no change.
+            .filter(|e| !e.event.kind.is_access() && !e.event.kind.is_other())
+            .flat_map(|e| e.event.paths.clone())
+            .filter(|p| relevant.matches(p))
+            .collect();
+        if !changed.is_empty() {
+            let _ = tx.send(changed);
+        }
+    })
 }
 
 /// Which changed paths count: anything under a watched directory but its

@@ -52,6 +52,7 @@ struct Converter<'a> {
 }
 
 impl Converter<'_> {
+    /// The Gemini rendering of one schema node.
     fn convert(&mut self, node: &Value) -> Value {
         self.written += 1;
         let Value::Object(map) = node else {
@@ -60,42 +61,41 @@ impl Converter<'_> {
             return json!({});
         };
         if let Some(Value::String(reference)) = map.get("$ref") {
-            let mut out = self.resolve(reference);
-            for key in ["description", "title"] {
-                if let Some(text) = map.get(key) {
-                    out.insert(key.to_owned(), text.clone());
-                }
-            }
-            return Value::Object(out);
+            return Value::Object(self.convert_ref(map, reference));
         }
         let mut out = Map::new();
-        let mut nullable = false;
-        match map.get("type") {
-            Some(Value::String(t)) if t == "null" => nullable = true,
-            Some(Value::String(t)) => {
-                out.insert("type".to_owned(), json!(upper(t)));
-            }
-            Some(Value::Array(types)) => {
-                let named: Vec<&str> = types
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .filter(|t| *t != "null")
-                    .collect();
-                nullable = named.len() < types.len();
-                match named.as_slice() {
-                    [one] => {
-                        out.insert("type".to_owned(), json!(upper(one)));
-                    }
-                    [] => {}
-                    many => {
-                        let branches: Vec<Value> =
-                            many.iter().map(|t| json!({"type": upper(t)})).collect();
-                        out.insert("anyOf".to_owned(), Value::Array(branches));
-                    }
-                }
-            }
-            _ => {}
+        let mut nullable = convert_type(map, &mut out);
+        nullable |= self.convert_branches(map, &mut out);
+        self.convert_all_of(map, &mut out);
+        nullable |= convert_const(map, &mut out);
+        nullable |= convert_enum(map, &mut out);
+        self.convert_properties(map, &mut out);
+        self.convert_items(map, &mut out);
+        copy_annotations(map, &mut out);
+        copy_format(map, &mut out);
+        drop_free_object(&mut out);
+        if nullable {
+            out.insert("nullable".to_owned(), Value::Bool(true));
         }
+        Value::Object(out)
+    }
+
+    /// A `$ref` node: its definition in place, with the node's own
+    /// description and title.
+    fn convert_ref(&mut self, map: &Map<String, Value>, reference: &str) -> Map<String, Value> {
+        let mut out = self.resolve(reference);
+        for key in ["description", "title"] {
+            if let Some(text) = map.get(key) {
+                out.insert(key.to_owned(), text.clone());
+            }
+        }
+        out
+    }
+
+    /// Writes the non-null branches of `anyOf`/`oneOf` into `out` (merged
+    /// in if only one is left); true if a branch was null.
+    fn convert_branches(&mut self, map: &Map<String, Value>, out: &mut Map<String, Value>) -> bool {
+        let mut nullable = false;
         for key in ["anyOf", "oneOf"] {
             let Some(Value::Array(branches)) = map.get(key) else {
                 continue;
@@ -117,6 +117,12 @@ impl Converter<'_> {
                 out.insert("anyOf".to_owned(), Value::Array(kept));
             }
         }
+        nullable
+    }
+
+    /// Merges a one-schema `allOf` into `out`, keeping the keys already
+    /// there.
+    fn convert_all_of(&mut self, map: &Map<String, Value>, out: &mut Map<String, Value>) {
         if let Some(Value::Array(all)) = map.get("allOf")
             && let [only] = all.as_slice()
             && let Value::Object(only) = self.convert(only)
@@ -125,39 +131,33 @@ impl Converter<'_> {
                 out.entry(key).or_insert(value);
             }
         }
-        match map.get("const") {
-            Some(Value::String(text)) => {
-                out.insert("enum".to_owned(), json!([text]));
-                out.entry("type").or_insert_with(|| json!("STRING"));
-            }
-            Some(Value::Null) => nullable = true,
-            _ => {}
-        }
-        if let Some(Value::Array(values)) = map.get("enum") {
-            nullable |= values.contains(&Value::Null);
-            let texts: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
-            // Gemini's enums are strings; others are left to the type.
-            if !texts.is_empty() && texts.iter().all(|v| v.is_string()) {
-                out.insert("enum".to_owned(), json!(texts));
-                out.entry("type").or_insert_with(|| json!("STRING"));
-            }
-        }
-        if let Some(Value::Object(properties)) = map.get("properties") {
-            let converted: Map<String, Value> = properties
+    }
+
+    /// Writes the converted `properties` into `out`, with the `required`
+    /// names among them.
+    fn convert_properties(&mut self, map: &Map<String, Value>, out: &mut Map<String, Value>) {
+        let Some(Value::Object(properties)) = map.get("properties") else {
+            return;
+        };
+        let converted: Map<String, Value> = properties
+            .iter()
+            .map(|(name, schema)| (name.clone(), self.convert(schema)))
+            .collect();
+        if let Some(Value::Array(required)) = map.get("required") {
+            let required: Vec<&Value> = required
                 .iter()
-                .map(|(name, schema)| (name.clone(), self.convert(schema)))
+                .filter(|r| r.as_str().is_some_and(|r| converted.contains_key(r)))
                 .collect();
-            if let Some(Value::Array(required)) = map.get("required") {
-                let required: Vec<&Value> = required
-                    .iter()
-                    .filter(|r| r.as_str().is_some_and(|r| converted.contains_key(r)))
-                    .collect();
-                if !required.is_empty() {
-                    out.insert("required".to_owned(), json!(required));
-                }
+            if !required.is_empty() {
+                out.insert("required".to_owned(), json!(required));
             }
-            out.insert("properties".to_owned(), Value::Object(converted));
         }
+        out.insert("properties".to_owned(), Value::Object(converted));
+    }
+
+    /// Writes the converted `items` (or a tuple's `prefixItems`, as what
+    /// every item is) into `out`.
+    fn convert_items(&mut self, map: &Map<String, Value>, out: &mut Map<String, Value>) {
         match (map.get("items"), map.get("prefixItems")) {
             (_, Some(Value::Array(prefix))) => {
                 // A tuple: Gemini has no positions, only what every item is.
@@ -176,52 +176,6 @@ impl Converter<'_> {
             }
             _ => {}
         }
-        for key in [
-            "description",
-            "title",
-            "pattern",
-            "minimum",
-            "maximum",
-            "minItems",
-            "maxItems",
-            "minLength",
-            "maxLength",
-            "minProperties",
-            "maxProperties",
-        ] {
-            if let Some(value) = map.get(key) {
-                out.insert(key.to_owned(), value.clone());
-            }
-        }
-        if let Some(default) = map.get("default").filter(|d| !d.is_null()) {
-            out.insert("default".to_owned(), default.clone());
-        }
-        if let Some(Value::String(format)) = map.get("format") {
-            let kept = match out.get("type").and_then(Value::as_str) {
-                Some("STRING") => matches!(format.as_str(), "date-time" | "enum"),
-                Some("INTEGER") => matches!(format.as_str(), "int32" | "int64"),
-                Some("NUMBER") => matches!(format.as_str(), "float" | "double"),
-                _ => false,
-            };
-            if kept {
-                out.insert("format".to_owned(), json!(format));
-            }
-        }
-        if out.get("type") == Some(&json!("OBJECT"))
-            && out
-                .get("properties")
-                .and_then(Value::as_object)
-                .is_none_or(Map::is_empty)
-        {
-            // Gemini wants an object's properties listed; one with free
-            // keys (a map) is shown as any value, with its description.
-            out.remove("type");
-            out.remove("properties");
-        }
-        if nullable {
-            out.insert("nullable".to_owned(), Value::Bool(true));
-        }
-        Value::Object(out)
     }
 
     /// A definition, copied in place (or "more of the same" once it has
@@ -257,6 +211,124 @@ impl Converter<'_> {
             Value::Object(map) => map,
             _ => Map::new(),
         }
+    }
+}
+
+/// Writes `type` into `out` as Gemini's upper-case name (several as an
+/// `anyOf`); true if one of the types was `null`.
+fn convert_type(map: &Map<String, Value>, out: &mut Map<String, Value>) -> bool {
+    let mut nullable = false;
+    match map.get("type") {
+        Some(Value::String(t)) if t == "null" => nullable = true,
+        Some(Value::String(t)) => {
+            out.insert("type".to_owned(), json!(upper(t)));
+        }
+        Some(Value::Array(types)) => {
+            let named: Vec<&str> = types
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|t| *t != "null")
+                .collect();
+            nullable = named.len() < types.len();
+            match named.as_slice() {
+                [one] => {
+                    out.insert("type".to_owned(), json!(upper(one)));
+                }
+                [] => {}
+                many => {
+                    let branches: Vec<Value> =
+                        many.iter().map(|t| json!({"type": upper(t)})).collect();
+                    out.insert("anyOf".to_owned(), Value::Array(branches));
+                }
+            }
+        }
+        _ => {}
+    }
+    nullable
+}
+
+/// Writes a string `const` into `out` as a one-value enum; true if the
+/// `const` is null.
+fn convert_const(map: &Map<String, Value>, out: &mut Map<String, Value>) -> bool {
+    match map.get("const") {
+        Some(Value::String(text)) => {
+            out.insert("enum".to_owned(), json!([text]));
+            out.entry("type").or_insert_with(|| json!("STRING"));
+            false
+        }
+        Some(Value::Null) => true,
+        _ => false,
+    }
+}
+
+/// Writes an all-string `enum` into `out` (without its null); true if the
+/// `enum` holds null.
+fn convert_enum(map: &Map<String, Value>, out: &mut Map<String, Value>) -> bool {
+    let Some(Value::Array(values)) = map.get("enum") else {
+        return false;
+    };
+    let texts: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
+    // Gemini's enums are strings; others are left to the type.
+    if !texts.is_empty() && texts.iter().all(|v| v.is_string()) {
+        out.insert("enum".to_owned(), json!(texts));
+        out.entry("type").or_insert_with(|| json!("STRING"));
+    }
+    values.contains(&Value::Null)
+}
+
+/// Copies the descriptive keys and bounds Gemini takes as they are, and a
+/// non-null `default`, into `out`.
+fn copy_annotations(map: &Map<String, Value>, out: &mut Map<String, Value>) {
+    for key in [
+        "description",
+        "title",
+        "pattern",
+        "minimum",
+        "maximum",
+        "minItems",
+        "maxItems",
+        "minLength",
+        "maxLength",
+        "minProperties",
+        "maxProperties",
+    ] {
+        if let Some(value) = map.get(key) {
+            out.insert(key.to_owned(), value.clone());
+        }
+    }
+    if let Some(default) = map.get("default").filter(|d| !d.is_null()) {
+        out.insert("default".to_owned(), default.clone());
+    }
+}
+
+/// Copies `format` into `out` if Gemini knows it for the type written.
+fn copy_format(map: &Map<String, Value>, out: &mut Map<String, Value>) {
+    if let Some(Value::String(format)) = map.get("format") {
+        let kept = match out.get("type").and_then(Value::as_str) {
+            Some("STRING") => matches!(format.as_str(), "date-time" | "enum"),
+            Some("INTEGER") => matches!(format.as_str(), "int32" | "int64"),
+            Some("NUMBER") => matches!(format.as_str(), "float" | "double"),
+            _ => false,
+        };
+        if kept {
+            out.insert("format".to_owned(), json!(format));
+        }
+    }
+}
+
+/// Drops `type` and `properties` from an object schema with no properties
+/// listed.
+fn drop_free_object(out: &mut Map<String, Value>) {
+    if out.get("type") == Some(&json!("OBJECT"))
+        && out
+            .get("properties")
+            .and_then(Value::as_object)
+            .is_none_or(Map::is_empty)
+    {
+        // Gemini wants an object's properties listed; one with free
+        // keys (a map) is shown as any value, with its description.
+        out.remove("type");
+        out.remove("properties");
     }
 }
 

@@ -95,85 +95,32 @@ impl Writer {
             Value::Bool(true) => return Err(any_value(shown)),
             _ => return Err(format!("`{shown}` accepts nothing")),
         };
-        if let Some((_, what)) = REFUSED.iter().find(|(key, _)| map.contains_key(*key)) {
-            return Err(format!(
-                "`{shown}` uses {what}, which strict mode can't describe"
-            ));
-        }
-        if map.contains_key("prefixItems") {
-            return Err(format!(
-                "`{shown}` is a tuple (items by position), which strict mode can't describe"
-            ));
-        }
+        refuse_keywords(map, shown)?;
         if let Some(Value::String(reference)) = map.get("$ref") {
-            // A `$ref` stands alone in strict mode: its description goes
-            // on a one-branch `anyOf` around it.
-            let mut out = Map::new();
-            for key in ["description", "title"] {
-                if let Some(text) = map.get(key) {
-                    out.insert(key.to_owned(), text.clone());
-                }
-            }
-            if out.is_empty() {
-                return Ok(json!({"$ref": reference}));
-            }
-            out.insert("anyOf".to_owned(), json!([{"$ref": reference}]));
-            return Ok(Value::Object(out));
+            return Ok(reference_node(map, reference));
         }
-        let typed = map.contains_key("type")
-            || ["anyOf", "oneOf", "allOf", "enum", "const", "properties"]
-                .iter()
-                .any(|k| map.contains_key(*k));
-        if !typed {
-            return Err(any_value(shown));
+        refuse_any_value(map, shown)?;
+        refuse_length_limits(map, shown)?;
+        refuse_mixed_unions(map, shown)?;
+        let mut out = kept_keywords(map);
+        self.write_branches(map, at, shown, depth, &mut out)?;
+        if is_object(map) {
+            self.write_object(map, at, shown, depth, &mut out)?;
         }
-        if let Some(Value::Array(types)) = map.get("type")
-            && super::ANY_BUT_NULL
-                .iter()
-                .all(|t| types.iter().any(|given| given == t))
-        {
-            // Any value but `null`: a required parameter of any JSON.
-            return Err(any_value(shown));
-        }
-        for key in ["minLength", "maxLength"] {
-            if map.contains_key(key) {
-                // Strict mode would drop it, and the schema would take
-                // what the tool refuses (a `char` is one character).
-                return Err(format!(
-                    "`{shown}` has a length limit (`{key}`), which strict mode does not keep"
-                ));
-            }
-        }
-        let kinds = ["anyOf", "oneOf", "allOf"]
-            .iter()
-            .filter(|k| map.contains_key(**k))
-            .count();
-        if kinds > 1 {
-            return Err(format!(
-                "`{shown}` combines `anyOf`, `oneOf` and `allOf`, which strict mode can't describe"
-            ));
-        }
-        if kinds == 1 && map.contains_key("properties") {
-            // An object of its own properties and one of several shapes (a
-            // flattened enum): closing it would refuse the shapes' keys.
-            return Err(format!(
-                "`{shown}` has properties of its own and a union of shapes (a flattened enum), which strict mode can't describe"
-            ));
-        }
-        let mut out = Map::new();
-        if let Some(t) = map.get("type") {
-            out.insert("type".to_owned(), t.clone());
-        }
-        for key in KEPT {
-            if let Some(value) = map.get(key) {
-                out.insert(key.to_owned(), value.clone());
-            }
-        }
-        if let Some(Value::String(format)) = map.get("format")
-            && FORMATS.contains(&format.as_str())
-        {
-            out.insert("format".to_owned(), json!(format));
-        }
+        self.write_items(map, at, depth, &mut out)?;
+        Ok(Value::Object(out))
+    }
+
+    /// Writes the strict forms of the `anyOf`/`oneOf` branches and a
+    /// one-schema `allOf` into `out` as one `anyOf`.
+    fn write_branches(
+        &mut self,
+        map: &Map<String, Value>,
+        at: &str,
+        shown: &str,
+        depth: usize,
+        out: &mut Map<String, Value>,
+    ) -> Result<(), String> {
         let mut branches = Vec::new();
         for key in ["anyOf", "oneOf"] {
             if let Some(Value::Array(list)) = map.get(key) {
@@ -195,53 +142,81 @@ impl Writer {
         if !branches.is_empty() {
             out.insert("anyOf".to_owned(), Value::Array(branches));
         }
-        let is_object = match map.get("type") {
-            Some(Value::String(t)) => t == "object",
-            Some(Value::Array(types)) => types.iter().any(|t| t == "object"),
-            _ => map.contains_key("properties"),
-        };
-        if is_object {
-            if depth + 1 > MAX_DEPTH {
+        Ok(())
+    }
+
+    /// Writes an object's strict form into `out`: every property strict
+    /// and required, no others allowed.
+    fn write_object(
+        &mut self,
+        map: &Map<String, Value>,
+        at: &str,
+        shown: &str,
+        depth: usize,
+        out: &mut Map<String, Value>,
+    ) -> Result<(), String> {
+        if depth + 1 > MAX_DEPTH {
+            return Err(format!(
+                "`{shown}` is nested more than {MAX_DEPTH} objects deep, the most strict mode takes"
+            ));
+        }
+        let closed = map.get("additionalProperties") == Some(&Value::Bool(false));
+        match map.get("additionalProperties") {
+            None if map.contains_key("properties") => {}
+            _ if closed => {}
+            _ => {
                 return Err(format!(
-                    "`{shown}` is nested more than {MAX_DEPTH} objects deep, the most strict mode takes"
+                    "`{shown}` is an object with free keys (a map), which strict mode can't describe"
                 ));
             }
-            let closed = map.get("additionalProperties") == Some(&Value::Bool(false));
-            match map.get("additionalProperties") {
-                None if map.contains_key("properties") => {}
-                _ if closed => {}
-                _ => {
-                    return Err(format!(
-                        "`{shown}` is an object with free keys (a map), which strict mode can't describe"
-                    ));
-                }
-            }
-            let mut properties = Map::new();
-            if let Some(Value::Object(given)) = map.get("properties") {
-                for (name, schema) in given {
-                    let path = if at.is_empty() {
-                        name.clone()
-                    } else {
-                        format!("{at}.{name}")
-                    };
-                    // Every property is required: an optional one that
-                    // takes `null` (an `Option`, any parameter left out of
-                    // `required`) is left out by sending `null`, which the
-                    // tool reads as absent; one with a default that does
-                    // not take `null` is always given a value, as the
-                    // OpenAI Agents SDK makes it.
-                    properties.insert(name.clone(), self.node(schema, &path, depth + 1)?);
-                }
-            }
-            self.properties += properties.len();
-            let names: Vec<Value> = properties.keys().map(|k| json!(k)).collect();
-            out.insert("properties".to_owned(), Value::Object(properties));
-            out.insert("required".to_owned(), Value::Array(names));
-            out.insert("additionalProperties".to_owned(), Value::Bool(false));
-            if !out.contains_key("type") {
-                out.insert("type".to_owned(), json!("object"));
+        }
+        let properties = self.strict_properties(map, at, depth)?;
+        self.properties += properties.len();
+        let names: Vec<Value> = properties.keys().map(|k| json!(k)).collect();
+        out.insert("properties".to_owned(), Value::Object(properties));
+        out.insert("required".to_owned(), Value::Array(names));
+        out.insert("additionalProperties".to_owned(), Value::Bool(false));
+        if !out.contains_key("type") {
+            out.insert("type".to_owned(), json!("object"));
+        }
+        Ok(())
+    }
+
+    /// The strict forms of an object's `properties`, one object deeper.
+    fn strict_properties(
+        &mut self,
+        map: &Map<String, Value>,
+        at: &str,
+        depth: usize,
+    ) -> Result<Map<String, Value>, String> {
+        let mut properties = Map::new();
+        if let Some(Value::Object(given)) = map.get("properties") {
+            for (name, schema) in given {
+                let path = if at.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{at}.{name}")
+                };
+                // Every property is required: an optional one that
+                // takes `null` (an `Option`, any parameter left out of
+                // `required`) is left out by sending `null`, which the
+                // tool reads as absent; one with a default that does
+                // not take `null` is always given a value, as the
+                // OpenAI Agents SDK makes it.
+                properties.insert(name.clone(), self.node(schema, &path, depth + 1)?);
             }
         }
+        Ok(properties)
+    }
+
+    /// Writes the strict form of `items` into `out`.
+    fn write_items(
+        &mut self,
+        map: &Map<String, Value>,
+        at: &str,
+        depth: usize,
+        out: &mut Map<String, Value>,
+    ) -> Result<(), String> {
         match map.get("items") {
             None => {}
             Some(Value::Bool(true)) => return Err(any_value(&format!("{at}[]"))),
@@ -251,7 +226,124 @@ impl Writer {
                 out.insert("items".to_owned(), items);
             }
         }
-        Ok(Value::Object(out))
+        Ok(())
+    }
+}
+
+/// Refuses the keywords that have no strict form, and tuples.
+fn refuse_keywords(map: &Map<String, Value>, shown: &str) -> Result<(), String> {
+    if let Some((_, what)) = REFUSED.iter().find(|(key, _)| map.contains_key(*key)) {
+        return Err(format!(
+            "`{shown}` uses {what}, which strict mode can't describe"
+        ));
+    }
+    if map.contains_key("prefixItems") {
+        return Err(format!(
+            "`{shown}` is a tuple (items by position), which strict mode can't describe"
+        ));
+    }
+    Ok(())
+}
+
+/// The strict form of a `$ref` node, with its description and title.
+fn reference_node(map: &Map<String, Value>, reference: &str) -> Value {
+    // A `$ref` stands alone in strict mode: its description goes
+    // on a one-branch `anyOf` around it.
+    let mut out = Map::new();
+    for key in ["description", "title"] {
+        if let Some(text) = map.get(key) {
+            out.insert(key.to_owned(), text.clone());
+        }
+    }
+    if out.is_empty() {
+        return json!({"$ref": reference});
+    }
+    out.insert("anyOf".to_owned(), json!([{"$ref": reference}]));
+    Value::Object(out)
+}
+
+/// Refuses a schema that takes any JSON value (or any but `null`).
+fn refuse_any_value(map: &Map<String, Value>, shown: &str) -> Result<(), String> {
+    let typed = map.contains_key("type")
+        || ["anyOf", "oneOf", "allOf", "enum", "const", "properties"]
+            .iter()
+            .any(|k| map.contains_key(*k));
+    if !typed {
+        return Err(any_value(shown));
+    }
+    if let Some(Value::Array(types)) = map.get("type")
+        && super::ANY_BUT_NULL
+            .iter()
+            .all(|t| types.iter().any(|given| given == t))
+    {
+        // Any value but `null`: a required parameter of any JSON.
+        return Err(any_value(shown));
+    }
+    Ok(())
+}
+
+/// Refuses a length limit, which strict mode does not keep.
+fn refuse_length_limits(map: &Map<String, Value>, shown: &str) -> Result<(), String> {
+    for key in ["minLength", "maxLength"] {
+        if map.contains_key(key) {
+            // Strict mode would drop it, and the schema would take
+            // what the tool refuses (a `char` is one character).
+            return Err(format!(
+                "`{shown}` has a length limit (`{key}`), which strict mode does not keep"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses unions of more than one kind, and a union beside properties
+/// of its own.
+fn refuse_mixed_unions(map: &Map<String, Value>, shown: &str) -> Result<(), String> {
+    let kinds = ["anyOf", "oneOf", "allOf"]
+        .iter()
+        .filter(|k| map.contains_key(**k))
+        .count();
+    if kinds > 1 {
+        return Err(format!(
+            "`{shown}` combines `anyOf`, `oneOf` and `allOf`, which strict mode can't describe"
+        ));
+    }
+    if kinds == 1 && map.contains_key("properties") {
+        // An object of its own properties and one of several shapes (a
+        // flattened enum): closing it would refuse the shapes' keys.
+        return Err(format!(
+            "`{shown}` has properties of its own and a union of shapes (a flattened enum), which strict mode can't describe"
+        ));
+    }
+    Ok(())
+}
+
+/// The `type`, the keywords strict mode takes and a supported `format`,
+/// copied from `map`.
+fn kept_keywords(map: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    if let Some(t) = map.get("type") {
+        out.insert("type".to_owned(), t.clone());
+    }
+    for key in KEPT {
+        if let Some(value) = map.get(key) {
+            out.insert(key.to_owned(), value.clone());
+        }
+    }
+    if let Some(Value::String(format)) = map.get("format")
+        && FORMATS.contains(&format.as_str())
+    {
+        out.insert("format".to_owned(), json!(format));
+    }
+    out
+}
+
+/// Whether the schema describes an object.
+fn is_object(map: &Map<String, Value>) -> bool {
+    match map.get("type") {
+        Some(Value::String(t)) => t == "object",
+        Some(Value::Array(types)) => types.iter().any(|t| t == "object"),
+        _ => map.contains_key("properties"),
     }
 }
 
