@@ -282,6 +282,7 @@ impl Context {
     ///     ctx.log(LogLevel::Notice, "cache cleaned: 3 entries");
     ///     "cleaned".into()
     /// }
+    /// # fn main() {}
     /// ```
     pub fn log(&self, level: LogLevel, message: impl Into<String>) {
         let message = message.into();
