@@ -5,7 +5,12 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::asking::{Answer, Elicitation, Sampling};
 use crate::cancel::Cancel;
+use crate::error::CallError;
 use crate::principal::Principal;
 use crate::protocol::RequestId;
 
@@ -88,13 +93,23 @@ pub(crate) struct ContextParts {
     pub(crate) talk: Option<Arc<dyn TalkBack>>,
 }
 
-/// How a link carries a call's progress and log lines to its caller: in
-/// order, without blocking the tool (MCP's notifications).
+/// A request to the caller, answered later.
+pub(crate) type Asked<T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, CallError>> + Send>>;
+
+/// How a link carries what a call says and asks to its caller (MCP's
+/// notifications and server-to-client requests). Saying never blocks and
+/// keeps its order.
 pub(crate) trait TalkBack: Send + Sync {
     /// `notifications/progress`, if the request asked for progress.
     fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>);
     /// `notifications/message`, if the caller's level lets it through.
     fn log(&self, level: LogLevel, message: String);
+    /// `elicitation/create` with `schema` (checked against the subset MCP
+    /// allows here), for the tool `tool` asking for `what`.
+    fn elicit(&self, message: String, schema: Value, what: String) -> Asked<Answer>;
+    /// `sampling/createMessage`: the text of the model's answer.
+    fn sample(&self, request: &Sampling) -> Asked<String>;
 }
 
 /// The severity of a line a tool logs to its caller with
@@ -294,6 +309,108 @@ impl Context {
         }
         if let Some(talk) = &self.0.talk {
             talk.log(level, message);
+        }
+    }
+
+    /// Asks the user for a `T` (MCP's `elicitation/create`, with `T`'s
+    /// schema), and waits for the answer: [`Elicitation::Accept`] with
+    /// what they gave, `Decline` or `Cancel`. `T` is a flat object of
+    /// strings, numbers, booleans, enums and arrays of enums (what MCP
+    /// allows a client to ask for); its doc comments, defaults
+    /// (`#[serde(default = ...)]`) and titled variants carry over.
+    ///
+    /// # Errors
+    ///
+    /// [`CallError::Unsupported`] over ATP, which can't ask the user, and
+    /// from an MCP client without the `elicitation` capability;
+    /// [`CallError::Tool`] when `T`'s schema is outside the subset (the
+    /// text names the tool and `T`), the client's answer does not read as
+    /// a `T`, or the request failed. `?` makes any of them the call's
+    /// answer. See [`Elicitation`] for an example.
+    pub async fn elicit<T: DeserializeOwned + schemars::JsonSchema>(
+        &self,
+        message: &str,
+    ) -> Result<Elicitation<T>, CallError> {
+        let what = format!("`{}`", std::any::type_name::<T>());
+        let answer = self
+            .ask(message, crate::asking::schema_for::<T>(), what.clone())
+            .await?;
+        Ok(match answer {
+            Elicitation::Accept(value) => {
+                Elicitation::Accept(serde_json::from_value(value).map_err(|err| {
+                    CallError::Tool(format!("the user's answer does not read as {what}: {err}"))
+                })?)
+            }
+            Elicitation::Decline => Elicitation::Decline,
+            Elicitation::Cancel => Elicitation::Cancel,
+        })
+    }
+
+    /// [`elicit`](Self::elicit) with a schema written by hand (a JSON
+    /// Schema object of the subset MCP allows); the answer as JSON.
+    ///
+    /// # Errors
+    ///
+    /// As for [`elicit`](Self::elicit).
+    pub async fn elicit_with_schema(
+        &self,
+        message: &str,
+        schema: Value,
+    ) -> Result<Elicitation<Value>, CallError> {
+        self.ask(message, schema, "its schema".to_owned()).await
+    }
+
+    async fn ask(
+        &self,
+        message: &str,
+        schema: Value,
+        what: String,
+    ) -> Result<Elicitation<Value>, CallError> {
+        let Some(talk) = &self.0.talk else {
+            return Err(CallError::Unsupported(format!(
+                "the tool {} asked the user for input, which needs MCP (elicitation): this call \
+                 came over ATP",
+                self.0.tool
+            )));
+        };
+        let what = format!("the tool {} asks the user for {what}", self.0.tool);
+        Ok(match talk.elicit(message.to_owned(), schema, what).await? {
+            Answer::Accept(value) => Elicitation::Accept(value),
+            Answer::Decline => Elicitation::Decline,
+            Answer::Cancel => Elicitation::Cancel,
+        })
+    }
+
+    /// Asks the caller's model for a completion (MCP's
+    /// `sampling/createMessage`) and returns the text of its answer. A
+    /// `&str` is a prompt with the defaults; a [`Sampling`] says more.
+    ///
+    /// ```
+    /// use atp_sdk::{atp_tool, CallError, Context, Sampling};
+    ///
+    /// /// Names a release.
+    /// #[atp_tool]
+    /// async fn release_name(version: String, ctx: Context) -> Result<String, CallError> {
+    ///     let request = Sampling::new(format!("One word to name release {version}")).max_tokens(10);
+    ///     ctx.sample(request).await
+    /// }
+    /// # fn main() {}
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`CallError::Unsupported`] over ATP, and from an MCP client
+    /// without the `sampling` capability; [`CallError::Tool`] when the
+    /// request failed or the answer holds no text.
+    pub async fn sample(&self, request: impl Into<Sampling>) -> Result<String, CallError> {
+        let request = request.into();
+        match &self.0.talk {
+            Some(talk) => talk.sample(&request).await,
+            None => Err(CallError::Unsupported(format!(
+                "the tool {} asked for a completion from the caller's model, which needs MCP \
+                 (sampling): this call came over ATP",
+                self.0.tool
+            ))),
         }
     }
 

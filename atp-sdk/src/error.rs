@@ -173,6 +173,12 @@ pub enum CallError {
     MalformedRequest(String),
     /// The caller cancelled the call (MCP's `notifications/cancelled`).
     Cancelled,
+    /// The tool asked its caller for something the caller can't give: the
+    /// user's input ([`Context::elicit`](crate::Context::elicit)) or its
+    /// model's ([`Context::sample`](crate::Context::sample)) over ATP, or
+    /// from an MCP client that declared no such capability. The text says
+    /// which, and what is needed.
+    Unsupported(String),
 }
 
 impl CallError {
@@ -232,6 +238,7 @@ impl fmt::Display for CallError {
             Self::InvalidAction(reason) => write!(f, "Invalid app action: {reason}"),
             Self::MalformedRequest(reason) => write!(f, "Malformed request: {reason}"),
             Self::Cancelled => f.write_str("Call cancelled by the caller"),
+            Self::Unsupported(what) => f.write_str(what),
         }
     }
 }

@@ -11,6 +11,7 @@
 // stop; `client` builds it all from `config`, and `run` owns a process.
 mod announce;
 mod apps;
+mod asking;
 mod backoff;
 mod call_metrics;
 mod cancel;
@@ -49,6 +50,7 @@ mod ws;
 mod ws_connect;
 
 pub use apps::{App, AppDef, AppStep};
+pub use asking::{Elicitation, Sampling};
 pub use client::{ENV_SEND_SOURCE, StopHandle, ToolKitClient, ToolKitClientBuilder};
 pub use config::{
     ENV_API_KEY, ENV_APP_NAME, ENV_AUTH_TOKEN, ENV_BASE_URL, ENV_MCP_ADDR, ENV_MCP_ALLOWED_ORIGINS,

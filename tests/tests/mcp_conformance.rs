@@ -18,8 +18,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use atp_sdk::{CallArgs, Context, DynamicTool, LogLevel, ToolKitClient, Transport, atp_tool};
+use atp_sdk::{
+    CallArgs, CallError, Context, DynamicTool, Elicitation, LogLevel, Sampling, ToolKitClient,
+    Transport, atp_tool,
+};
 use atp_tests::mcp_client::HttpServed;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// How long the whole suite may take (it runs some 30 scenarios, one
@@ -64,6 +69,120 @@ fn test_tool_with_progress(ctx: Context) -> String {
     "Progress test completed".to_owned()
 }
 
+/// Asks the client's model (scenario tools-call-sampling).
+#[atp_tool]
+async fn test_sampling(prompt: String, ctx: Context) -> Result<String, CallError> {
+    let answer = ctx.sample(Sampling::new(prompt).max_tokens(100)).await?;
+    Ok(format!("LLM response: {answer}"))
+}
+
+/// What the user is asked for (scenario tools-call-elicitation).
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+struct UserInfo {
+    /// User's response
+    username: String,
+    /// User's email address
+    email: String,
+}
+
+/// Asks the user (scenario tools-call-elicitation).
+#[atp_tool]
+async fn test_elicitation(message: String, ctx: Context) -> Result<String, CallError> {
+    let answer = ctx.elicit::<UserInfo>(&message).await?;
+    Ok(format!("User response: {}", describe(answer)))
+}
+
+fn describe<T: Serialize>(answer: Elicitation<T>) -> String {
+    match answer {
+        Elicitation::Accept(content) => format!(
+            "action=accept, content={}",
+            serde_json::to_string(&content).unwrap_or_default()
+        ),
+        Elicitation::Decline => "action=decline, content={}".to_owned(),
+        Elicitation::Cancel => "action=cancel, content={}".to_owned(),
+    }
+}
+
+/// A status, as the user picks one.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum Status {
+    Active,
+    Inactive,
+    Pending,
+}
+
+/// Every primitive with a default (scenario elicitation-sep1034-defaults).
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+struct Defaults {
+    #[serde(default = "john_doe")]
+    name: String,
+    #[serde(default = "thirty")]
+    age: i64,
+    #[serde(default = "score")]
+    score: f64,
+    #[serde(default = "active")]
+    status: Status,
+    #[serde(default = "yes")]
+    verified: bool,
+}
+
+fn john_doe() -> String {
+    "John Doe".to_owned()
+}
+fn thirty() -> i64 {
+    30
+}
+fn score() -> f64 {
+    95.5
+}
+fn active() -> Status {
+    Status::Active
+}
+fn yes() -> bool {
+    true
+}
+
+/// Asks with defaults for every primitive (scenario
+/// elicitation-sep1034-defaults).
+#[atp_tool]
+async fn test_elicitation_sep1034_defaults(ctx: Context) -> Result<String, CallError> {
+    let answer = ctx
+        .elicit::<Defaults>("Please review and update the form fields with defaults")
+        .await?;
+    Ok(format!("Elicitation completed: {}", describe(answer)))
+}
+
+/// Asks with each of the five enum forms (scenario
+/// elicitation-sep1330-enums); the legacy `enumNames` one is no Rust
+/// type's, so the schema is written by hand.
+#[atp_tool]
+async fn test_elicitation_sep1330_enums(ctx: Context) -> Result<String, CallError> {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "untitledSingle": { "type": "string", "enum": ["option1", "option2", "option3"] },
+            "titledSingle": { "type": "string", "oneOf": [
+                { "const": "value1", "title": "First Option" },
+                { "const": "value2", "title": "Second Option" },
+                { "const": "value3", "title": "Third Option" }
+            ] },
+            "legacyEnum": { "type": "string", "enum": ["opt1", "opt2", "opt3"],
+                "enumNames": ["Option One", "Option Two", "Option Three"] },
+            "untitledMulti": { "type": "array", "items": { "type": "string", "enum": ["option1", "option2", "option3"] } },
+            "titledMulti": { "type": "array", "items": { "anyOf": [
+                { "const": "value1", "title": "First Choice" },
+                { "const": "value2", "title": "Second Choice" },
+                { "const": "value3", "title": "Third Choice" }
+            ] } }
+        }
+    });
+    let answer = ctx
+        .elicit_with_schema("Please select options", schema)
+        .await?;
+    Ok(format!("Elicitation completed: {}", describe(answer)))
+}
+
 /// Tool with JSON Schema 2020-12 features (scenario json-schema-2020-12):
 /// `$schema`, `$defs` and `additionalProperties: false` kept in
 /// `tools/list`. A typed `#[atp_tool]` inlines a type used once (every
@@ -104,6 +223,10 @@ fn toolkit() -> ToolKitClient {
             "test_error_handling",
             "test_tool_with_logging",
             "test_tool_with_progress",
+            "test_sampling",
+            "test_elicitation",
+            "test_elicitation_sep1034_defaults",
+            "test_elicitation_sep1330_enums",
         ])
         .tool(json_schema_2020_12_tool())
         .build()

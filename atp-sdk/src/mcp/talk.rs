@@ -14,12 +14,17 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use rmcp::model::{
+    CreateMessageRequestParams, ElicitRequestParams, ElicitationAction, ElicitationSchema,
     LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken,
 };
 use rmcp::service::{Peer, RoleServer};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::context::{LogLevel, TalkBack};
+use serde_json::Value;
+
+use crate::asking::{Answer, Sampling};
+use crate::context::{Asked, LogLevel, TalkBack};
+use crate::error::CallError;
 
 /// How long a result waits for the notifications before it to go out.
 const FLUSH: Duration = Duration::from_secs(2);
@@ -55,6 +60,8 @@ enum Note {
 
 /// One call's way back to its client.
 pub(crate) struct McpTalk {
+    /// The client, for the requests (elicitation, sampling).
+    peer: Peer<RoleServer>,
     notes: mpsc::UnboundedSender<Note>,
     /// The request's `_meta.progressToken`: no progress is sent without.
     progress_token: Option<ProgressToken>,
@@ -72,8 +79,9 @@ impl McpTalk {
         tool: &str,
     ) -> Arc<Self> {
         let (notes, rx) = mpsc::unbounded_channel();
-        tokio::spawn(send_all(peer, rx));
+        tokio::spawn(send_all(peer.clone(), rx));
         Arc::new(Self {
+            peer,
             notes,
             progress_token,
             level,
@@ -109,6 +117,85 @@ impl TalkBack for McpTalk {
         let note = LoggingMessageNotificationParam::new(theirs(level), message.into())
             .with_logger(self.logger.clone());
         let _ = self.notes.send(Note::Log(note));
+    }
+
+    fn elicit(&self, message: String, schema: Value, what: String) -> Asked<Answer> {
+        let peer = self.peer.clone();
+        Box::pin(async move {
+            let declared = peer
+                .peer_info()
+                .is_some_and(|info| info.capabilities.elicitation.is_some());
+            if !declared {
+                return Err(CallError::Unsupported(format!(
+                    "{what}, and this MCP client can't ask the user (it declared no \
+                     `elicitation` capability)"
+                )));
+            }
+            // rmcp's type is the subset MCP allows: what does not read as
+            // it is outside.
+            let schema: ElicitationSchema = serde_json::from_value(schema).map_err(|err| {
+                CallError::Tool(format!(
+                    "{what}, whose schema is outside what MCP lets a client ask for (a flat \
+                     object of strings, numbers, booleans, enums and arrays of enums): {err}"
+                ))
+            })?;
+            let params = ElicitRequestParams::FormElicitationParams {
+                meta: None,
+                message,
+                requested_schema: schema,
+            };
+            let answer = peer
+                .create_elicitation(params)
+                .await
+                .map_err(|err| CallError::Tool(format!("{what}, and the request failed: {err}")))?;
+            Ok(match answer.action {
+                ElicitationAction::Accept => Answer::Accept(answer.content.unwrap_or(Value::Null)),
+                ElicitationAction::Decline => Answer::Decline,
+                _ => Answer::Cancel,
+            })
+        })
+    }
+
+    fn sample(&self, request: &Sampling) -> Asked<String> {
+        let peer = self.peer.clone();
+        let params = request.to_params();
+        Box::pin(async move {
+            let declared = peer
+                .peer_info()
+                .is_some_and(|info| info.capabilities.sampling.is_some());
+            if !declared {
+                return Err(CallError::Unsupported(
+                    "this MCP client can't be asked for a completion from its model (it declared \
+                     no `sampling` capability)"
+                        .to_owned(),
+                ));
+            }
+            let params: CreateMessageRequestParams =
+                serde_json::from_value(params).map_err(|err| {
+                    CallError::Tool(format!("the sampling request is invalid: {err}"))
+                })?;
+            let answer = peer
+                .create_message(params)
+                .await
+                .map_err(|err| CallError::Tool(format!("sampling failed: {err}")))?;
+            let answer = serde_json::to_value(&answer).unwrap_or(Value::Null);
+            text_of(&answer["content"])
+                .ok_or_else(|| CallError::Tool("the model's answer holds no text".to_owned()))
+        })
+    }
+}
+
+/// The text of a sampling answer's content: one block, or several.
+fn text_of(content: &Value) -> Option<String> {
+    match content {
+        Value::Array(blocks) => {
+            let texts: Vec<&str> = blocks
+                .iter()
+                .filter_map(|b| b.get("text").and_then(Value::as_str))
+                .collect();
+            (!texts.is_empty()).then(|| texts.join(""))
+        }
+        block => block.get("text").and_then(Value::as_str).map(str::to_owned),
     }
 }
 
