@@ -15,6 +15,11 @@ pub struct McpAnswer {
     pub structured: Option<Value>,
     /// `isError`: the tool's error, or the call's.
     pub is_error: bool,
+    /// A JSON-RPC error instead of a result (code -32602, invalid params),
+    /// with its message: a call of a tool the server does not have, as the
+    /// MCP spec lists it. The message is ATP's text (`Unknown tool:
+    /// <name>`); `content` holds it too, and `is_error` is set.
+    pub protocol_error: Option<String>,
 }
 
 impl McpAnswer {
@@ -26,10 +31,17 @@ impl McpAnswer {
     pub(crate) fn of(result: CallResult) -> Self {
         let text = |text: String| vec![json!({"type": "text", "text": text})];
         match result {
+            Err(err @ crate::error::CallError::UnknownTool(_)) => Self {
+                content: text(err.to_string()),
+                structured: None,
+                is_error: true,
+                protocol_error: Some(err.to_string()),
+            },
             Err(err) => Self {
                 content: text(err.to_string()),
                 structured: None,
                 is_error: true,
+                protocol_error: None,
             },
             Ok(Value::Object(mut map)) if is_error_object(&map) => Self {
                 content: text(match map.remove("error") {
@@ -38,21 +50,25 @@ impl McpAnswer {
                 }),
                 structured: None,
                 is_error: true,
+                protocol_error: None,
             },
             Ok(value @ Value::Object(_)) => Self {
                 content: text(value.to_string()),
                 structured: Some(value),
                 is_error: false,
+                protocol_error: None,
             },
             Ok(Value::String(s)) => Self {
                 content: text(s),
                 structured: None,
                 is_error: false,
+                protocol_error: None,
             },
             Ok(value) => Self {
                 content: text(value.to_string()),
                 structured: None,
                 is_error: false,
+                protocol_error: None,
             },
         }
     }

@@ -118,6 +118,17 @@ async fn exercise(client: &Client, token: Option<&str>) {
         assert!(is_error, "{name}: an error result");
         assert_eq!(text, expected, "{name}");
     }
+    // An unknown tool: a JSON-RPC error (-32602) with ATP's text.
+    let unknown = tokio::time::timeout(WAIT, client.call_tool(CallToolRequestParams::new("nope")))
+        .await
+        .expect("answered in time");
+    match unknown {
+        Err(rmcp::ServiceError::McpError(data)) => {
+            assert_eq!(data.code, rmcp::model::ErrorCode::INVALID_PARAMS);
+            assert_eq!(data.message, "Unknown tool: nope");
+        }
+        other => panic!("a JSON-RPC error for an unknown tool: {other:?}"),
+    }
 
     // The token.
     let (is_error, text, _) = call(client, "whoami", json!({})).await;
@@ -517,4 +528,36 @@ async fn run_serves_mcp_http_from_the_environment() {
         assert_eq!(answer.status(), status, "Origin: {origin}");
     }
     child.kill().await.unwrap();
+}
+
+/// A call of a tool the server does not have is a JSON-RPC error, -32602
+/// (invalid params) with ATP's text, as the MCP spec lists it and rmcp's
+/// own servers answer; a call of one it has with bad arguments stays an
+/// `isError` result (SEP-1303).
+#[tokio::test]
+async fn an_unknown_tool_is_a_protocol_error_and_bad_arguments_a_result() {
+    let toolkit = ToolKitClient::builder("", "unknown-tool")
+        .transport(Transport::McpHttp)
+        .tools(["echo"])
+        .build()
+        .unwrap();
+    let served = HttpServed::start(toolkit).await;
+    let client = http_client(&served.url, None).await;
+    let err = tokio::time::timeout(
+        WAIT,
+        client.call_tool(CallToolRequestParams::new("no_such_tool")),
+    )
+    .await
+    .expect("answered in time")
+    .expect_err("a protocol error, not a result");
+    let rmcp::ServiceError::McpError(data) = err else {
+        panic!("a JSON-RPC error: {err:?}");
+    };
+    assert_eq!(data.code, rmcp::model::ErrorCode::INVALID_PARAMS);
+    assert_eq!(data.message, "Unknown tool: no_such_tool");
+    let (is_error, text, _) = call(&client, "echo", json!({})).await;
+    assert!(is_error);
+    assert_eq!(text, "Missing required parameter: text");
+    client.cancel().await.unwrap();
+    served.stop().await;
 }

@@ -85,9 +85,12 @@ async fn tools_are_called_in_process_and_answered_as_atp_and_mcp_would() {
         tools.call("tally_add", json!({"by": 1.5})).await.result(),
         Err("Invalid parameter 'by': expected an integer ≥ 0, got 1.5")
     );
+    let unknown = tools.call("nope", Value::Null).await;
+    assert_eq!(unknown.result(), Err("Unknown tool: nope"));
+    // Over MCP a JSON-RPC error (-32602) with the same text.
     assert_eq!(
-        tools.call("nope", Value::Null).await.result(),
-        Err("Unknown tool: nope")
+        unknown.mcp.protocol_error.as_deref(),
+        Some("Unknown tool: nope")
     );
 
     // A token: missing, then given.

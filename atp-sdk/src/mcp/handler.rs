@@ -183,13 +183,18 @@ impl Drop for FireOnDrop {
 /// A call's result as MCP has it: a JSON object also as
 /// `structuredContent`; any value as text (its JSON, a string as itself);
 /// an error — the tool's, or the call's (validation, time limit, panic) —
-/// as `isError` with the same text ATP answers.
-pub(crate) fn tool_result(result: CallResult) -> CallToolResult {
+/// as `isError` with the same text ATP answers; an unknown tool as a
+/// JSON-RPC error (-32602) with that text.
+pub(crate) fn tool_result(result: CallResult) -> Result<CallToolResult, ErrorData> {
     // Decided in one place, which `TestClient` answers with too.
     let answer = crate::mcp_answer::McpAnswer::of(result);
+    if let Some(message) = answer.protocol_error {
+        // An unknown tool: a JSON-RPC error (-32602), as the spec lists it.
+        return Err(ErrorData::invalid_params(message, None));
+    }
     if let (Some(value), false) = (answer.structured, answer.is_error) {
         // Its text block is the value's JSON, which rmcp writes.
-        return CallToolResult::structured(value);
+        return Ok(CallToolResult::structured(value));
     }
     let content: Vec<ContentBlock> = answer
         .content
@@ -202,11 +207,11 @@ pub(crate) fn tool_result(result: CallResult) -> CallToolResult {
             _ => None,
         })
         .collect();
-    if answer.is_error {
+    Ok(if answer.is_error {
         CallToolResult::error(content)
     } else {
         CallToolResult::success(content)
-    }
+    })
 }
 
 impl ServerHandler for McpTools {
@@ -279,11 +284,11 @@ impl ServerHandler for McpTools {
             tracing::debug!(tool = %tool_name, "MCP call without the tool's scopes");
             let why =
                 format!("the access token lacks the scope {missing} the tool {tool_name} needs");
-            return Ok(tool_result(Err(CallError::Tool(why))).into());
+            return tool_result(Err(CallError::Tool(why))).map(Into::into);
         }
         let auth_token = match self.token(&context, &tool_name, principal.as_ref()).await {
             Ok(token) => token,
-            Err(why) => return Ok(tool_result(Err(CallError::Tool(why))).into()),
+            Err(why) => return tool_result(Err(CallError::Tool(why))).map(Into::into),
         };
         let tool_request = ToolRequest {
             request_id: RequestId::Str(format!("mcp-{}", context.id)),
@@ -325,6 +330,6 @@ impl ServerHandler for McpTools {
             };
             tracing::warn!(tool = %tool_name, "the tool needs a token and has none: {how}");
         }
-        Ok(tool_result(result).into())
+        tool_result(result).map(Into::into)
     }
 }
