@@ -72,6 +72,10 @@ pub(crate) struct Tool {
     pub(crate) scopes: Vec<String>,
     /// `strict_args`: arguments read as sent.
     pub(crate) strict_args: bool,
+    /// `title = "..."`.
+    pub(crate) title: Option<String>,
+    /// `read_only`, `destructive`, `idempotent`, `open_world`, in order.
+    pub(crate) hints: [Option<bool>; 4],
 }
 
 /// Analyses `func`, stripping the `///` comments from its parameters (they
@@ -108,6 +112,13 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
         timeout_ms: args.timeout.as_ref().map(|(_, millis)| *millis),
         scopes: args.scopes.iter().flatten().map(LitStr::value).collect(),
         strict_args: args.strict_args.is_some(),
+        title: args.title.as_ref().map(LitStr::value),
+        hints: [
+            args.read_only,
+            args.destructive,
+            args.idempotent,
+            args.open_world,
+        ],
     }
 }
 

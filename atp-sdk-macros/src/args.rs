@@ -6,7 +6,7 @@ use syn::punctuated::Punctuated;
 use syn::{LitStr, Token};
 
 /// The keys `#[atp_tool(...)]` accepts, in the order the docs list them.
-pub(crate) const VALID_KEYS: &str = "`name`, `description`, `required`, `auth_provider`, `auth_type`, `auth_with`, `timeout`, `scopes`, `strict_args`, `crate`";
+pub(crate) const VALID_KEYS: &str = "`name`, `description`, `title`, `required`, `auth_provider`, `auth_type`, `auth_with`, `timeout`, `scopes`, `strict_args`, `read_only`, `destructive`, `idempotent`, `open_world`, `crate`";
 
 /// The parsed attribute. Every key is optional; each value keeps its
 /// literal so errors can point at it.
@@ -25,6 +25,14 @@ pub(crate) struct ToolArgs {
     pub(crate) scopes: Option<Vec<LitStr>>,
     /// `strict_args`: arguments read as sent, without lenient conversions.
     pub(crate) strict_args: Option<Span>,
+    /// `title = "..."`: the name clients show (MCP's `title`).
+    pub(crate) title: Option<LitStr>,
+    /// The hints of MCP's tool annotations: `read_only`, `destructive`,
+    /// `idempotent`, `open_world`, each a flag (`true`) or `= bool`.
+    pub(crate) read_only: Option<bool>,
+    pub(crate) destructive: Option<bool>,
+    pub(crate) idempotent: Option<bool>,
+    pub(crate) open_world: Option<bool>,
     pub(crate) krate: Option<syn::Path>,
 }
 
@@ -58,6 +66,11 @@ impl ToolArgs {
         let slot = match key.as_str() {
             "name" => &mut self.name,
             "description" => &mut self.description,
+            "title" => &mut self.title,
+            "read_only" => return parse_hint(meta, "read_only", &mut self.read_only),
+            "destructive" => return parse_hint(meta, "destructive", &mut self.destructive),
+            "idempotent" => return parse_hint(meta, "idempotent", &mut self.idempotent),
+            "open_world" => return parse_hint(meta, "open_world", &mut self.open_world),
             "auth_provider" => &mut self.auth_provider,
             "auth_type" => &mut self.auth_type,
             "auth_with" => &mut self.auth_with,
@@ -153,6 +166,25 @@ impl ToolArgs {
         self.krate = Some(lit.parse()?);
         Ok(())
     }
+}
+
+/// Parses a hint: a flag (`read_only`, true) or `read_only = false`.
+fn parse_hint(meta: &ParseNestedMeta<'_>, key: &str, slot: &mut Option<bool>) -> syn::Result<()> {
+    if slot.is_some() {
+        return Err(duplicate(meta, key));
+    }
+    if meta.input.is_empty() || meta.input.peek(Token![,]) {
+        *slot = Some(true);
+        return Ok(());
+    }
+    let value: syn::LitBool = meta.value()?.parse().map_err(|err| {
+        syn::Error::new(
+            err.span(),
+            format!("`{key}` is a flag, or `{key} = true` / `{key} = false`"),
+        )
+    })?;
+    *slot = Some(value.value);
+    Ok(())
 }
 
 /// A key's name: its identifier, or `crate` (a keyword, so a path

@@ -240,6 +240,11 @@ fn tool_def(tool: &Tool, fn_ident: &syn::Ident, source: &str, p: &TokenStream) -
     let name = &tool.name;
     let description = &tool.description;
     let rust_name = fn_ident.unraw().to_string();
+    let title = option_str(tool.title.as_deref());
+    let [read_only, destructive, idempotent, open_world] = tool.hints.map(|hint| match hint {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    });
 
     quote! {
         #p::ToolDef {
@@ -258,6 +263,13 @@ fn tool_def(tool: &Tool, fn_ident: &syn::Ident, source: &str, p: &TokenStream) -
             context: #p::takes_context(__ATP.defs),
             strict_args: #strict_args,
             states: &__ATP_STATES,
+            title: #title,
+            hints: #p::ToolHints {
+                read_only: #read_only,
+                destructive: #destructive,
+                idempotent: #idempotent,
+                open_world: #open_world,
+            },
         }
     }
 }

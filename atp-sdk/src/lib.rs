@@ -68,7 +68,7 @@ pub use run::run;
 pub use secret::{ApiKey, AuthToken};
 pub use state::State;
 pub use status::Status;
-pub use tool::{AuthDef, CallResult, Handler, ParamDef, ParamKind, StateDef, ToolDef};
+pub use tool::{AuthDef, CallResult, Handler, ParamDef, ParamKind, StateDef, ToolDef, ToolHints};
 
 /// Registers a function as an ATP tool.
 ///
@@ -175,8 +175,8 @@ pub mod __private {
     pub use crate::state::State;
     pub use crate::tool::{
         AuthDef, CallFuture, CallResult, Handler, Out, ParamDef, ParamKind, PlainTag, ResultTag,
-        StateDef, ToolDef, boxed, check_output, check_schema, check_value, optional, ready,
-        schema_of,
+        StateDef, ToolDef, ToolHints, boxed, check_output, check_schema, check_value, optional,
+        ready, schema_of,
     };
     pub use inventory;
 }

@@ -67,6 +67,55 @@ pub struct ToolDef {
     /// `#[atp_tool(strict_args)]`: arguments read as sent, without the
     /// lenient conversions ([`CallArgs::strict`]).
     pub strict_args: bool,
+    /// `title = "..."`: the name a client shows (MCP's `title`).
+    pub title: Option<&'static str>,
+    /// What the tool says of its effects (MCP's tool annotations).
+    pub hints: ToolHints,
+}
+
+/// What a tool says of its effects, for clients to decide how to treat
+/// its calls (MCP's tool annotations, `readOnlyHint` and the others;
+/// carried in the ATP announcement's metadata as `annotations` too). Set
+/// with `#[atp_tool(read_only, destructive = false, idempotent,
+/// open_world = false)]`; each is `None` unless the attribute says, and a
+/// hint is no guarantee a client may rely on.
+///
+/// ```
+/// use atp_sdk::ToolHints;
+/// let hints = ToolHints { read_only: Some(true), ..ToolHints::default() };
+/// assert_eq!(hints.to_annotations(), Some(serde_json::json!({"readOnlyHint": true})));
+/// assert_eq!(ToolHints::default().to_annotations(), None);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ToolHints {
+    /// `read_only`: the tool changes nothing.
+    pub read_only: Option<bool>,
+    /// `destructive`: what it changes, it may destroy (meaningful when not
+    /// read-only).
+    pub destructive: Option<bool>,
+    /// `idempotent`: calling it again with the same arguments changes
+    /// nothing more.
+    pub idempotent: Option<bool>,
+    /// `open_world`: it reaches outside systems (the web, a third party).
+    pub open_world: Option<bool>,
+}
+
+impl ToolHints {
+    /// MCP's `annotations` object of the hints set; `None` if none is.
+    pub fn to_annotations(&self) -> Option<Value> {
+        let mut map = Map::new();
+        for (key, hint) in [
+            ("readOnlyHint", self.read_only),
+            ("destructiveHint", self.destructive),
+            ("idempotentHint", self.idempotent),
+            ("openWorldHint", self.open_world),
+        ] {
+            if let Some(hint) = hint {
+                map.insert(key.to_owned(), Value::Bool(hint));
+            }
+        }
+        (!map.is_empty()).then_some(Value::Object(map))
+    }
 }
 
 /// A [`State<T>`](crate::State) a tool takes, by its type.
@@ -541,12 +590,21 @@ impl ToolDef {
     /// The metadata registered with the platform: the fields of
     /// `register_tool` plus the JSON Schema under `"parameters"`.
     pub fn metadata(&self) -> ToolMetadata {
-        metadata(
+        let mut metadata = metadata(
             &self.param_specs(),
             self.description,
             self.auth.map(|a| (a.provider, a.kind, a.with)),
             self.source,
-        )
+        );
+        if let Some(title) = self.title {
+            metadata
+                .extra
+                .insert("title".to_owned(), Value::from(title));
+        }
+        if let Some(annotations) = self.hints.to_annotations() {
+            metadata.extra.insert("annotations".to_owned(), annotations);
+        }
+        metadata
     }
 
     /// SHA-256 (hex) of the tool's source text: its `code_hash`.

@@ -561,3 +561,68 @@ async fn an_unknown_tool_is_a_protocol_error_and_bad_arguments_a_result() {
     client.cancel().await.unwrap();
     served.stop().await;
 }
+
+/// Rebuilds the index.
+#[atp_sdk::atp_tool(
+    title = "Rebuild the index",
+    idempotent,
+    destructive = false,
+    open_world = false
+)]
+fn rebuild_index() -> String {
+    "rebuilt".to_owned()
+}
+
+/// A tool's `title` and hints are MCP's `title` and `annotations` in
+/// `tools/list`, and travel in the ATP announcement's metadata too.
+#[tokio::test]
+async fn a_tools_title_and_hints_are_listed_and_announced() {
+    // Over ATP: what atp-dev was told.
+    let server = start_server().await;
+    let kit = spawn(
+        builder(&server, "hinted", Some(&["rebuild_index"]))
+            .build()
+            .unwrap(),
+    );
+    server
+        .wait_for_tools(&["rebuild_index"], WAIT)
+        .await
+        .unwrap();
+    let registered = server
+        .registrations()
+        .into_iter()
+        .find(|r| r.function_id == "rebuild_index")
+        .expect("announced");
+    let metadata = serde_json::to_value(&registered).unwrap();
+    let metadata = &metadata["metadata"];
+    assert_eq!(metadata["title"], "Rebuild the index", "{metadata}");
+    assert_eq!(
+        metadata["annotations"],
+        json!({"destructiveHint": false, "idempotentHint": true, "openWorldHint": false})
+    );
+    kit.shutdown().await.unwrap();
+
+    // Over MCP: what rmcp's client lists.
+    let toolkit = ToolKitClient::builder("", "hinted")
+        .transport(Transport::McpHttp)
+        .tools(["rebuild_index", "echo"])
+        .build()
+        .unwrap();
+    let served = HttpServed::start(toolkit).await;
+    let client = http_client(&served.url, None).await;
+    let tools = tokio::time::timeout(WAIT, client.list_all_tools())
+        .await
+        .unwrap()
+        .unwrap();
+    let listed = tool(&tools, "rebuild_index");
+    assert_eq!(listed.title.as_deref(), Some("Rebuild the index"));
+    let annotations = listed.annotations.as_ref().expect("annotations listed");
+    assert_eq!(annotations.read_only_hint, None, "not said: not sent");
+    assert_eq!(annotations.destructive_hint, Some(false));
+    assert_eq!(annotations.idempotent_hint, Some(true));
+    assert_eq!(annotations.open_world_hint, Some(false));
+    let plain = tool(&tools, "echo");
+    assert!(plain.title.is_none() && plain.annotations.is_none());
+    client.cancel().await.unwrap();
+    served.stop().await;
+}

@@ -78,7 +78,19 @@ impl McpTools {
                         Value::Object(map) => map,
                         _ => serde_json::Map::new(),
                     };
-                Tool::new(a.name.clone(), a.metadata.description.clone(), input)
+                let mut tool = Tool::new(a.name.clone(), a.metadata.description.clone(), input);
+                if let Some(Value::String(title)) = a.metadata.extra.get("title") {
+                    tool = tool.with_title(title.clone());
+                }
+                if let Some(annotations) = a
+                    .metadata
+                    .extra
+                    .get("annotations")
+                    .and_then(|v| serde_json::from_value(v.clone()).ok())
+                {
+                    tool = tool.with_annotations(annotations);
+                }
+                tool
             })
             .collect();
         #[allow(deprecated)] // logging: see `talk.rs`
