@@ -72,6 +72,7 @@ pub(crate) struct Tool {
     pub(crate) scopes: Vec<String>,
     /// `strict_args`: arguments read as sent.
     pub(crate) strict_args: bool,
+    pub(crate) deny_unknown_fields: bool,
     /// `title = "..."`.
     pub(crate) title: Option<String>,
     /// `read_only`, `destructive`, `idempotent`, `open_world`, in order.
@@ -112,6 +113,7 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
         timeout_ms: args.timeout.as_ref().map(|(_, millis)| *millis),
         scopes: args.scopes.iter().flatten().map(LitStr::value).collect(),
         strict_args: args.strict_args.is_some(),
+        deny_unknown_fields: args.deny_unknown_fields.is_some(),
         title: args.title.as_ref().map(LitStr::value),
         hints: [
             args.read_only,

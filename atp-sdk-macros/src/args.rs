@@ -6,7 +6,7 @@ use syn::punctuated::Punctuated;
 use syn::{LitStr, Token};
 
 /// The keys `#[atp_tool(...)]` accepts, in the order the docs list them.
-pub(crate) const VALID_KEYS: &str = "`name`, `description`, `title`, `required`, `auth_provider`, `auth_type`, `auth_with`, `timeout`, `scopes`, `strict_args`, `read_only`, `destructive`, `idempotent`, `open_world`, `crate`";
+pub(crate) const VALID_KEYS: &str = "`name`, `description`, `title`, `required`, `auth_provider`, `auth_type`, `auth_with`, `timeout`, `scopes`, `strict_args`, `deny_unknown_fields`, `read_only`, `destructive`, `idempotent`, `open_world`, `crate`";
 
 /// The parsed attribute. Every key is optional; each value keeps its
 /// literal so errors can point at it.
@@ -25,6 +25,7 @@ pub(crate) struct ToolArgs {
     pub(crate) scopes: Option<Vec<LitStr>>,
     /// `strict_args`: arguments read as sent, without lenient conversions.
     pub(crate) strict_args: Option<Span>,
+    pub(crate) deny_unknown_fields: Option<Span>,
     /// `title = "..."`: the name clients show (MCP's `title`).
     pub(crate) title: Option<LitStr>,
     /// The hints of MCP's tool annotations: `read_only`, `destructive`,
@@ -77,7 +78,10 @@ impl ToolArgs {
             "required" => return self.parse_required(meta),
             "scopes" => return self.parse_scopes(meta),
             "timeout" => return self.parse_timeout(meta),
-            "strict_args" => return self.parse_strict_args(meta),
+            "strict_args" => return parse_flag(meta, "strict_args", &mut self.strict_args),
+            "deny_unknown_fields" => {
+                return parse_flag(meta, "deny_unknown_fields", &mut self.deny_unknown_fields);
+            }
             "crate" => return self.parse_crate(meta),
             _ => {
                 return Err(syn::Error::new_spanned(
@@ -138,22 +142,6 @@ impl ToolArgs {
             )
         })?;
         self.timeout = Some((lit, millis));
-        Ok(())
-    }
-
-    /// Parses the `strict_args` flag, which takes no value.
-    fn parse_strict_args(&mut self, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
-        let path = &meta.path;
-        if self.strict_args.is_some() {
-            return Err(duplicate(meta, "strict_args"));
-        }
-        if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
-            return Err(syn::Error::new_spanned(
-                path,
-                "`strict_args` is a flag and takes no value: `#[atp_tool(strict_args)]`",
-            ));
-        }
-        self.strict_args = Some(path.segments[0].ident.span());
         Ok(())
     }
 
@@ -281,4 +269,20 @@ pub(crate) fn push(errors: &mut Option<syn::Error>, err: syn::Error) {
         Some(existing) => existing.combine(err),
         None => *errors = Some(err),
     }
+}
+
+/// Parses a flag that takes no value (`strict_args`), once.
+fn parse_flag(meta: &ParseNestedMeta<'_>, key: &str, slot: &mut Option<Span>) -> syn::Result<()> {
+    let path = &meta.path;
+    if slot.is_some() {
+        return Err(duplicate(meta, key));
+    }
+    if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+        return Err(syn::Error::new_spanned(
+            path,
+            format!("`{key}` is a flag and takes no value: `#[atp_tool({key})]`"),
+        ));
+    }
+    *slot = Some(path.segments[0].ident.span());
+    Ok(())
 }

@@ -131,7 +131,7 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
             let () = self::#marker;
 
             #[allow(unused_imports)]
-            use #p::{PlainTag as _, ResultTag as _};
+            use #p::{ContentSchema as _, JsonTag as _, NoSchema as _, PlainTag as _, ResultTag as _, RichTag as _, TypedSchema as _};
 
             #arguments
 
@@ -178,17 +178,24 @@ fn call_fn(tool: &Tool, fn_ident: &syn::Ident, p: &TokenStream) -> TokenStream {
         .map(|ty| quote_spanned!(ty.span()=> #p::check_output::<#ty>();))
         .collect();
     // The conversion of the return value, decided by its type (a `Result`
-    // under any name answers `{"error": ...}`), every token spanned on the
-    // return type, so a type that can't be returned is reported there.
+    // under any name answers `{"error": ...}`; content is content, any
+    // other value JSON), every token spanned on the return type, so a type
+    // that can't be returned is reported there.
     let output = respan(
         quote!({
             let __atp_out = #p::Out(__atp_value);
-            (&__atp_out).__atp_kind().output(__atp_out)
+            match (&__atp_out).__atp_kind().split(__atp_out) {
+                ::core::result::Result::Ok(__atp_ok) => (&__atp_ok).__atp_value().output(__atp_ok),
+                ::core::result::Result::Err(err) => ::core::result::Result::Err(err),
+            }
         }),
         output_span,
     );
+    let output_schema = output_schema_fn(tool, p);
     if tool.is_async {
         quote! {
+            #output_schema
+
             fn __atp_call(mut __atp_args: #p::CallArgs) -> #p::CallFuture {
                 #(#output_checks)*
                 let (#(#bindings,)*) = match __atp_extract(&mut __atp_args) {
@@ -203,6 +210,8 @@ fn call_fn(tool: &Tool, fn_ident: &syn::Ident, p: &TokenStream) -> TokenStream {
         }
     } else {
         quote! {
+            #output_schema
+
             fn __atp_call(mut __atp_args: #p::CallArgs) -> #p::CallResult {
                 #(#output_checks)*
                 let (#(#bindings,)*) = __atp_extract(&mut __atp_args)?;
@@ -211,6 +220,40 @@ fn call_fn(tool: &Tool, fn_ident: &syn::Ident, p: &TokenStream) -> TokenStream {
             }
         }
     }
+}
+
+/// `__atp_output_schema`: the JSON Schema of what the tool answers, when
+/// its return type (`Ok`'s, for a `Result`) is JSON with a schema — the
+/// compiler decides, as for the value. None for a type the expansion can't
+/// name (`impl Trait`).
+fn output_schema_fn(tool: &Tool, p: &TokenStream) -> TokenStream {
+    let returns = match &tool.returns_ty {
+        Some(ty) => quote!(#ty),
+        None => quote!(()),
+    };
+    let body = if names_impl_trait(returns.clone()) {
+        quote!(::core::option::Option::None)
+    } else {
+        quote! {
+            let __atp_probe = #p::Probe::<#returns>::new();
+            let __atp_ok = (&__atp_probe).__atp_kind().ok(__atp_probe);
+            (&&__atp_ok).__atp_output_schema()
+        }
+    };
+    quote! {
+        fn __atp_output_schema() -> ::core::option::Option<#p::serde_json::Value> {
+            #body
+        }
+    }
+}
+
+/// Whether `tokens` hold an `impl Trait`.
+fn names_impl_trait(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        proc_macro2::TokenTree::Ident(ident) => ident == "impl",
+        proc_macro2::TokenTree::Group(group) => names_impl_trait(group.stream()),
+        _ => false,
+    })
 }
 
 /// The const `ToolDef` submitted to `inventory`.
@@ -237,6 +280,7 @@ fn tool_def(tool: &Tool, fn_ident: &syn::Ident, source: &str, p: &TokenStream) -
     };
     let scopes = &tool.scopes;
     let strict_args = tool.strict_args;
+    let deny_unknown_fields = tool.deny_unknown_fields;
     let name = &tool.name;
     let description = &tool.description;
     let rust_name = fn_ident.unraw().to_string();
@@ -262,8 +306,10 @@ fn tool_def(tool: &Tool, fn_ident: &syn::Ident, source: &str, p: &TokenStream) -
             handler: #handler,
             context: #p::takes_context(__ATP.defs),
             strict_args: #strict_args,
+            deny_unknown_fields: #deny_unknown_fields,
             states: &__ATP_STATES,
             title: #title,
+            output_schema: __atp_output_schema,
             hints: #p::ToolHints {
                 read_only: #read_only,
                 destructive: #destructive,

@@ -26,7 +26,7 @@ use crate::params::CallArgs;
 use crate::protocol::{RequestId, ToolRequest};
 use crate::secret::AuthToken;
 use crate::tool::{
-    Announced, CallResult, OwnedAuth, ParamSpec, announce_run_time, metadata, params_of,
+    Announced, CallResult, Output, OwnedAuth, ParamSpec, announce_run_time, metadata, params_of,
 };
 
 /// An interactive app, served next to the tools with
@@ -344,7 +344,7 @@ impl Apps {
     pub(crate) fn terminate(&self, id: &RequestId) -> CallResult {
         if self.sessions.close(id) {
             tracing::debug!(session = %id, "app session ended by the server");
-            Ok(terminated())
+            Ok(Output::Json(terminated()))
         } else {
             Err(CallError::UnknownSession(id.to_string()))
         }
@@ -379,11 +379,11 @@ impl Apps {
             }) if !slot.is_ended() => {
                 *turn = Some(state);
                 tracing::debug!(app = %tool_name, session = %request_id, "app session started");
-                Ok(ui)
+                Ok(Output::Json(ui))
             }
             Ok(AppOutcome { ui, .. }) => {
                 self.sessions.end(&request_id, &slot);
-                Ok(ui)
+                Ok(Output::Json(ui))
             }
             Err(err) => {
                 self.sessions.end(&request_id, &slot);
@@ -433,7 +433,7 @@ impl Apps {
                 tracing::debug!(%app, session = %id, "app session finished");
             }
         }
-        Ok(outcome.ui)
+        Ok(Output::Json(outcome.ui))
     }
 }
 

@@ -128,7 +128,7 @@ mod tests {
     #[test]
     fn outcomes_name_each_way_a_call_ends() {
         let cases = [
-            (Ok(serde_json::json!(1)), "ok"),
+            (Ok(serde_json::json!(1).into()), "ok"),
             (Err(CallError::Tool("x".into())), "tool_error"),
             (Err(CallError::MissingParameter("x".into())), "invalid"),
             (Err(CallError::MissingAuthToken), "invalid"),

@@ -61,7 +61,7 @@ impl Reply {
     /// The result as sent: the tool's value, or `{"error": "..."}`.
     fn result_value(&self) -> Cow<'_, Value> {
         match &self.result {
-            Ok(value) => Cow::Borrowed(value),
+            Ok(output) => output.to_json(),
             Err(err) => Cow::Owned(err.to_result()),
         }
     }
@@ -265,7 +265,8 @@ mod tests {
             let Inbound::Call(req) = decode_frame(text.as_bytes()) else {
                 panic!("a call for {id}")
             };
-            let answer = Reply::new(ResponseKind::Tool, req.request_id, Ok(json!(1))).to_frame();
+            let answer =
+                Reply::new(ResponseKind::Tool, req.request_id, Ok(json!(1).into())).to_frame();
             assert!(
                 answer.contains(&format!(r#""request_id":{id},"#)),
                 "{id} echoed exactly: {answer}"
@@ -330,7 +331,7 @@ mod tests {
 
     #[test]
     fn replies_encode_for_each_link() {
-        let reply = Reply::new(ResponseKind::Tool, "r".into(), Ok(json!([1])));
+        let reply = Reply::new(ResponseKind::Tool, "r".into(), Ok(json!([1]).into()));
         assert_eq!(
             serde_json::from_str::<Value>(&reply.to_frame()).unwrap(),
             json!({"type": "tool_response", "request_id": "r", "result": [1]})

@@ -514,7 +514,8 @@ impl Dispatcher {
 
 /// A request's `params` and token as the tool's arguments: required ones
 /// present, a token for a tool with an auth provider. Arguments the tool
-/// does not take are said at DEBUG (models add their own).
+/// does not take are said at DEBUG (models add their own), or refused
+/// when the tool says `deny_unknown_fields`.
 fn arguments(
     tool: &crate::registry::ServedTool,
     params: Value,
@@ -522,7 +523,20 @@ fn arguments(
 ) -> Result<CallArgs, CallError> {
     let args = CallArgs::from_request(params, token)?;
     args.validate(&tool.required, tool.needs_token)?;
-    if tracing::enabled!(tracing::Level::DEBUG) {
+    if tool.deny_unknown_fields {
+        let mut unknown: Vec<String> = args
+            .names()
+            .filter(|n| !tool.params.iter().any(|p| p == n))
+            .map(str::to_owned)
+            .collect();
+        if !unknown.is_empty() {
+            unknown.sort();
+            return Err(CallError::UnknownParameters {
+                unknown,
+                known: tool.params.clone(),
+            });
+        }
+    } else if tracing::enabled!(tracing::Level::DEBUG) {
         let ignored: Vec<&str> = args
             .names()
             .filter(|n| !tool.params.iter().any(|p| p == n))
@@ -656,7 +670,7 @@ mod tests {
     async fn a_stopping_dispatcher_refuses_new_calls() {
         let tool = DynamicTool::new("ok", |_| async { Ok(Value::Null) });
         let dispatcher = dispatcher(vec![tool], 1);
-        assert_eq!(call(&dispatcher, "ok").await, Ok(Value::Null));
+        assert_eq!(call(&dispatcher, "ok").await, Ok(Value::Null.into()));
         dispatcher.refuse_new();
         assert_eq!(call(&dispatcher, "ok").await, Err(CallError::ShuttingDown));
     }
@@ -733,7 +747,9 @@ mod hostile {
             Ok(json!(args.take_token()?.as_str().len()))
         })
         .auth("hubspot", "OAuth2", Some("access_token"));
-        let fails = DynamicTool::new("fails", |_| async { Err(CallError::tool("no")) });
+        let fails = DynamicTool::new("fails", |_| async {
+            Err::<Value, _>(CallError::tool("no"))
+        });
         let registry = Registry::build(
             Some(&[]),
             vec![echo, token, fails],

@@ -8,10 +8,10 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde_json::Value;
 
-use crate::error::Error;
+use crate::error::{CallError, Error};
 use crate::params::CallArgs;
 use crate::tool::{
-    CallFuture, CallResult, OwnedAuth, ParamKind, ParamSpec, SchemaSource, StateDef, schema_of,
+    CallFuture, Output, OwnedAuth, ParamKind, ParamSpec, SchemaSource, StateDef, schema_of,
 };
 
 /// Parameter names the platform reserves for the token it injects.
@@ -61,8 +61,10 @@ pub struct DynamicTool {
     timeout: Option<Duration>,
     scopes: Vec<String>,
     strict_args: bool,
+    deny_unknown_fields: bool,
     handler: Arc<dyn Fn(CallArgs) -> CallFuture + Send + Sync>,
     states: Vec<StateDef>,
+    output_schema: Option<Value>,
 }
 
 impl fmt::Debug for DynamicTool {
@@ -87,16 +89,21 @@ pub(crate) struct DynamicParts {
     pub(crate) timeout: Option<Duration>,
     pub(crate) scopes: Vec<String>,
     pub(crate) strict_args: bool,
+    pub(crate) deny_unknown_fields: bool,
     pub(crate) handler: Arc<dyn Fn(CallArgs) -> CallFuture + Send + Sync>,
     pub(crate) states: Vec<StateDef>,
+    pub(crate) output_schema: Option<Value>,
 }
 
 impl DynamicTool {
-    /// A tool named `name` whose calls run `handler`.
-    pub fn new<F, Fut>(name: impl Into<String>, handler: F) -> Self
+    /// A tool named `name` whose calls run `handler`, which answers
+    /// JSON (`Ok(json!(...))`) or rich content (`Ok(ToolResult::new(..))`,
+    /// see [`crate::content`]).
+    pub fn new<F, Fut, O>(name: impl Into<String>, handler: F) -> Self
     where
         F: Fn(CallArgs) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = CallResult> + Send + 'static,
+        Fut: Future<Output = Result<O, CallError>> + Send + 'static,
+        O: Into<Output> + 'static,
     {
         Self {
             name: name.into(),
@@ -106,8 +113,13 @@ impl DynamicTool {
             timeout: None,
             scopes: Vec::new(),
             strict_args: false,
-            handler: Arc::new(move |args| Box::pin(handler(args))),
+            deny_unknown_fields: false,
+            handler: Arc::new(move |args| {
+                let answer = handler(args);
+                Box::pin(async move { answer.await.map(Into::into) })
+            }),
             states: Vec::new(),
+            output_schema: None,
         }
     }
 
@@ -220,6 +232,15 @@ impl DynamicTool {
         self
     }
 
+    /// Refuses a call with an argument the tool does not take
+    /// ([`CallError::UnknownParameters`]), as
+    /// `#[atp_tool(deny_unknown_fields)]` does; by default such an argument
+    /// is ignored.
+    pub fn deny_unknown_fields(mut self, deny: bool) -> Self {
+        self.deny_unknown_fields = deny;
+        self
+    }
+
     /// The tool's time limit, instead of the client's
     /// [`call_timeout`](crate::ToolKitClientBuilder::call_timeout): a call
     /// that runs longer is answered `{"error": "Tool timed out after ..."}`
@@ -227,6 +248,26 @@ impl DynamicTool {
     /// builder's limits (`Duration::MAX` means "no limit" in practice).
     pub fn timeout(mut self, limit: Duration) -> Self {
         self.timeout = Some(crate::config::clamp(limit));
+        self
+    }
+
+    /// The JSON Schema of what the tool answers: MCP's `outputSchema`
+    /// (an object schema; other ones only to clients of MCP 2026-07-28 on).
+    /// The answers' structured data should validate against it: clients
+    /// check.
+    ///
+    /// ```
+    /// use atp_sdk::DynamicTool;
+    /// let tool = DynamicTool::new("sum", |_| async { Ok(serde_json::json!({"sum": 3})) })
+    ///     .output_schema(serde_json::json!({
+    ///         "type": "object",
+    ///         "properties": {"sum": {"type": "integer"}},
+    ///         "required": ["sum"],
+    ///     }));
+    /// # let _ = tool;
+    /// ```
+    pub fn output_schema(mut self, schema: Value) -> Self {
+        self.output_schema = Some(schema);
         self
     }
 
@@ -291,8 +332,10 @@ impl DynamicTool {
             timeout: self.timeout,
             scopes: self.scopes,
             strict_args: self.strict_args,
+            deny_unknown_fields: self.deny_unknown_fields,
             handler: self.handler,
             states: self.states,
+            output_schema: self.output_schema,
         }
     }
 }

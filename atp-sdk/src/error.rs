@@ -140,6 +140,14 @@ pub enum CallError {
     MissingParameter(String),
     /// The tool has an `auth_provider` and the token is absent, null or empty.
     MissingAuthToken,
+    /// Arguments the tool does not take, given to a tool that refuses
+    /// them (`#[atp_tool(deny_unknown_fields)]`).
+    UnknownParameters {
+        /// The arguments it does not take, in name order.
+        unknown: Vec<String>,
+        /// The parameters it does take.
+        known: Vec<String>,
+    },
     /// A parameter's value does not fit its type.
     InvalidParameter {
         /// The parameter.
@@ -201,6 +209,7 @@ impl CallError {
                 | Self::MissingParameter(_)
                 | Self::MissingAuthToken
                 | Self::InvalidParameter { .. }
+                | Self::UnknownParameters { .. }
         )
     }
 
@@ -221,6 +230,15 @@ impl fmt::Display for CallError {
             Self::MissingAuthToken => f.write_str("Missing auth_token for authenticated tool"),
             Self::InvalidParameter { name, reason } => {
                 write!(f, "Invalid parameter '{name}': {reason}")
+            }
+            Self::UnknownParameters { unknown, known } => {
+                let s = if unknown.len() == 1 { "" } else { "s" };
+                write!(f, "Unknown parameter{s}: {}", unknown.join(", "))?;
+                if known.is_empty() {
+                    f.write_str(" (the tool takes none)")
+                } else {
+                    write!(f, " (the tool takes: {})", known.join(", "))
+                }
             }
             Self::Tool(message) => f.write_str(message),
             Self::Panicked(message) => write!(f, "Tool panicked: {message}"),

@@ -18,6 +18,7 @@ mod cancel;
 mod client;
 mod codec;
 mod config;
+pub mod content;
 mod context;
 mod dispatch;
 mod dynamic;
@@ -68,7 +69,9 @@ pub use run::run;
 pub use secret::{ApiKey, AuthToken};
 pub use state::State;
 pub use status::Status;
-pub use tool::{AuthDef, CallResult, Handler, ParamDef, ParamKind, StateDef, ToolDef, ToolHints};
+pub use tool::{
+    AuthDef, CallResult, Handler, Output, ParamDef, ParamKind, StateDef, ToolDef, ToolHints,
+};
 
 /// Registers a function as an ATP tool.
 ///
@@ -174,9 +177,10 @@ pub mod __private {
     pub use crate::params::CallArgs;
     pub use crate::state::State;
     pub use crate::tool::{
-        AuthDef, CallFuture, CallResult, Handler, Out, ParamDef, ParamKind, PlainTag, ResultTag,
-        StateDef, ToolDef, ToolHints, boxed, check_output, check_schema, check_value, optional,
-        ready, schema_of,
+        AuthDef, CallFuture, CallResult, ContentSchema, Handler, JsonTag, NoSchema, Out, ParamDef,
+        ParamKind, PlainTag, Probe, ResultTag, RichTag, StateDef, ToolDef, ToolHints, TypedSchema,
+        boxed, check_output, check_schema, check_value, optional, ready, schema_of,
     };
     pub use inventory;
+    pub use serde_json;
 }

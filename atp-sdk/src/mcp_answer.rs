@@ -3,7 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::tool::CallResult;
+use crate::content::Content;
+use crate::tool::{CallResult, Output};
 
 /// A `tools/call` result as an MCP client reads it.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,52 +25,52 @@ pub struct McpAnswer {
 
 impl McpAnswer {
     /// The MCP answer to `result`: an object is structured content and its
-    /// JSON as text; a string is text; any other value its JSON as text;
-    /// an error (`{"error": ...}` or the call's) a text with `isError`.
-    /// The one place MCP's answers are decided: the MCP server sends
-    /// these.
-    pub(crate) fn of(result: CallResult) -> Self {
+    /// JSON as text; a string is text; any other value its JSON as text
+    /// (and structured content too when `any_structured`: the negotiated
+    /// version, 2026-07-28 on, allows it); rich content its blocks, with
+    /// its structured data; an error (`{"error": ...}` or the call's) a
+    /// text with `isError`. The one place MCP's answers are decided: the
+    /// MCP server sends these.
+    pub(crate) fn of(result: CallResult, any_structured: bool) -> Self {
         let text = |text: String| vec![json!({"type": "text", "text": text})];
+        let answer = |content, structured| Self {
+            content,
+            structured,
+            is_error: false,
+            protocol_error: None,
+        };
+        let error = |message: String, protocol: bool| Self {
+            content: text(message.clone()),
+            structured: None,
+            is_error: true,
+            protocol_error: protocol.then_some(message),
+        };
         match result {
-            Err(err @ crate::error::CallError::UnknownTool(_)) => Self {
-                content: text(err.to_string()),
-                structured: None,
-                is_error: true,
-                protocol_error: Some(err.to_string()),
-            },
-            Err(err) => Self {
-                content: text(err.to_string()),
-                structured: None,
-                is_error: true,
-                protocol_error: None,
-            },
-            Ok(Value::Object(mut map)) if is_error_object(&map) => Self {
-                content: text(match map.remove("error") {
+            Err(err @ crate::error::CallError::UnknownTool(_)) => error(err.to_string(), true),
+            Err(err) => error(err.to_string(), false),
+            Ok(Output::Rich(rich)) => answer(
+                rich.content().iter().map(Content::to_json).collect(),
+                rich.structured().cloned(),
+            ),
+            Ok(Output::Json(Value::Object(mut map))) if is_error_object(&map) => error(
+                match map.remove("error") {
                     Some(Value::String(text)) => text,
                     other => other.unwrap_or_default().to_string(),
-                }),
-                structured: None,
-                is_error: true,
-                protocol_error: None,
-            },
-            Ok(value @ Value::Object(_)) => Self {
-                content: text(value.to_string()),
-                structured: Some(value),
-                is_error: false,
-                protocol_error: None,
-            },
-            Ok(Value::String(s)) => Self {
-                content: text(s),
-                structured: None,
-                is_error: false,
-                protocol_error: None,
-            },
-            Ok(value) => Self {
-                content: text(value.to_string()),
-                structured: None,
-                is_error: false,
-                protocol_error: None,
-            },
+                },
+                false,
+            ),
+            Ok(Output::Json(value @ Value::Object(_))) => {
+                answer(text(value.to_string()), Some(value))
+            }
+            Ok(Output::Json(Value::String(s))) if !any_structured => answer(text(s), None),
+            Ok(Output::Json(Value::Null)) => answer(text("null".to_owned()), None),
+            Ok(Output::Json(value)) => {
+                let shown = match &value {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                answer(text(shown), any_structured.then_some(value))
+            }
         }
     }
 

@@ -59,6 +59,8 @@ pub(crate) struct ServedTool {
     pub(crate) uses_context: bool,
     /// Arguments read as sent (`strict_args`), not leniently.
     pub(crate) strict_args: bool,
+    /// Arguments the tool does not take are refused, not ignored.
+    pub(crate) deny_unknown_fields: bool,
     /// The required parameters, in declaration order.
     pub(crate) required: Vec<String>,
     /// Every parameter: an argument named otherwise is ignored (and said
@@ -105,6 +107,7 @@ fn from_def(def: &'static ToolDef) -> Entry {
             shared_name: Arc::from(def.name),
             uses_context: def.context,
             strict_args: def.strict_args,
+            deny_unknown_fields: def.deny_unknown_fields,
             required: def
                 .required_params()
                 .into_iter()
@@ -127,6 +130,7 @@ fn from_def(def: &'static ToolDef) -> Entry {
             location: def.location(),
             metadata: def.metadata(),
             code_hash: def.code_hash(),
+            output_schema: (def.output_schema)(),
         },
         states: def.states.to_vec(),
     }
@@ -148,7 +152,10 @@ fn from_dynamic(tool: DynamicTool) -> Entry {
         "",
     );
     Entry {
-        announced: announce_run_time(&parts.name, location, meta, false),
+        announced: Announced {
+            output_schema: parts.output_schema.clone(),
+            ..announce_run_time(&parts.name, location, meta, false)
+        },
         tool: ServedTool {
             required: parts
                 .params
@@ -168,6 +175,7 @@ fn from_dynamic(tool: DynamicTool) -> Entry {
             // A run-time tool's handler may ask its arguments for one.
             uses_context: true,
             strict_args: parts.strict_args,
+            deny_unknown_fields: parts.deny_unknown_fields,
             name: parts.name,
         },
         states: parts.states,

@@ -115,7 +115,8 @@ impl TestClient {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Answer {
-    /// The `result` a toolkit sends over ATP: the tool's value, or
+    /// The `result` a toolkit sends over ATP: the tool's value (a rich
+    /// result in [`content`](crate::content)'s JSON shape), or
     /// `{"error": "..."}` (the tool's own error, or the call's: a missing
     /// parameter or token, a time limit).
     pub atp: Value,
@@ -127,10 +128,10 @@ impl Answer {
     fn of(result: CallResult) -> Self {
         Self {
             atp: match &result {
-                Ok(value) => value.clone(),
+                Ok(output) => output.to_json().into_owned(),
                 Err(err) => err.to_result(),
             },
-            mcp: McpAnswer::of(result),
+            mcp: McpAnswer::of(result, false),
         }
     }
 

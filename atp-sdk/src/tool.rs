@@ -16,12 +16,65 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::content::{IntoToolResult, ToolResult};
 use crate::error::CallError;
 use crate::params::CallArgs;
 use crate::protocol::ToolMetadata;
 
-/// What a call produced: the tool's result as JSON, or why there is none.
-pub type CallResult = Result<Value, CallError>;
+/// What a call produced: the tool's answer, or why there is none.
+pub type CallResult = Result<Output, CallError>;
+
+/// What a tool answered: JSON (any `T: Serialize` it returned), or rich
+/// content ([`crate::content`]).
+///
+/// ```
+/// use atp_sdk::Output;
+/// use atp_sdk::content::{Content, ToolResult};
+///
+/// let json = Output::from(serde_json::json!({"sum": 3}));
+/// assert_eq!(json.to_json().into_owned(), serde_json::json!({"sum": 3}));
+/// let rich = Output::from(ToolResult::new([Content::text("hi")]));
+/// assert_eq!(rich.to_json()["content"][0]["text"], "hi");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Output {
+    /// A JSON value.
+    Json(Value),
+    /// Content blocks, with structured data or not.
+    Rich(ToolResult),
+}
+
+impl Output {
+    /// The answer as ATP carries it: the JSON, or the rich result in the
+    /// shape [`crate::content`] documents.
+    pub fn to_json(&self) -> std::borrow::Cow<'_, Value> {
+        match self {
+            Self::Json(value) => std::borrow::Cow::Borrowed(value),
+            Self::Rich(rich) => std::borrow::Cow::Owned(rich.to_json()),
+        }
+    }
+
+    /// The JSON value, if the answer is JSON.
+    pub fn as_json(&self) -> Option<&Value> {
+        match self {
+            Self::Json(value) => Some(value),
+            Self::Rich(_) => None,
+        }
+    }
+}
+
+impl From<Value> for Output {
+    fn from(value: Value) -> Self {
+        Self::Json(value)
+    }
+}
+
+impl From<ToolResult> for Output {
+    fn from(value: ToolResult) -> Self {
+        Self::Rich(value)
+    }
+}
 
 /// The future of an `async fn` tool's call.
 pub type CallFuture = Pin<Box<dyn Future<Output = CallResult> + Send + 'static>>;
@@ -67,10 +120,18 @@ pub struct ToolDef {
     /// `#[atp_tool(strict_args)]`: arguments read as sent, without the
     /// lenient conversions ([`CallArgs::strict`]).
     pub strict_args: bool,
+    /// `#[atp_tool(deny_unknown_fields)]`: a call with an argument the tool
+    /// does not take is refused ([`CallError::UnknownParameters`]), not
+    /// served with it ignored.
+    pub deny_unknown_fields: bool,
     /// `title = "..."`: the name a client shows (MCP's `title`).
     pub title: Option<&'static str>,
     /// What the tool says of its effects (MCP's tool annotations).
     pub hints: ToolHints,
+    /// The JSON Schema of what it answers, when its return type (`Ok`'s,
+    /// for a `Result`) implements `JsonSchema` and isn't content: MCP's
+    /// `outputSchema`.
+    pub output_schema: fn() -> Option<Value>,
 }
 
 /// What a tool says of its effects, for clients to decide how to treat
@@ -217,7 +278,7 @@ impl<T: JsonSchema> ParamSchema for T {}
 #[diagnostic::on_unimplemented(
     message = "`{Self}` can't be a tool's result: derive `serde::Serialize` for it",
     label = "can't be sent as JSON",
-    note = "a tool returns `T: serde::Serialize`, or `Result<T, E>` with `T: Serialize` and `E: Display` (`anyhow::Result<T>` included)"
+    note = "a tool returns `T: serde::Serialize`, content (`atp_sdk::content`, or a type implementing `IntoToolResult`), or `Result<T, E>` of either with `E: Display` (`anyhow::Result<T>` included)"
 )]
 pub trait ToolOutput: Serialize {}
 
@@ -268,26 +329,43 @@ pub fn optional<T: ParamValue>(args: &mut CallArgs, name: &str) -> Result<Option
 
 /// Turns a plain return value into the call's result.
 pub(crate) fn output<T: Serialize>(value: T) -> CallResult {
-    serde_json::to_value(value).map_err(|err| CallError::InvalidOutput(err.to_string()))
-}
-
-/// Turns a `Result` return value into the call's result: `Err(e)` becomes
-/// `{"error": "<e>"}`, written with `{:#}` so that an `anyhow::Error`
-/// gives its whole chain (`outer: cause: root`).
-pub(crate) fn output_result<T: Serialize, E: fmt::Display>(value: Result<T, E>) -> CallResult {
-    match value {
-        Ok(value) => output(value),
-        Err(err) => Err(CallError::Tool(format!("{err:#}"))),
-    }
+    serde_json::to_value(value)
+        .map(Output::Json)
+        .map_err(|err| CallError::InvalidOutput(err.to_string()))
 }
 
 /// A tool's return value, before it is known to be a `Result` or not.
 ///
 /// `(&Out(value)).__atp_kind()` picks [`ResultTag`] when the value is a
 /// `Result` (under any name: an alias, `io::Result`, `anyhow::Result`)
-/// and [`PlainTag`] otherwise — the compiler decides, by the type.
+/// and [`PlainTag`] otherwise — the compiler decides, by the type. The
+/// value inside (`Ok`'s, or the plain one) is then a `Val`, which is
+/// content or JSON, decided the same way.
 #[derive(Debug)]
 pub struct Out<R>(pub R);
+
+/// A tool's return type, without a value: what its output schema is
+/// decided from, the same way as [`Out`].
+pub struct Probe<R: ?Sized>(std::marker::PhantomData<fn() -> Box<R>>);
+
+impl<R: ?Sized> Probe<R> {
+    /// The probe of `R`.
+    pub const fn new() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<R: ?Sized> Default for Probe<R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<R: ?Sized> fmt::Debug for Probe<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Probe")
+    }
+}
 
 /// A `Result` return value.
 #[derive(Debug)]
@@ -297,7 +375,7 @@ pub struct ResultKind;
 #[derive(Debug)]
 pub struct PlainKind;
 
-/// Picked for `Out<Result<T, E>>`.
+/// Picked for `Out<Result<T, E>>` (and `Probe<Result<T, E>>`).
 pub trait ResultTag {
     /// The kind of the value.
     fn __atp_kind(&self) -> ResultKind {
@@ -306,6 +384,7 @@ pub trait ResultTag {
 }
 
 impl<T, E> ResultTag for Out<Result<T, E>> {}
+impl<T, E> ResultTag for Probe<Result<T, E>> {}
 
 /// Picked for every other `Out<R>` (one auto-reference further away).
 pub trait PlainTag {
@@ -316,19 +395,139 @@ pub trait PlainTag {
 }
 
 impl<R> PlainTag for &Out<R> {}
+impl<R: ?Sized> PlainTag for &Probe<R> {}
 
 impl ResultKind {
-    /// `Ok(v)` → `v` as JSON; `Err(e)` → `{"error": "<e:#>"}`.
-    pub fn output<T: ToolOutput, E: ToolError>(self, out: Out<Result<T, E>>) -> CallResult {
-        output_result(out.0)
+    /// `Ok(v)` → `v`; `Err(e)` → the tool's error, written with `{:#}` so
+    /// that an `anyhow::Error` gives its whole chain (`outer: cause:
+    /// root`): answered `{"error": "<e:#>"}`.
+    pub fn split<T, E: ToolError>(self, out: Out<Result<T, E>>) -> Result<Val<T>, CallError> {
+        match out.0 {
+            Ok(value) => Ok(Val(value)),
+            Err(err) => Err(CallError::Tool(format!("{err:#}"))),
+        }
+    }
+
+    /// The probe of `Ok`'s type.
+    pub fn ok<T, E>(self, _: Probe<Result<T, E>>) -> Probe<T> {
+        Probe::new()
     }
 }
 
 impl PlainKind {
-    /// The value as JSON.
-    pub fn output<R: ToolOutput>(self, out: Out<R>) -> CallResult {
-        output(out.0)
+    /// The value itself.
+    pub fn split<R>(self, out: Out<R>) -> Result<Val<R>, CallError> {
+        Ok(Val(out.0))
     }
+
+    /// The same probe.
+    pub fn ok<R: ?Sized>(self, probe: Probe<R>) -> Probe<R> {
+        probe
+    }
+}
+
+/// The value a tool answers with (`Ok`'s, or a plain one), before it is
+/// known to be content or JSON: `(&Val(v)).__atp_value()` picks
+/// [`RichTag`] for an [`IntoToolResult`] and [`JsonTag`] otherwise.
+#[derive(Debug)]
+pub struct Val<T>(pub T);
+
+/// Rich content.
+#[derive(Debug)]
+pub struct RichKind;
+
+/// A JSON value.
+#[derive(Debug)]
+pub struct JsonKind;
+
+/// Picked for a `Val<T>` whose `T` is [`IntoToolResult`].
+pub trait RichTag {
+    /// The kind of the value.
+    fn __atp_value(&self) -> RichKind {
+        RichKind
+    }
+}
+
+impl<T: IntoToolResult> RichTag for Val<T> {}
+
+/// Picked for every other `Val<T>` (one auto-reference further away).
+pub trait JsonTag {
+    /// The kind of the value.
+    fn __atp_value(&self) -> JsonKind {
+        JsonKind
+    }
+}
+
+impl<T> JsonTag for &Val<T> {}
+
+impl RichKind {
+    /// The value's content blocks.
+    pub fn output<T: IntoToolResult>(self, value: Val<T>) -> CallResult {
+        crate::content::rich(value.0).map(Output::Rich)
+    }
+}
+
+impl JsonKind {
+    /// The value as JSON.
+    pub fn output<T: ToolOutput>(self, value: Val<T>) -> CallResult {
+        output(value.0)
+    }
+}
+
+/// The output schema of a return type, decided by the compiler:
+/// `(&&probe).__atp_output_schema()` picks, in order, [`ContentSchema`]
+/// (content has none: what structured data a [`ToolResult`] carries, its
+/// type doesn't say), [`TypedSchema`] (a `T: JsonSchema`: its serialized
+/// form's) and [`NoSchema`].
+pub trait ContentSchema {
+    /// No schema.
+    fn __atp_output_schema(&self) -> Option<Value> {
+        None
+    }
+}
+
+impl<T: IntoToolResult> ContentSchema for &Probe<T> {}
+
+/// A return type with a JSON Schema: see [`ContentSchema`].
+pub trait TypedSchema {
+    /// The schema of its serialized form.
+    fn __atp_output_schema(&self) -> Option<Value>;
+}
+
+impl<T: JsonSchema> TypedSchema for &&Probe<T> {
+    fn __atp_output_schema(&self) -> Option<Value> {
+        Some(output_schema_of::<T>())
+    }
+}
+
+/// Any other return type: see [`ContentSchema`].
+pub trait NoSchema {
+    /// No schema.
+    fn __atp_output_schema(&self) -> Option<Value> {
+        None
+    }
+}
+
+impl<T: ?Sized> NoSchema for Probe<T> {}
+
+/// The JSON Schema (2020-12) of what `T` serializes to: an MCP tool's
+/// `outputSchema`, which its `structuredContent` validates against.
+pub(crate) fn output_schema_of<T: JsonSchema + ?Sized>() -> Value {
+    let mut schema = SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.inline_subschemas = true;
+            s.meta_schema = None;
+        })
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<T>()
+        .to_value();
+    if let Value::Object(map) = &mut schema {
+        // The type's own name and doc comment: noise beside the tool's.
+        map.remove("title");
+        map.remove("description");
+    }
+    schema
 }
 
 /// Boxes an `async fn` tool's future.
@@ -621,6 +820,9 @@ pub(crate) struct Announced {
     pub(crate) location: String,
     pub(crate) metadata: ToolMetadata,
     pub(crate) code_hash: String,
+    /// The JSON Schema of what it answers (MCP's `outputSchema`), if known.
+    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    pub(crate) output_schema: Option<Value>,
 }
 
 /// The metadata and hash of a tool or app defined at run time. It has no
@@ -648,5 +850,6 @@ pub(crate) fn announce_run_time(
         location,
         code_hash: sha256_hex(metadata.source_code.as_bytes()),
         metadata,
+        output_schema: None,
     }
 }

@@ -180,3 +180,48 @@ async fn arguments_are_read_the_way_models_send_them() {
 
     toolkit.shutdown().await.unwrap();
 }
+
+/// Takes a query and nothing else.
+#[atp_tool(deny_unknown_fields)]
+fn exact_query(query: String, limit: Option<u32>) -> Value {
+    json!({"query": query, "limit": limit})
+}
+
+#[tokio::test]
+async fn deny_unknown_fields_refuses_what_the_tool_does_not_take() {
+    let server = start_server().await;
+    let refusing =
+        DynamicTool::new("refusing", |_| async { Ok(json!("ran")) }).deny_unknown_fields(true);
+    let client = builder(&server, "deny-kit", Some(&["exact_query", "echo"]))
+        .tool(refusing)
+        .build()
+        .unwrap();
+    let toolkit = spawn(client);
+    server
+        .wait_for_tools(&["exact_query", "echo", "refusing"], WAIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        call(&server, "exact_query", json!({"query": "q", "limit": 2})).await,
+        json!({"query": "q", "limit": 2})
+    );
+    assert_eq!(
+        call(
+            &server,
+            "exact_query",
+            json!({"query": "q", "lmit": 2, "extra": true})
+        )
+        .await,
+        json!({"error": "Unknown parameters: extra, lmit (the tool takes: query, limit)"})
+    );
+    assert_eq!(
+        call(&server, "refusing", json!({"x": 1})).await,
+        json!({"error": "Unknown parameter: x (the tool takes none)"})
+    );
+    // Without the flag, an extra argument is ignored, as before.
+    assert_eq!(
+        call(&server, "echo", json!({"text": "hi", "extra": 1})).await["echo"],
+        "hi"
+    );
+    toolkit.shutdown().await.unwrap();
+}

@@ -18,6 +18,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use atp_sdk::content::{Audio, Content, Image, Resource};
 use atp_sdk::{
     CallArgs, CallError, Context, DynamicTool, Elicitation, LogLevel, Sampling, ToolKitClient,
     Transport, atp_tool,
@@ -35,6 +36,77 @@ const SUITE: Duration = Duration::from_secs(300);
 #[atp_tool]
 fn test_simple_text() -> String {
     "This is a simple text response for testing.".to_owned()
+}
+
+/// A 1×1 red pixel.
+const RED_PIXEL_PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53,
+    0xde, 0x00, 0x00, 0x00, 0x0c, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0x00,
+    0x00, 0x03, 0x01, 0x01, 0x00, 0xc9, 0xfe, 0x92, 0xef, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e,
+    0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+/// A WAV file of `samples` silent 8-bit mono samples at 8 kHz.
+fn silent_wav(samples: u32) -> Vec<u8> {
+    let mut wav = Vec::with_capacity(44 + samples as usize);
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + samples).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    // PCM, mono, 8000 Hz, 8000 bytes/s, block 1, 8 bits.
+    for field in [
+        16u32.to_le_bytes().as_slice(),
+        &1u16.to_le_bytes(),
+        &1u16.to_le_bytes(),
+    ] {
+        wav.extend_from_slice(field);
+    }
+    wav.extend_from_slice(&8000u32.to_le_bytes());
+    wav.extend_from_slice(&8000u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&8u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&samples.to_le_bytes());
+    wav.resize(44 + samples as usize, 0x80);
+    wav
+}
+
+/// Returns an image (scenario tools-call-image).
+#[atp_tool]
+fn test_image_content() -> Image {
+    Image::new(RED_PIXEL_PNG, "image/png")
+}
+
+/// Returns a sound (scenario tools-call-audio).
+#[atp_tool]
+fn test_audio_content() -> Audio {
+    Audio::new(silent_wav(80), "audio/wav")
+}
+
+/// Returns an embedded resource (scenario tools-call-embedded-resource).
+#[atp_tool]
+fn test_embedded_resource() -> Resource {
+    Resource::text(
+        "test://embedded-resource",
+        "This is an embedded resource content.",
+    )
+    .with_mime_type("text/plain")
+}
+
+/// Returns text, an image and a resource (scenario
+/// tools-call-mixed-content).
+#[atp_tool]
+fn test_multiple_content_types() -> Vec<Content> {
+    vec![
+        Content::text("Multiple content types test:"),
+        Image::new(RED_PIXEL_PNG, "image/png").into(),
+        Resource::text(
+            "test://mixed-content-resource",
+            r#"{"test":"data","value":123}"#,
+        )
+        .with_mime_type("application/json")
+        .into(),
+    ]
 }
 
 /// Always fails (scenario tools-call-error).
@@ -220,6 +292,10 @@ fn toolkit() -> ToolKitClient {
         .transport(Transport::McpHttp)
         .tools([
             "test_simple_text",
+            "test_image_content",
+            "test_audio_content",
+            "test_embedded_resource",
+            "test_multiple_content_types",
             "test_error_handling",
             "test_tool_with_logging",
             "test_tool_with_progress",

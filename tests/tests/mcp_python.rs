@@ -375,7 +375,11 @@ fn check_exercise(observed: &Observed, token: Option<&str>) {
     );
 
     // Results: an object is structured content and its JSON as text; a
-    // string is text only.
+    // string or a number is text only before 2026-07-28, and also
+    // structured content from 2026-07-28 on (SEP-2106), which the client
+    // validates against the listed output schema.
+    let any_structured = observed.protocol_version == "2026-07-28";
+    let structured_if = |value: Value| if any_structured { value } else { Value::Null };
     let (is_error, text, structured) = observed.call("echo");
     assert!(!is_error, "echo: {text}");
     assert_eq!(structured, &json!({"echo": "hi"}));
@@ -385,10 +389,18 @@ fn check_exercise(observed: &Observed, token: Option<&str>) {
     );
     assert_eq!(
         observed.call("greet"),
-        (false, "Hello, Ann!", &Value::Null),
-        "greet: text, no structured content"
+        (false, "Hello, Ann!", &structured_if(json!("Hello, Ann!"))),
+        "greet: text"
     );
-    assert_eq!(observed.call("add"), (false, "3.5", &Value::Null));
+    assert_eq!(
+        observed.call("add"),
+        (false, "3.5", &structured_if(json!(3.5)))
+    );
+    assert_eq!(
+        tool("greet").get("outputSchema"),
+        any_structured.then(|| json!({"type": "string"})).as_ref(),
+        "a string's schema is listed from 2026-07-28 on"
+    );
 
     // Each error kind, with the texts ATP answers.
     for (tool, _, expected) in atp_tests::mcp_tools::error_cases() {
@@ -403,7 +415,11 @@ fn check_exercise(observed: &Observed, token: Option<&str>) {
     // The token.
     let whoami = observed.call("whoami");
     match token {
-        Some(token) => assert_eq!(whoami, (false, token, &Value::Null), "whoami"),
+        Some(token) => assert_eq!(
+            whoami,
+            (false, token, &structured_if(json!(token))),
+            "whoami"
+        ),
         None => assert_eq!(
             (whoami.0, whoami.1),
             (true, "Missing auth_token for authenticated tool"),

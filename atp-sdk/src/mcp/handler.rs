@@ -43,6 +43,8 @@ pub(crate) enum Tokens {
 pub(crate) struct McpTools {
     dispatcher: Dispatcher,
     tools: Arc<[Tool]>,
+    /// The same, for clients before 2026-07-28: only object output schemas.
+    object_outputs: Arc<[Tool]>,
     token: Tokens,
     info: Arc<ServerConfig>,
     /// The session's `logging/setLevel`.
@@ -90,6 +92,25 @@ impl McpTools {
                 {
                     tool = tool.with_annotations(annotations);
                 }
+                if let Some(Value::Object(schema)) = &a.output_schema {
+                    tool = tool.with_raw_output_schema(Arc::new(schema.clone()));
+                }
+                tool
+            })
+            .collect();
+        // Before 2026-07-28 an output schema is an object's (and
+        // `structuredContent` an object): the others are left out there.
+        let object_outputs: Vec<Tool> = tools
+            .iter()
+            .cloned()
+            .map(|mut tool| {
+                if tool
+                    .output_schema
+                    .as_ref()
+                    .is_some_and(|s| s.get("type") != Some(&Value::from("object")))
+                {
+                    tool.output_schema = None;
+                }
                 tool
             })
             .collect();
@@ -103,6 +124,7 @@ impl McpTools {
         Self {
             dispatcher,
             tools: tools.into(),
+            object_outputs: object_outputs.into(),
             token,
             info: Arc::new(info),
             level: SessionLevel::default(),
@@ -197,32 +219,31 @@ impl Drop for FireOnDrop {
 /// an error — the tool's, or the call's (validation, time limit, panic) —
 /// as `isError` with the same text ATP answers; an unknown tool as a
 /// JSON-RPC error (-32602) with that text.
-pub(crate) fn tool_result(result: CallResult) -> Result<CallToolResult, ErrorData> {
+pub(crate) fn tool_result(
+    result: CallResult,
+    any_structured: bool,
+) -> Result<CallToolResult, ErrorData> {
     // Decided in one place, which `TestClient` answers with too.
-    let answer = crate::mcp_answer::McpAnswer::of(result);
+    let answer = crate::mcp_answer::McpAnswer::of(result, any_structured);
     if let Some(message) = answer.protocol_error {
         // An unknown tool: a JSON-RPC error (-32602), as the spec lists it.
         return Err(ErrorData::invalid_params(message, None));
     }
-    if let (Some(value), false) = (answer.structured, answer.is_error) {
-        // Its text block is the value's JSON, which rmcp writes.
-        return Ok(CallToolResult::structured(value));
-    }
+    // Every block is in MCP's JSON shape already (`content::Content`'s).
     let content: Vec<ContentBlock> = answer
         .content
         .into_iter()
-        .filter_map(|block| match block {
-            Value::Object(mut map) => match map.remove("text") {
-                Some(Value::String(text)) => Some(ContentBlock::text(text)),
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect();
+        .map(serde_json::from_value)
+        .collect::<Result<_, _>>()
+        .map_err(|err| {
+            ErrorData::internal_error(format!("a content block MCP doesn't read: {err}"), None)
+        })?;
     Ok(if answer.is_error {
         CallToolResult::error(content)
     } else {
-        CallToolResult::success(content)
+        let mut result = CallToolResult::success(content);
+        result.structured_content = answer.structured;
+        result
     })
 }
 
@@ -255,9 +276,14 @@ impl ServerHandler for McpTools {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.tools.to_vec()))
+        let tools = if any_structured(&context) {
+            &self.tools
+        } else {
+            &self.object_outputs
+        };
+        Ok(ListToolsResult::with_all_items(tools.to_vec()))
     }
 
     /// `logging/setLevel`: the session's calls send what is at or above it.
@@ -296,11 +322,11 @@ impl ServerHandler for McpTools {
             tracing::debug!(tool = %tool_name, "MCP call without the tool's scopes");
             let why =
                 format!("the access token lacks the scope {missing} the tool {tool_name} needs");
-            return tool_result(Err(CallError::Tool(why))).map(Into::into);
+            return tool_result(Err(CallError::Tool(why)), false).map(Into::into);
         }
         let auth_token = match self.token(&context, &tool_name, principal.as_ref()).await {
             Ok(token) => token,
-            Err(why) => return tool_result(Err(CallError::Tool(why))).map(Into::into),
+            Err(why) => return tool_result(Err(CallError::Tool(why)), false).map(Into::into),
         };
         let tool_request = ToolRequest {
             request_id: RequestId::Str(format!("mcp-{}", context.id)),
@@ -342,6 +368,15 @@ impl ServerHandler for McpTools {
             };
             tracing::warn!(tool = %tool_name, "the tool needs a token and has none: {how}");
         }
-        tool_result(result).map(Into::into)
+        tool_result(result, any_structured(&context)).map(Into::into)
     }
+}
+
+/// Whether the negotiated version (2026-07-28 on) takes any JSON value as
+/// `structuredContent` and any schema as `outputSchema` (SEP-2106), not
+/// only objects.
+fn any_structured(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .protocol_version()
+        .is_some_and(|v| v.as_str() >= rmcp::model::ProtocolVersion::V_2026_07_28.as_str())
 }
