@@ -106,7 +106,8 @@ fn registration(args: &ToolArgs, func: &ItemFn, tool: &Tool, source: &str) -> To
     let arguments = arguments::arguments(&tool.params, tool.auth.is_some(), &p);
     let extract = extract_fn(tool, &p);
     let call = call_fn(tool, fn_ident, &p);
-    let tool_def = tool_def(tool, fn_ident, source, &p);
+    let elicits = crate::elicits::elicited_types(func);
+    let tool_def = tool_def(tool, fn_ident, source, &elicits, &p);
     let mut errors = None;
     if tool.params.len() > 64 {
         push(
@@ -257,7 +258,13 @@ fn names_impl_trait(tokens: TokenStream) -> bool {
 }
 
 /// The const `ToolDef` submitted to `inventory`.
-fn tool_def(tool: &Tool, fn_ident: &syn::Ident, source: &str, p: &TokenStream) -> TokenStream {
+fn tool_def(
+    tool: &Tool,
+    fn_ident: &syn::Ident,
+    source: &str,
+    elicits: &[syn::Type],
+    p: &TokenStream,
+) -> TokenStream {
     let handler = if tool.is_async {
         quote!(#p::Handler::Async(__atp_call))
     } else {
@@ -285,6 +292,18 @@ fn tool_def(tool: &Tool, fn_ident: &syn::Ident, source: &str, p: &TokenStream) -
     let description = &tool.description;
     let rust_name = fn_ident.unraw().to_string();
     let title = option_str(tool.title.as_deref());
+    // Spanned on the type in the body, where a type without a schema is
+    // reported.
+    let elicits = elicits.iter().map(|ty| {
+        let span = syn::spanned::Spanned::span(ty);
+        respan(
+            quote!(#p::ElicitDef {
+                type_name: ::core::any::type_name::<#ty>,
+                schema: #p::elicit_schema::<#ty>,
+            }),
+            span,
+        )
+    });
     let [read_only, destructive, idempotent, open_world] = tool.hints.map(|hint| match hint {
         Some(value) => quote!(::core::option::Option::Some(#value)),
         None => quote!(::core::option::Option::None),
@@ -310,6 +329,7 @@ fn tool_def(tool: &Tool, fn_ident: &syn::Ident, source: &str, p: &TokenStream) -
             states: &__ATP_STATES,
             title: #title,
             output_schema: __atp_output_schema,
+            elicits: &[#(#elicits),*],
             hints: #p::ToolHints {
                 read_only: #read_only,
                 destructive: #destructive,

@@ -17,6 +17,7 @@ use proc_macro::TokenStream;
 mod analyse;
 mod args;
 mod arguments;
+mod elicits;
 mod expand;
 mod inner;
 mod source;

@@ -133,7 +133,7 @@ impl From<String> for Sampling {
 /// primitives, enums and arrays of enums (the subset MCP allows). Optional
 /// fields lose their `null`; defaults and titled enums (doc comments and
 /// `#[schemars(title = ...)]` on the variants) carry over.
-pub(crate) fn schema_for<T: schemars::JsonSchema>() -> Value {
+pub fn schema_for<T: schemars::JsonSchema>() -> Value {
     let schema = schemars::generate::SchemaSettings::draft2020_12()
         .with(|s| {
             s.inline_subschemas = true;

@@ -94,8 +94,8 @@ pub(crate) struct ContextParts {
 }
 
 /// A request to the caller, answered later.
-pub(crate) type Asked<T> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, CallError>> + Send>>;
+pub(crate) type Asked<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, CallError>> + Send + 'a>>;
 
 /// How a link carries what a call says and asks to its caller (MCP's
 /// notifications and server-to-client requests). Saying never blocks and
@@ -107,9 +107,9 @@ pub(crate) trait TalkBack: Send + Sync {
     fn log(&self, level: LogLevel, message: String);
     /// `elicitation/create` with `schema` (checked against the subset MCP
     /// allows here), for the tool `tool` asking for `what`.
-    fn elicit(&self, message: String, schema: Value, what: String) -> Asked<Answer>;
+    fn elicit(&self, message: String, schema: Value, what: String) -> Asked<'_, Answer>;
     /// `sampling/createMessage`: the text of the model's answer.
-    fn sample(&self, request: &Sampling) -> Asked<String>;
+    fn sample(&self, request: &Sampling) -> Asked<'_, String>;
 }
 
 /// The severity of a line a tool logs to its caller with

@@ -68,6 +68,22 @@ pub enum Error {
         /// The state's type, as `std::any::type_name` spells it.
         type_name: &'static str,
     },
+    /// A tool asks the user for a type (`ctx.elicit::<T>`) whose schema is
+    /// outside what MCP lets a client ask for: a flat object of strings,
+    /// numbers, booleans, enums and arrays of enums.
+    #[error(
+        "tool '{tool}' asks the user for {type_name} (ctx.elicit), whose schema is outside what \
+         MCP lets a client ask for (a flat object of strings, numbers, booleans, enums and \
+         arrays of enums): {reason}"
+    )]
+    ElicitSchema {
+        /// The tool.
+        tool: String,
+        /// The type, as `std::any::type_name` spells it.
+        type_name: &'static str,
+        /// What is outside.
+        reason: String,
+    },
     /// [`build`](crate::ToolKitClientBuilder::build) found more than one
     /// problem: every one, in the order they were found (a single problem
     /// is returned as itself).

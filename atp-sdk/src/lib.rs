@@ -70,7 +70,8 @@ pub use secret::{ApiKey, AuthToken};
 pub use state::State;
 pub use status::Status;
 pub use tool::{
-    AuthDef, CallResult, Handler, Output, ParamDef, ParamKind, StateDef, ToolDef, ToolHints,
+    AuthDef, CallResult, ElicitDef, Handler, Output, ParamDef, ParamKind, StateDef, ToolDef,
+    ToolHints,
 };
 
 /// Registers a function as an ATP tool.
@@ -168,6 +169,7 @@ pub use atp_sdk_macros::atp_tool;
 /// What the code `#[atp_tool]` generates refers to. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::asking::schema_for as elicit_schema;
     pub use crate::context::Context;
     pub use crate::error::CallError;
     pub use crate::extract::{
@@ -177,9 +179,9 @@ pub mod __private {
     pub use crate::params::CallArgs;
     pub use crate::state::State;
     pub use crate::tool::{
-        AuthDef, CallFuture, CallResult, ContentSchema, Handler, JsonTag, NoSchema, Out, ParamDef,
-        ParamKind, PlainTag, Probe, ResultTag, RichTag, StateDef, ToolDef, ToolHints, TypedSchema,
-        boxed, check_output, check_schema, check_value, optional, ready, schema_of,
+        AuthDef, CallFuture, CallResult, ContentSchema, ElicitDef, Handler, JsonTag, NoSchema, Out,
+        ParamDef, ParamKind, PlainTag, Probe, ResultTag, RichTag, StateDef, ToolDef, ToolHints,
+        TypedSchema, boxed, check_output, check_schema, check_value, optional, ready, schema_of,
     };
     pub use inventory;
     pub use serde_json;

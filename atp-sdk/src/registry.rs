@@ -14,7 +14,8 @@ use crate::error::Error;
 use crate::params::CallArgs;
 use crate::state::States;
 use crate::tool::{
-    Announced, CallFuture, CallResult, Handler, StateDef, ToolDef, announce_run_time, metadata,
+    Announced, CallFuture, CallResult, ElicitDef, Handler, StateDef, ToolDef, announce_run_time,
+    metadata,
 };
 
 inventory::collect!(ToolDef);
@@ -98,6 +99,7 @@ struct Entry {
     tool: ServedTool,
     announced: Announced,
     states: Vec<StateDef>,
+    elicits: &'static [ElicitDef],
 }
 
 fn from_def(def: &'static ToolDef) -> Entry {
@@ -133,6 +135,7 @@ fn from_def(def: &'static ToolDef) -> Entry {
             output_schema: (def.output_schema)(),
         },
         states: def.states.to_vec(),
+        elicits: def.elicits,
     }
 }
 
@@ -179,6 +182,7 @@ fn from_dynamic(tool: DynamicTool) -> Entry {
             name: parts.name,
         },
         states: parts.states,
+        elicits: &[],
     }
 }
 
@@ -238,6 +242,7 @@ impl Registry {
                     type_name: (missing.type_name)(),
                 });
             }
+            problems.extend(elicit_problems(entry));
         }
         let mut announced: Vec<Announced> = entries.iter().map(|e| e.announced.clone()).collect();
         announced.extend(apps);
@@ -292,5 +297,30 @@ impl Registry {
 
     pub(crate) fn toolkit_hash(&self) -> &str {
         &self.toolkit_hash
+    }
+}
+
+/// The tool's `elicit::<T>` types whose schema MCP can't carry (only MCP
+/// can ask the user anything: without the `mcp` feature, none).
+fn elicit_problems(entry: &Entry) -> Vec<Error> {
+    #[cfg(feature = "mcp")]
+    {
+        entry
+            .elicits
+            .iter()
+            .filter_map(|elicit| {
+                let reason = crate::mcp::elicitation_schema((elicit.schema)()).err()?;
+                Some(Error::ElicitSchema {
+                    tool: entry.tool.name.clone(),
+                    type_name: (elicit.type_name)(),
+                    reason,
+                })
+            })
+            .collect()
+    }
+    #[cfg(not(feature = "mcp"))]
+    {
+        let _ = entry.elicits;
+        Vec::new()
     }
 }

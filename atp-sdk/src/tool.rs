@@ -132,6 +132,10 @@ pub struct ToolDef {
     /// for a `Result`) implements `JsonSchema` and isn't content: MCP's
     /// `outputSchema`.
     pub output_schema: fn() -> Option<Value>,
+    /// The types its body asks the user for (`ctx.elicit::<T>(...)`, with
+    /// `T` named where the tool is declared: one the body declares or
+    /// imports itself is checked when it is asked for).
+    pub elicits: &'static [ElicitDef],
 }
 
 /// What a tool says of its effects, for clients to decide how to treat
@@ -186,6 +190,18 @@ pub struct StateDef {
     pub type_id: fn() -> std::any::TypeId,
     /// `std::any::type_name::<T>`, for the error when it is missing.
     pub type_name: fn() -> &'static str,
+}
+
+/// A type a tool asks the user for with
+/// [`Context::elicit::<T>`](crate::Context::elicit), as its body spells
+/// it: [`build`](crate::ToolKitClientBuilder::build) checks its schema is
+/// one MCP lets a client ask for.
+#[derive(Debug, Clone, Copy)]
+pub struct ElicitDef {
+    /// `std::any::type_name::<T>`.
+    pub type_name: fn() -> &'static str,
+    /// The schema `elicitation/create` would carry.
+    pub schema: fn() -> Value,
 }
 
 /// One parameter of a [`ToolDef`].

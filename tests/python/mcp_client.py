@@ -13,10 +13,19 @@ legacy lifecycle, protocol 2025-11-25); client is the high-level `mcp.Client` in
 mode ("auto": it probes `server/discover` and may adopt 2026-07-28, falling back to the
 handshake); raw (http only) opens no MCP session, for the `post` operations.
 
-SCRIPT is a JSON object read from stdin: {"env": {...}, "headers": {...}, "operations": [...]}.
+SCRIPT is a JSON object read from stdin: {"env": {...}, "headers": {...}, "operations": [...]},
+and what the client answers when the server asks it (SCRIPT's "elicit": the ElicitResult to
+answer `elicitation/create` with, e.g. {"action": "accept", "content": {...}}; "sample": the
+text to answer `sampling/createMessage` with), and "log_level": the level the high-level
+client opts in to on 2026-07-28 (its `log_level`; a session sets one with `set_level`). A
+client with "elicit" or "sample" declares that capability; every log line, elicitation and
+sampling request it receives is reported.
 Each operation has a "name" (unique) and an "op":
   {"op": "list_tools"}                         -> {"tools": [Tool, ...], "next_cursor": C}
   {"op": "call", "tool": T, "arguments": A}    -> R
+  {"op": "call", "tool": T, "arguments": A, "progress": true}
+        with a progress_callback               -> R with "progress": [[progress, total, message], ...]
+  {"op": "set_level", "level": L}              -> null (`logging/setLevel`)
   {"op": "concurrently", "calls": [{"tool": T, "arguments": A}, ...]}
         all at once in one anyio task group    -> [R or {"raised": ...}, ...]
   {"op": "abandon", "tool": T, "arguments": A, "after": S}
@@ -32,7 +41,9 @@ where R is a tool result: {"is_error", "text" (its text blocks joined by newline
 "content" (every block), "structured" (structuredContent or null)}.
 
 Prints one JSON document to stdout (the server's log and the SDK's go to stderr):
-{"mcp_version", "protocol_version", "server_info", "results": {NAME: {"ok": V} | {"raised": "<Type>: <message>"}}}.
+{"mcp_version", "protocol_version", "server_info", "results": {NAME: {"ok": V} | {"raised": "<Type>: <message>"}},
+ "logs": [{"level", "logger", "data"}, ...], "elicited": [{"message", "requestedSchema"}, ...],
+ "sampled": [CreateMessageRequestParams, ...]}.
 Every operation is bounded by SCRIPT's "step_timeout" (default 20 s), the whole run (connect,
 operations, close) by its "timeout" (default 60 s). The test asserts on the output; this
 script only runs the client and reports what it saw.
@@ -52,6 +63,7 @@ if not MCP_VERSION.startswith("2."):
 
 import anyio  # noqa: E402
 import httpx2  # noqa: E402
+import mcp_types  # noqa: E402
 from mcp import Client, ClientSession, StdioServerParameters, stdio_client  # noqa: E402
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 
@@ -77,6 +89,40 @@ def tool_result(result):
     }
 
 
+# What the server sent the client besides results.
+LOGS, ELICITED, SAMPLED = [], [], []
+
+
+async def on_log(params):
+    LOGS.append({"level": params.level, "logger": params.logger, "data": params.data})
+
+
+async def on_elicit(context, params):
+    ELICITED.append(dump(params))
+    return mcp_types.ElicitResult(**script["elicit"])
+
+
+async def on_sample(context, params):
+    SAMPLED.append(dump(params))
+    return mcp_types.CreateMessageResult(
+        role="assistant",
+        content=mcp_types.TextContent(type="text", text=script["sample"]),
+        model="a-test-model",
+        stop_reason="endTurn",
+    )
+
+
+def callbacks():
+    """The callbacks the client is given: logs always; elicitation and sampling (and so their
+    capabilities) only when SCRIPT says how to answer."""
+    given = {"logging_callback": on_log}
+    if "elicit" in script:
+        given["elicitation_callback"] = on_elicit
+    if "sample" in script:
+        given["sampling_callback"] = on_sample
+    return given
+
+
 def raised(err):
     return {"raised": f"{type(err).__name__}: {err}"}
 
@@ -93,7 +139,20 @@ async def run(session, http, results, operation):
         listed = await session.list_tools()
         return {"tools": [dump(tool) for tool in listed.tools], "next_cursor": listed.next_cursor}
     if op == "call":
-        return tool_result(await session.call_tool(operation["tool"], operation.get("arguments", {})))
+        if not operation.get("progress"):
+            return tool_result(await session.call_tool(operation["tool"], operation.get("arguments", {})))
+        progress = []
+
+        async def on_progress(done, total, message):
+            progress.append([done, total, message])
+
+        result = tool_result(
+            await session.call_tool(operation["tool"], operation.get("arguments", {}), progress_callback=on_progress)
+        )
+        return {**result, "progress": progress}
+    if op == "set_level":
+        await session.set_logging_level(operation["level"])
+        return None
     if op == "concurrently":
         calls = operation["calls"]
         outcomes = [None] * len(calls)
@@ -145,11 +204,12 @@ async def connect(stack):
     if mode == "session":
         opened = stdio_client(server) if transport == "stdio" else server
         read, write = await stack.enter_async_context(opened)
-        session = await stack.enter_async_context(ClientSession(read, write))
+        session = await stack.enter_async_context(ClientSession(read, write, **callbacks()))
         await session.initialize()
         return session, http
     if mode == "client":
-        return await stack.enter_async_context(Client(server)), http
+        client = Client(server, log_level=script.get("log_level"), **callbacks())
+        return await stack.enter_async_context(client), http
     raise ValueError(f"unknown mode {mode!r}")
 
 
@@ -176,7 +236,15 @@ async def main():
                 except Exception as err:  # reported to the test, which fails on it
                     results[operation["name"]] = raised(err)
     json.dump(
-        {"mcp_version": MCP_VERSION, "protocol_version": protocol_version, "server_info": server_info, "results": results},
+        {
+            "mcp_version": MCP_VERSION,
+            "protocol_version": protocol_version,
+            "server_info": server_info,
+            "results": results,
+            "logs": LOGS,
+            "elicited": ELICITED,
+            "sampled": SAMPLED,
+        },
         sys.stdout,
     )
     sys.stdout.flush()

@@ -72,6 +72,9 @@ struct Observed {
     protocol_version: Value,
     server_info: Value,
     results: Map<String, Value>,
+    /// What the server sent the client besides results: `logs`,
+    /// `elicited` and `sampled` (see `mcp_client.py`).
+    talk: Value,
     /// The client's stderr (and over stdio the toolkit's), and over HTTP
     /// the toolkit's log: shown when something fails.
     log: String,
@@ -128,6 +131,11 @@ async fn run_python(transport: &str, target: &str, mode: &str, script: &Value) -
         protocol_version: answer["protocol_version"].take(),
         server_info: answer["server_info"].take(),
         results,
+        talk: json!({
+            "logs": answer["logs"].take(),
+            "elicited": answer["elicited"].take(),
+            "sampled": answer["sampled"].take(),
+        }),
         log: stderr,
     }
 }
@@ -135,6 +143,17 @@ async fn run_python(transport: &str, target: &str, mode: &str, script: &Value) -
 /// The Python client over stdio: it starts the toolkit process with
 /// `ATP_TRANSPORT=mcp` and, if given, `token` as `ATP_AUTH_TOKEN`.
 async fn over_stdio(mode: Mode, token: Option<&str>, operations: Vec<Value>) -> Observed {
+    over_stdio_with(mode, token, json!({}), operations).await
+}
+
+/// [`over_stdio`] with `answers` in the script: how the client answers
+/// the server's questions, and the log level it opts in to.
+async fn over_stdio_with(
+    mode: Mode,
+    token: Option<&str>,
+    answers: Value,
+    operations: Vec<Value>,
+) -> Observed {
     // The client passes the server only this, over its safe defaults
     // (HOME, PATH, ...): nothing else of this process's environment.
     let mut env = json!({
@@ -146,7 +165,8 @@ async fn over_stdio(mode: Mode, token: Option<&str>, operations: Vec<Value>) -> 
     if let Some(token) = token {
         env["ATP_AUTH_TOKEN"] = json!(token);
     }
-    let script = json!({"env": env, "operations": operations});
+    let mut script = json!({"env": env, "operations": operations});
+    merge(&mut script, answers);
     let observed = run_python(
         "stdio",
         env!("CARGO_BIN_EXE_env_toolkit"),
@@ -231,11 +251,24 @@ impl HttpToolkit {
     /// The Python client over streamable HTTP, sending `token` (if any) as
     /// `Authorization: Bearer`.
     async fn python(&self, mode: &str, token: Option<&str>, operations: Vec<Value>) -> Observed {
+        self.python_with(mode, token, json!({}), operations).await
+    }
+
+    /// [`Self::python`] with `answers` in the script, as for
+    /// [`over_stdio_with`].
+    async fn python_with(
+        &self,
+        mode: &str,
+        token: Option<&str>,
+        answers: Value,
+        operations: Vec<Value>,
+    ) -> Observed {
         let mut headers = json!({});
         if let Some(token) = token {
             headers["Authorization"] = json!(format!("Bearer {token}"));
         }
-        let script = json!({"headers": headers, "operations": operations});
+        let mut script = json!({"headers": headers, "operations": operations});
+        merge(&mut script, answers);
         let mut observed = run_python("http", &self.url, mode, &script).await;
         observed.log.push_str("\nthe toolkit's log:\n");
         observed.log.push_str(&self.log.lock().unwrap());
@@ -244,6 +277,16 @@ impl HttpToolkit {
 
     async fn stop(mut self) {
         self.child.kill().await.expect("the toolkit is killed");
+    }
+}
+
+/// `extra`'s keys added to `script`.
+fn merge(script: &mut Value, extra: Value) {
+    if let Value::Object(extra) = extra {
+        script
+            .as_object_mut()
+            .expect("a script object")
+            .extend(extra);
     }
 }
 
@@ -644,5 +687,181 @@ async fn over_streamable_http_a_foreign_origin_is_refused_to_httpx() {
     assert_eq!(foreign["status"], 403, "with Origin: {foreign}");
     let local = observed.ok("local");
     assert_eq!(local["status"], 200, "without Origin: {local}");
+    toolkit.stop().await;
+}
+
+/// How the client answers what the talking tools ask, and the log level
+/// the high-level client opts in to (a session sets it with `set_level`).
+fn talk_answers() -> Value {
+    json!({
+        "elicit": {"action": "accept", "content": {"name": "atlas", "really": true}},
+        "sample": "hi",
+        "log_level": "debug",
+    })
+}
+
+/// A plain fn reporting progress and logs and returning an image; an
+/// async fn asking the user; one asking the client's model twice.
+fn talk_operations(mode: Mode) -> Vec<Value> {
+    let mut operations = Vec::new();
+    if mode == Mode::Session {
+        operations.push(json!({"name": "level", "op": "set_level", "level": "debug"}));
+    }
+    operations.extend([
+        json!({"name": "chart", "op": "call", "tool": "chart_steps",
+               "arguments": {"steps": 3}, "progress": true}),
+        call("delete", "delete_project", json!({"project": "atlas"})),
+        call("sample", "ask_model_twice", json!({})),
+    ]);
+    operations
+}
+
+/// The client got each step's progress, every log line at or above
+/// debug, the chart's image, the question with its schema and the
+/// model's answers, in every mode.
+fn check_talk(observed: &Observed, mode: Mode) {
+    use base64::Engine as _;
+    // From 2026-07-28 a string result is structured content too.
+    let text = |text: &str| match mode {
+        Mode::Session => Value::Null,
+        Mode::Client => json!(text),
+    };
+    let chart = observed.ok("chart");
+    assert_eq!(
+        chart["progress"],
+        json!([
+            [1.0, 3.0, "step 1"],
+            [2.0, 3.0, "step 2"],
+            [3.0, 3.0, "step 3"]
+        ]),
+        "{}",
+        observed.log
+    );
+    let png = base64::engine::general_purpose::STANDARD.encode(atp_tests::mcp_tools::PIXEL_PNG);
+    assert_eq!(
+        chart["content"],
+        json!([
+            {"type": "text", "text": "a chart in 3 steps"},
+            {"type": "image", "data": png, "mimeType": "image/png"},
+        ]),
+        "{}",
+        observed.log
+    );
+    assert_eq!(chart["is_error"], false);
+    let logs = &observed.talk["logs"];
+    let line = |level: &str, logger: &str, data: &str| json!({"level": level, "logger": logger, "data": data});
+    assert_eq!(
+        logs,
+        &json!([
+            line("info", "chart_steps", "step 1 of 3 drawn"),
+            line("info", "chart_steps", "step 2 of 3 drawn"),
+            line("info", "chart_steps", "step 3 of 3 drawn"),
+            line("debug", "chart_steps", "the chart is done"),
+            line("warning", "delete_project", "asking before deleting atlas"),
+        ]),
+        "{}",
+        observed.log
+    );
+    assert_eq!(
+        observed.call("delete"),
+        (false, "deleted atlas", &text("deleted atlas"))
+    );
+    let elicited = observed.talk["elicited"].as_array().expect("elicited");
+    assert_eq!(elicited.len(), 1, "{}", observed.talk);
+    assert_eq!(elicited[0]["message"], "Delete the project atlas?");
+    let schema = &elicited[0]["requestedSchema"];
+    assert_eq!(schema["type"], "object", "{schema}");
+    assert_eq!(schema["properties"]["name"]["type"], "string", "{schema}");
+    assert_eq!(
+        schema["properties"]["name"]["description"], "The project's name, typed again.",
+        "{schema}"
+    );
+    assert_eq!(
+        schema["properties"]["really"]["type"], "boolean",
+        "{schema}"
+    );
+    assert_eq!(
+        observed.call("sample"),
+        (false, "hi / hi", &text("hi / hi"))
+    );
+    let asked: Vec<&Value> = observed.talk["sampled"]
+        .as_array()
+        .expect("sampled")
+        .iter()
+        .map(|params| &params["messages"][0]["content"]["text"])
+        .collect();
+    assert_eq!(
+        asked,
+        [&json!("Say one"), &json!("Say two")],
+        "{}",
+        observed.talk
+    );
+}
+
+/// Over stdio, through the handshake: progress, logs (after
+/// `logging/setLevel`), an image, and the questions as requests on the
+/// session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON): `cargo xtask test` sets it up and runs it"]
+async fn over_stdio_the_python_client_session_hears_progress_logs_and_questions() {
+    let observed = over_stdio_with(
+        Mode::Session,
+        None,
+        talk_answers(),
+        talk_operations(Mode::Session),
+    )
+    .await;
+    check_talk(&observed, Mode::Session);
+}
+
+/// Over stdio on 2026-07-28: the logs the client opted in to per request,
+/// and the questions as `InputRequiredResult`s the client answers by
+/// retrying the call (the tool resumes where it asked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON): `cargo xtask test` sets it up and runs it"]
+async fn over_stdio_the_python_high_level_client_hears_progress_logs_and_questions() {
+    let observed = over_stdio_with(
+        Mode::Client,
+        None,
+        talk_answers(),
+        talk_operations(Mode::Client),
+    )
+    .await;
+    check_talk(&observed, Mode::Client);
+}
+
+/// Over streamable HTTP, through the handshake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON): `cargo xtask test` sets it up and runs it"]
+async fn over_streamable_http_the_python_client_session_hears_progress_logs_and_questions() {
+    let toolkit = HttpToolkit::start().await;
+    let observed = toolkit
+        .python_with(
+            Mode::Session.arg(),
+            None,
+            talk_answers(),
+            talk_operations(Mode::Session),
+        )
+        .await;
+    check_session(&observed, Mode::Session);
+    check_talk(&observed, Mode::Session);
+    toolkit.stop().await;
+}
+
+/// Over streamable HTTP on 2026-07-28 (a POST per request, no session).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON): `cargo xtask test` sets it up and runs it"]
+async fn over_streamable_http_the_python_high_level_client_hears_progress_logs_and_questions() {
+    let toolkit = HttpToolkit::start().await;
+    let observed = toolkit
+        .python_with(
+            Mode::Client.arg(),
+            None,
+            talk_answers(),
+            talk_operations(Mode::Client),
+        )
+        .await;
+    check_session(&observed, Mode::Client);
+    check_talk(&observed, Mode::Client);
     toolkit.stop().await;
 }

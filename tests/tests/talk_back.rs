@@ -85,3 +85,88 @@ async fn over_mcp_a_client_without_the_capability_gets_a_clear_error() {
     client.cancel().await.unwrap();
     served.stop().await;
 }
+
+// Where, as MCP can't ask: an object inside the object.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[allow(dead_code)]
+struct Address {
+    street: String,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[allow(dead_code)]
+struct Delivery {
+    address: Address,
+}
+
+/// Asks the user for what MCP can't carry.
+#[atp_tool]
+async fn ask_nested(ctx: Context) -> Result<String, CallError> {
+    match ctx.elicit::<Delivery>("Where to?").await? {
+        Elicitation::Accept(delivery) => Ok(delivery.address.street),
+        _ => Ok("nowhere".to_owned()),
+    }
+}
+
+/// Asks for a type of its own body's, which the registration beside the
+/// function can't name: it compiles, and is checked when asked.
+#[atp_tool]
+async fn ask_local(ctx: Context) -> Result<String, CallError> {
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    struct Local {
+        name: String,
+    }
+    match ctx.elicit::<Local>("Name?").await? {
+        Elicitation::Accept(local) => Ok(local.name),
+        _ => Ok("nobody".to_owned()),
+    }
+}
+
+#[test]
+fn the_types_a_tool_asks_for_are_in_its_definition() {
+    let def = |name: &str| {
+        atp_sdk::registered_tools()
+            .find(|def| def.name == name)
+            .unwrap()
+    };
+    let names =
+        |name: &str| -> Vec<&str> { def(name).elicits.iter().map(|e| (e.type_name)()).collect() };
+    assert_eq!(names("ask_user"), ["talk_back::Confirm"]);
+    assert_eq!(names("ask_nested"), ["talk_back::Delivery"]);
+    assert!(names("ask_local").is_empty());
+    assert!(names("ask_model").is_empty());
+}
+
+#[cfg(feature = "mcp")]
+#[test]
+fn build_refuses_a_tool_that_asks_for_what_mcp_cannot_ask() {
+    let err = atp_sdk::ToolKitClient::builder("", "asking")
+        .transport(atp_sdk::Transport::Mcp)
+        .tools(["ask_user", "ask_nested", "ask_local"])
+        .build()
+        .unwrap_err();
+    let atp_sdk::Error::ElicitSchema {
+        tool,
+        type_name,
+        reason,
+    } = &err
+    else {
+        panic!("not the elicitation schema's error: {err}");
+    };
+    assert_eq!(
+        (tool.as_str(), *type_name),
+        ("ask_nested", "talk_back::Delivery")
+    );
+    assert_eq!(
+        reason,
+        r#"its property `address` is none of them ({"properties":{"street":{"type":"string"}},"required":["street"],"type":"object"})"#
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "tool 'ask_nested' asks the user for talk_back::Delivery (ctx.elicit), whose schema \
+             is outside what MCP lets a client ask for (a flat object of strings, numbers, \
+             booleans, enums and arrays of enums): {reason}"
+        )
+    );
+}

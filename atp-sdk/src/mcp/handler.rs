@@ -25,6 +25,7 @@ use crate::protocol::{RequestId, ToolRequest};
 use crate::secret::AuthToken;
 use crate::tool::CallResult;
 
+use super::rounds::{Rounds, Running, Step};
 use super::talk::{McpTalk, SessionLevel};
 
 /// Where a tool's token comes from.
@@ -49,6 +50,9 @@ pub(crate) struct McpTools {
     info: Arc<ServerConfig>,
     /// The session's `logging/setLevel`.
     level: SessionLevel,
+    /// 2026-07-28 calls waiting for their client's answers, shared by the
+    /// sessions.
+    rounds: Arc<Rounds>,
 }
 
 impl std::fmt::Debug for McpTools {
@@ -128,6 +132,7 @@ impl McpTools {
             token,
             info: Arc::new(info),
             level: SessionLevel::default(),
+            rounds: Arc::default(),
         }
     }
 
@@ -278,7 +283,7 @@ impl ServerHandler for McpTools {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let tools = if any_structured(&context) {
+        let tools = if modern(&context) {
             &self.tools
         } else {
             &self.object_outputs
@@ -303,9 +308,21 @@ impl ServerHandler for McpTools {
 
     async fn call_tool(
         &self,
-        request: CallToolRequestParams,
+        mut request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        // A 2026-07-28 retry of a call that asked its client something.
+        if let Some(state) = request.request_state.take() {
+            let running = self
+                .rounds
+                .resume(&state, request.input_responses.take().unwrap_or_default())
+                .map_err(|why| ErrorData::invalid_params(why, None))?;
+            if let Some(talk) = &running.talk {
+                talk.rebind(&context, &self.level);
+            }
+            let step = self.rounds.drive(running, &context.ct).await;
+            return self.answer(step, &request.name, &context);
+        }
         // Who the resource server authenticated, over HTTP.
         let principal = context
             .extensions
@@ -334,31 +351,69 @@ impl ServerHandler for McpTools {
             params: request.arguments.map_or(Value::Null, Value::Object),
             auth_token,
         };
-        let ct = context.ct.clone();
         let tool_name = tool_request.tool_name.clone();
-        // A way back to the client for a tool that can use it (it takes
-        // a Context).
-        let talk = self
+        let step = self.start(tool_request, principal, &context).await;
+        self.answer(step, &tool_name, &context)
+    }
+}
+
+impl McpTools {
+    /// Runs the call, with a way back to the client for a tool that can
+    /// use it (it takes a Context): until it ends, or, from 2026-07-28,
+    /// until it asks the client something.
+    async fn start(
+        &self,
+        request: ToolRequest,
+        principal: Option<Principal>,
+        context: &RequestContext<RoleServer>,
+    ) -> Step {
+        let talks = self
             .dispatcher
             .registry()
-            .get(&tool_name)
-            .is_some_and(|t| t.uses_context)
-            .then(|| {
-                McpTalk::start(
-                    context.peer.clone(),
-                    context.meta.get_progress_token(),
-                    self.level.clone(),
-                    &tool_name,
-                )
+            .get(&request.tool_name)
+            .is_some_and(|t| t.uses_context);
+        if talks && modern(context) {
+            // In a task of its own, which may outlive this request.
+            let (asks, asked) = tokio::sync::mpsc::unbounded_channel();
+            let talk = McpTalk::start(context, &self.level, &request.tool_name, Some(asks));
+            let cancel = tokio_util::sync::CancellationToken::new();
+            let task = tokio::spawn({
+                let this = self.clone();
+                let given = talk.clone() as Arc<dyn TalkBack>;
+                let cancelled = cancel.clone().cancelled_owned();
+                async move { this.run(request, principal, Some(given), cancelled).await }
             });
+            let running = Running {
+                task,
+                asks: asked,
+                talk: Some(talk),
+                cancel,
+            };
+            return self.rounds.drive(running, &context.ct).await;
+        }
+        let talk = talks.then(|| McpTalk::start(context, &self.level, &request.tool_name, None));
         let given = talk.clone().map(|t| t as Arc<dyn TalkBack>);
         let result = self
-            .run(tool_request, principal, given, ct.cancelled())
+            .run(request, principal, given, context.ct.cancelled())
             .await;
         if let Some(talk) = talk {
             // What the tool said goes out before its result.
             talk.flush().await;
         }
+        Step::Done(result)
+    }
+
+    /// The answer to a round of `tool`'s call.
+    fn answer(
+        &self,
+        step: Step,
+        tool: &str,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let result = match step {
+            Step::Done(result) => result,
+            Step::Input(asked) => return Ok(CallToolResponse::InputRequired(asked)),
+        };
         if matches!(result, Err(CallError::MissingAuthToken)) {
             // The answer keeps the protocol's text; the way to give a
             // token goes to the log, where the person running it reads.
@@ -366,16 +421,17 @@ impl ServerHandler for McpTools {
                 Tokens::Fixed(_) => "set ATP_AUTH_TOKEN for the process",
                 Tokens::Http(_) => "give the builder a TokenSource (mcp_token_source)",
             };
-            tracing::warn!(tool = %tool_name, "the tool needs a token and has none: {how}");
+            tracing::warn!(tool = %tool, "the tool needs a token and has none: {how}");
         }
-        tool_result(result, any_structured(&context)).map(Into::into)
+        tool_result(result, modern(context)).map(Into::into)
     }
 }
 
-/// Whether the negotiated version (2026-07-28 on) takes any JSON value as
-/// `structuredContent` and any schema as `outputSchema` (SEP-2106), not
-/// only objects.
-fn any_structured(context: &RequestContext<RoleServer>) -> bool {
+/// Whether the negotiated version is 2026-07-28 or later: it takes any
+/// JSON value as `structuredContent` and any schema as `outputSchema`
+/// (SEP-2106), not only objects; it has no server-to-client requests
+/// (`rounds.rs`), and a request opts in to log lines in its `_meta`.
+pub(crate) fn modern(context: &RequestContext<RoleServer>) -> bool {
     context
         .protocol_version()
         .is_some_and(|v| v.as_str() >= rmcp::model::ProtocolVersion::V_2026_07_28.as_str())

@@ -11,6 +11,7 @@
 
 mod auth;
 mod handler;
+mod rounds;
 mod sessions;
 mod talk;
 
@@ -29,6 +30,7 @@ use crate::session::{Ended, Failure, Link, SessionView};
 use crate::status::Status;
 
 use handler::{McpTools, Tokens};
+pub(crate) use talk::elicitation_schema;
 
 /// How long, after the last call of a stop, the HTTP server waits for its
 /// connections to finish before it closes the MCP sessions (whose event

@@ -4,6 +4,11 @@
 //! before the call's result goes out (a client stops listening for a
 //! request's progress once it has the result).
 //!
+//! Its questions (elicitation, sampling) go out as server-to-client
+//! requests on a session (before 2026-07-28), or, from 2026-07-28, as
+//! [`Ask`]s that `rounds.rs` answers the call with (an
+//! `InputRequiredResult`) and resolves when the client retries it.
+//!
 //! rmcp marks MCP logging deprecated (SEP-2577, a revision after the ones
 //! this server speaks); the spec revisions we serve have it, and the
 //! conformance suite checks it.
@@ -14,10 +19,12 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use rmcp::model::{
-    CreateMessageRequestParams, ElicitRequestParams, ElicitationAction, ElicitationSchema,
-    LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken,
+    ClientCapabilities, CreateMessageRequest, CreateMessageRequestParams, CreateMessageResult,
+    ElicitRequest, ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationSchema,
+    InputRequest, LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam,
+    ProgressToken,
 };
-use rmcp::service::{Peer, RoleServer};
+use rmcp::service::{Peer, RequestContext, RoleServer};
 use tokio::sync::{mpsc, oneshot};
 
 use serde_json::Value;
@@ -51,41 +58,148 @@ impl SessionLevel {
     }
 }
 
-/// One notification to send, or a mark that all before it are sent.
+/// One notification to send (to the peer of the request it belongs to),
+/// or a mark that all before it are sent.
 enum Note {
-    Progress(ProgressNotificationParam),
-    Log(LoggingMessageNotificationParam),
+    Progress(Peer<RoleServer>, ProgressNotificationParam),
+    Log(Peer<RoleServer>, LoggingMessageNotificationParam),
     Flushed(oneshot::Sender<()>),
+}
+
+/// A question for the client from a 2026-07-28 call, which can't send
+/// requests of its own: the call is answered with it (an
+/// `InputRequiredResult`), and `answer` gets the client's response when
+/// it retries the call.
+pub(crate) struct Ask {
+    pub(crate) request: InputRequest,
+    pub(crate) answer: oneshot::Sender<Value>,
+}
+
+/// What the tool's lines are filtered by.
+#[derive(Clone)]
+enum Level {
+    /// The session's `logging/setLevel` (before 2026-07-28).
+    Session(SessionLevel),
+    /// The request's `_meta` `io.modelcontextprotocol/logLevel` (from
+    /// 2026-07-28): nothing without it.
+    Request(Option<LogLevel>),
+}
+
+/// The request a call talks back through: the first, then each retry of
+/// a 2026-07-28 call.
+struct Link {
+    peer: Peer<RoleServer>,
+    /// The request's `_meta.progressToken`: no progress is sent without.
+    progress_token: Option<ProgressToken>,
+    level: Level,
+    /// What the client said it can do (at `initialize`, or in the
+    /// request's `_meta` from 2026-07-28).
+    capabilities: Option<ClientCapabilities>,
+}
+
+impl Link {
+    fn of(context: &RequestContext<RoleServer>, session: &SessionLevel) -> Self {
+        let level = if super::handler::modern(context) {
+            Level::Request(context.meta.log_level().map(ours))
+        } else {
+            Level::Session(session.clone())
+        };
+        Self {
+            peer: context.peer.clone(),
+            progress_token: context.meta.get_progress_token(),
+            level,
+            capabilities: context.client_capabilities(),
+        }
+    }
+
+    fn lets_through(&self, level: LogLevel) -> bool {
+        match &self.level {
+            Level::Session(session) => session.lets_through(level),
+            Level::Request(least) => least.is_some_and(|least| level as u8 >= least as u8),
+        }
+    }
 }
 
 /// One call's way back to its client.
 pub(crate) struct McpTalk {
-    /// The client, for the requests (elicitation, sampling).
-    peer: Peer<RoleServer>,
+    link: std::sync::Mutex<Link>,
     notes: mpsc::UnboundedSender<Note>,
-    /// The request's `_meta.progressToken`: no progress is sent without.
-    progress_token: Option<ProgressToken>,
-    level: SessionLevel,
+    /// From 2026-07-28: where the questions go (see [`Ask`]); before,
+    /// `None`, and they are requests on the session.
+    asks: Option<mpsc::UnboundedSender<Ask>>,
     /// The logger the lines carry: the tool's name.
     logger: String,
 }
 
 impl McpTalk {
-    /// Starts the task that sends one call's notifications to `peer`.
+    /// Starts the task that sends one call's notifications to its client,
+    /// the one that sent `context`'s request.
     pub(crate) fn start(
-        peer: Peer<RoleServer>,
-        progress_token: Option<ProgressToken>,
-        level: SessionLevel,
+        context: &RequestContext<RoleServer>,
+        session: &SessionLevel,
         tool: &str,
+        asks: Option<mpsc::UnboundedSender<Ask>>,
     ) -> Arc<Self> {
         let (notes, rx) = mpsc::unbounded_channel();
-        tokio::spawn(send_all(peer.clone(), rx));
+        tokio::spawn(send_all(rx));
         Arc::new(Self {
-            peer,
+            link: std::sync::Mutex::new(Link::of(context, session)),
             notes,
-            progress_token,
-            level,
+            asks,
             logger: tool.to_owned(),
+        })
+    }
+
+    /// The call goes on as the answer to `context`'s request (a
+    /// 2026-07-28 retry): its notifications go there, with its progress
+    /// token and log level.
+    pub(crate) fn rebind(&self, context: &RequestContext<RoleServer>, session: &SessionLevel) {
+        *self.link.lock().unwrap_or_else(|e| e.into_inner()) = Link::of(context, session);
+    }
+
+    fn link<R>(&self, read: impl FnOnce(&Link) -> R) -> R {
+        read(&self.link.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Sends `request` to the client, on the session or as an [`Ask`];
+    /// its answer as `T`.
+    async fn request<T: serde::de::DeserializeOwned>(
+        &self,
+        request: InputRequest,
+        what: &str,
+    ) -> Result<T, CallError> {
+        let answer = match &self.asks {
+            Some(asks) => {
+                let (answer, answered) = oneshot::channel();
+                asks.send(Ask { request, answer })
+                    .map_err(|_| CallError::Tool(format!("{what}, and the call has ended")))?;
+                answered.await.map_err(|_| {
+                    CallError::Tool(format!(
+                        "{what}, and the client did not answer (it did not retry the call \
+                         with a response)"
+                    ))
+                })?
+            }
+            None => {
+                let peer = self.link(|link| link.peer.clone());
+                let answer = match request {
+                    InputRequest::Elicitation(request) => peer
+                        .create_elicitation(request.params)
+                        .await
+                        .map(|a| serde_json::to_value(a).unwrap_or(Value::Null)),
+                    InputRequest::CreateMessage(request) => peer
+                        .create_message(request.params)
+                        .await
+                        .map(|a| serde_json::to_value(a).unwrap_or(Value::Null)),
+                    _ => unreachable!("a call asks only for elicitation or sampling"),
+                };
+                answer.map_err(|err| {
+                    CallError::Tool(format!("{what}, and the request failed: {err}"))
+                })?
+            }
+        };
+        serde_json::from_value(answer).map_err(|err| {
+            CallError::Tool(format!("{what}, and the client's answer is not one: {err}"))
         })
     }
 
@@ -101,39 +215,41 @@ impl McpTalk {
 
 impl TalkBack for McpTalk {
     fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>) {
-        let Some(token) = &self.progress_token else {
+        let Some((peer, token)) =
+            self.link(|link| Some((link.peer.clone(), link.progress_token.clone()?)))
+        else {
             return;
         };
-        let mut note = ProgressNotificationParam::new(token.clone(), progress);
+        let mut note = ProgressNotificationParam::new(token, progress);
         note.total = total;
         note.message = message;
-        let _ = self.notes.send(Note::Progress(note));
+        let _ = self.notes.send(Note::Progress(peer, note));
     }
 
     fn log(&self, level: LogLevel, message: String) {
-        if !self.level.lets_through(level) {
+        let Some(peer) = self.link(|link| link.lets_through(level).then(|| link.peer.clone()))
+        else {
             return;
-        }
+        };
         let note = LoggingMessageNotificationParam::new(theirs(level), message.into())
             .with_logger(self.logger.clone());
-        let _ = self.notes.send(Note::Log(note));
+        let _ = self.notes.send(Note::Log(peer, note));
     }
 
-    fn elicit(&self, message: String, schema: Value, what: String) -> Asked<Answer> {
-        let peer = self.peer.clone();
+    fn elicit(&self, message: String, schema: Value, what: String) -> Asked<'_, Answer> {
         Box::pin(async move {
-            let declared = peer
-                .peer_info()
-                .is_some_and(|info| info.capabilities.elicitation.is_some());
+            let declared = self.link(|link| {
+                link.capabilities
+                    .as_ref()
+                    .is_some_and(|c| c.elicitation.is_some())
+            });
             if !declared {
                 return Err(CallError::Unsupported(format!(
                     "{what}, and this MCP client can't ask the user (it declared no \
                      `elicitation` capability)"
                 )));
             }
-            // rmcp's type is the subset MCP allows: what does not read as
-            // it is outside.
-            let schema: ElicitationSchema = serde_json::from_value(schema).map_err(|err| {
+            let requested_schema = elicitation_schema(schema).map_err(|err| {
                 CallError::Tool(format!(
                     "{what}, whose schema is outside what MCP lets a client ask for (a flat \
                      object of strings, numbers, booleans, enums and arrays of enums): {err}"
@@ -142,12 +258,10 @@ impl TalkBack for McpTalk {
             let params = ElicitRequestParams::FormElicitationParams {
                 meta: None,
                 message,
-                requested_schema: schema,
+                requested_schema,
             };
-            let answer = peer
-                .create_elicitation(params)
-                .await
-                .map_err(|err| CallError::Tool(format!("{what}, and the request failed: {err}")))?;
+            let request = InputRequest::Elicitation(ElicitRequest::new(params));
+            let answer: ElicitResult = self.request(request, &what).await?;
             Ok(match answer.action {
                 ElicitationAction::Accept => Answer::Accept(answer.content.unwrap_or(Value::Null)),
                 ElicitationAction::Decline => Answer::Decline,
@@ -156,13 +270,14 @@ impl TalkBack for McpTalk {
         })
     }
 
-    fn sample(&self, request: &Sampling) -> Asked<String> {
-        let peer = self.peer.clone();
+    fn sample(&self, request: &Sampling) -> Asked<'_, String> {
         let params = request.to_params();
         Box::pin(async move {
-            let declared = peer
-                .peer_info()
-                .is_some_and(|info| info.capabilities.sampling.is_some());
+            let declared = self.link(|link| {
+                link.capabilities
+                    .as_ref()
+                    .is_some_and(|c| c.sampling.is_some())
+            });
             if !declared {
                 return Err(CallError::Unsupported(
                     "this MCP client can't be asked for a completion from its model (it declared \
@@ -174,14 +289,44 @@ impl TalkBack for McpTalk {
                 serde_json::from_value(params).map_err(|err| {
                     CallError::Tool(format!("the sampling request is invalid: {err}"))
                 })?;
-            let answer = peer
-                .create_message(params)
-                .await
-                .map_err(|err| CallError::Tool(format!("sampling failed: {err}")))?;
+            let request = InputRequest::CreateMessage(CreateMessageRequest::new(params));
+            let answer: CreateMessageResult = self.request(request, "sampling").await?;
             let answer = serde_json::to_value(&answer).unwrap_or(Value::Null);
             text_of(&answer["content"])
                 .ok_or_else(|| CallError::Tool("the model's answer holds no text".to_owned()))
         })
+    }
+}
+
+/// `schema` as the elicitation schema MCP allows: rmcp's type is that
+/// subset, so what does not read as it is outside. `build()` checks a
+/// tool's `elicit::<T>` types with it too.
+/// The error names the first property that is outside, when one is.
+pub(crate) fn elicitation_schema(schema: Value) -> Result<ElicitationSchema, String> {
+    serde_json::from_value(schema.clone()).map_err(|err| {
+        let properties = schema.get("properties").and_then(Value::as_object);
+        let outside = properties.into_iter().flatten().find(|(name, property)| {
+            let alone = serde_json::json!({
+                "type": "object",
+                "properties": { name.as_str(): property },
+            });
+            serde_json::from_value::<ElicitationSchema>(alone).is_err()
+        });
+        match outside {
+            Some((name, property)) => format!(
+                "its property `{name}` is none of them ({})",
+                shorten(&property.to_string())
+            ),
+            None => err.to_string(),
+        }
+    })
+}
+
+/// `text`, cut to about 120 characters.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(120) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_owned(),
     }
 }
 
@@ -200,11 +345,11 @@ fn text_of(content: &Value) -> Option<String> {
 }
 
 /// Sends the notes in order until the call's talk is gone.
-async fn send_all(peer: Peer<RoleServer>, mut notes: mpsc::UnboundedReceiver<Note>) {
+async fn send_all(mut notes: mpsc::UnboundedReceiver<Note>) {
     while let Some(note) = notes.recv().await {
         let sent = match note {
-            Note::Progress(note) => peer.notify_progress(note).await,
-            Note::Log(note) => peer.notify_logging_message(note).await,
+            Note::Progress(peer, note) => peer.notify_progress(note).await,
+            Note::Log(peer, note) => peer.notify_logging_message(note).await,
             Note::Flushed(done) => {
                 let _ = done.send(());
                 Ok(())
