@@ -311,11 +311,19 @@ impl ServerHandler for McpTools {
         mut request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        // Who the resource server authenticated, over HTTP.
+        let principal = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Principal>())
+            .cloned();
         // A 2026-07-28 retry of a call that asked its client something.
         if let Some(state) = request.request_state.take() {
+            let answers = request.input_responses.take().unwrap_or_default();
+            let who = principal.as_ref().map(Principal::subject);
             let running = self
                 .rounds
-                .resume(&state, request.input_responses.take().unwrap_or_default())
+                .resume(&state, answers, who)
                 .map_err(|why| ErrorData::invalid_params(why, None))?;
             if let Some(talk) = &running.talk {
                 talk.rebind(&context, &self.level);
@@ -323,12 +331,6 @@ impl ServerHandler for McpTools {
             let step = self.rounds.drive(running, &context.ct).await;
             return self.answer(step, &request.name, &context);
         }
-        // Who the resource server authenticated, over HTTP.
-        let principal = context
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<Principal>())
-            .cloned();
         let tool_name = request.name.into_owned();
         // The guard answered 403 already for a body it could read; this
         // covers any body it read otherwise than rmcp did.
@@ -377,6 +379,7 @@ impl McpTools {
             let (asks, asked) = tokio::sync::mpsc::unbounded_channel();
             let talk = McpTalk::start(context, &self.level, &request.tool_name, Some(asks));
             let cancel = tokio_util::sync::CancellationToken::new();
+            let owner = principal.as_ref().map(|p| p.subject().to_owned());
             let task = tokio::spawn({
                 let this = self.clone();
                 let given = talk.clone() as Arc<dyn TalkBack>;
@@ -388,6 +391,7 @@ impl McpTools {
                 asks: asked,
                 talk: Some(talk),
                 cancel,
+                owner,
             };
             return self.rounds.drive(running, &context.ct).await;
         }

@@ -8,7 +8,8 @@
 //! question, under a `requestState` that is a random handle (128 bits,
 //! unguessable, meaningless to anyone else), for at most [`PARKED_FOR`].
 //! A retry resumes it, in this process; replicas behind a load balancer
-//! need the client's retries to reach the same one.
+//! need the client's retries to reach the same one. Behind the resource
+//! server, only a retry by the principal who made the call does.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -37,6 +38,9 @@ pub(crate) struct Running {
     /// Cancels the call (the client's `notifications/cancelled`, a
     /// dropped request, or [`PARKED_FOR`] passed).
     pub(crate) cancel: CancellationToken,
+    /// Who made the call (the principal's subject, behind the resource
+    /// server): only they may resume it.
+    pub(crate) owner: Option<String>,
 }
 
 impl Running {
@@ -133,12 +137,22 @@ impl Rounds {
 
     /// The call parked under `state`, given the client's answers: each
     /// question without one is answered "the client did not answer".
+    /// `who` is the retry's principal: another's is told the same as for
+    /// a handle that names nothing.
     pub(crate) fn resume(
         &self,
         state: &str,
         mut responses: InputResponses,
+        who: Option<&str>,
     ) -> Result<Running, String> {
-        let Some(parked) = self.lock().remove(state) else {
+        let parked = {
+            let mut parked = self.lock();
+            match parked.get(state) {
+                Some(p) if p.running.owner.as_deref() == who => parked.remove(state),
+                _ => None,
+            }
+        };
+        let Some(parked) = parked else {
             return Err(
                 "the requestState names no call waiting here (it ended, waited longer than \
                  allowed, or was made by another server)"
@@ -195,6 +209,7 @@ mod tests {
             asks,
             talk: None,
             cancel: CancellationToken::new(),
+            owner: Some("alice".to_owned()),
         }
     }
 
@@ -221,13 +236,26 @@ mod tests {
         assert_eq!(state.len(), 32, "{state}");
         assert!(state.chars().all(|c| c.is_ascii_hexdigit()), "{state}");
         let responses = InputResponses::from([("ask-1".to_owned(), json!({"action": "accept"}))]);
-        let running = rounds.resume(&state, responses).expect("parked");
+        // Not by someone else, nor by nobody; it stays for its owner.
+        for who in [Some("mallory"), None] {
+            let refused = rounds.resume(&state, responses.clone(), who).err();
+            assert!(
+                refused
+                    .expect("refused")
+                    .starts_with("the requestState names no call")
+            );
+        }
+        let running = rounds
+            .resume(&state, responses, Some("alice"))
+            .expect("parked");
         assert_eq!(
             done(rounds.drive(running, &ct).await),
             json!({"action": "accept"})
         );
         // Once resumed, the handle is gone.
-        let again = rounds.resume(&state, InputResponses::new()).err();
+        let again = rounds
+            .resume(&state, InputResponses::new(), Some("alice"))
+            .err();
         assert!(
             again
                 .expect("gone")
@@ -243,7 +271,9 @@ mod tests {
             panic!("the call did not ask");
         };
         let state = asked.request_state.unwrap();
-        let running = rounds.resume(&state, InputResponses::new()).unwrap();
+        let running = rounds
+            .resume(&state, InputResponses::new(), Some("alice"))
+            .unwrap();
         assert_eq!(
             done(rounds.drive(running, &ct).await),
             json!({"error": "no answer"})
@@ -265,13 +295,20 @@ mod tests {
         assert_eq!(rounds.lock().len(), 1);
         tokio::time::sleep(Duration::from_secs(2)).await;
         assert!(cancel.is_cancelled());
-        assert!(rounds.resume(&state, InputResponses::new()).is_err());
+        assert!(
+            rounds
+                .resume(&state, InputResponses::new(), Some("alice"))
+                .is_err()
+        );
     }
 
     #[tokio::test]
     async fn an_unknown_request_state_is_refused() {
         let rounds = Rounds::default();
-        let why = rounds.resume("nope", InputResponses::new()).err().unwrap();
+        let why = rounds
+            .resume("nope", InputResponses::new(), None)
+            .err()
+            .unwrap();
         assert_eq!(
             why,
             "the requestState names no call waiting here (it ended, waited longer than \
