@@ -115,7 +115,7 @@ impl Link {
     fn lets_through(&self, level: LogLevel) -> bool {
         match &self.level {
             Level::Session(session) => session.lets_through(level),
-            Level::Request(least) => least.is_some_and(|least| level as u8 >= least as u8),
+            Level::Request(least) => least.is_some_and(|least| level >= least),
         }
     }
 }
