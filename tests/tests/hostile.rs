@@ -41,8 +41,6 @@ async fn hostile_frames_are_answered_or_ignored_and_the_connection_holds() {
             r#"{"message_type": "atp_tool_request", "payload": {"request_id": 1e99999}}"#
                 .to_owned(),
         ),
-        // Nested past serde_json's depth limit: unreadable, id and all.
-        RawFrame::Text(nested_text_param("deep", 50_000)),
         RawFrame::Binary(vec![0xff, 0xfe, 0xfd, 0x00]),
         RawFrame::Binary(Vec::new()),
     ];
@@ -68,6 +66,9 @@ async fn hostile_frames_are_answered_or_ignored_and_the_connection_holds() {
             RawFrame::Text(request("h5", json!("echo"), json!("params as a string"))),
         ),
         ("h6", RawFrame::Text(nested_text_param("h6", 100))),
+        // Nested past serde_json's depth limit: the payload can't be read
+        // as a request, but its id can, so it is answered.
+        ("h8", RawFrame::Text(nested_text_param("h8", 50_000))),
         (
             "h7",
             RawFrame::Text(
@@ -116,6 +117,11 @@ async fn hostile_frames_are_answered_or_ignored_and_the_connection_holds() {
         by_id("h7"),
         json!({"error": "Unknown app: <missing tool_name>"})
     );
+    let h8 = by_id("h8")["error"].as_str().unwrap().to_owned();
+    assert!(
+        h8.starts_with("Malformed request: recursion limit exceeded"),
+        "{h8}"
+    );
 
     // Still the same connection, still serving.
     assert_eq!(server.connects(), connects, "no reconnect was needed");
@@ -123,5 +129,9 @@ async fn hostile_frames_are_answered_or_ignored_and_the_connection_holds() {
         call(&server, "echo", json!({"text": "ok"})).await,
         json!({"echo": "ok"})
     );
+    // By now every frame sent before that call has been read: nothing
+    // else was answered, and nothing twice.
+    let stray = server.wait_for_stray_answers(0, WAIT).await.unwrap();
+    assert_eq!(stray.len(), answered.len(), "each answered once: {stray:?}");
     toolkit.shutdown().await.unwrap();
 }
