@@ -62,6 +62,8 @@ pub(crate) struct Tool {
     pub(crate) params: Vec<Param>,
     pub(crate) auth: Option<Auth>,
     pub(crate) is_async: bool,
+    /// `inline`: a plain `fn` run in the call's task.
+    pub(crate) inline: bool,
     /// Where the return type is written (for errors about it).
     pub(crate) returns: Span,
     /// The return type, if one is written.
@@ -88,6 +90,15 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
         None => doc_text(&func.attrs).unwrap_or_default(),
     };
     check_signature(&func.sig, errors);
+    if let (Some(span), Some(_)) = (args.inline, &func.sig.asyncness) {
+        push(
+            errors,
+            syn::Error::new(
+                span,
+                "`inline` is for a plain `fn`: an `async fn` already runs in the call's task",
+            ),
+        );
+    }
     let sig = &mut func.sig;
     let mut params = arguments(sig, errors);
     if let Some((_, names)) = &args.required {
@@ -105,6 +116,7 @@ pub(crate) fn analyse(args: &ToolArgs, func: &mut ItemFn, errors: &mut Option<sy
         params,
         auth,
         is_async: sig.asyncness.is_some(),
+        inline: args.inline.is_some(),
         returns,
         returns_ty: match &sig.output {
             ReturnType::Default => None,

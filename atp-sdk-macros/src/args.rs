@@ -6,7 +6,7 @@ use syn::punctuated::Punctuated;
 use syn::{LitStr, Token};
 
 /// The keys `#[atp_tool(...)]` accepts, in the order the docs list them.
-pub(crate) const VALID_KEYS: &str = "`name`, `description`, `title`, `required`, `auth_provider`, `auth_type`, `auth_with`, `timeout`, `scopes`, `strict_args`, `deny_unknown_fields`, `read_only`, `destructive`, `idempotent`, `open_world`, `crate`";
+pub(crate) const VALID_KEYS: &str = "`name`, `description`, `title`, `required`, `auth_provider`, `auth_type`, `auth_with`, `timeout`, `scopes`, `strict_args`, `deny_unknown_fields`, `inline`, `read_only`, `destructive`, `idempotent`, `open_world`, `crate`";
 
 /// The parsed attribute. Every key is optional; each value keeps its
 /// literal so errors can point at it.
@@ -26,6 +26,8 @@ pub(crate) struct ToolArgs {
     /// `strict_args`: arguments read as sent, without lenient conversions.
     pub(crate) strict_args: Option<Span>,
     pub(crate) deny_unknown_fields: Option<Span>,
+    /// `inline`: a plain `fn` run in the call's task, not on a worker.
+    pub(crate) inline: Option<Span>,
     /// `title = "..."`: the name clients show (MCP's `title`).
     pub(crate) title: Option<LitStr>,
     /// The hints of MCP's tool annotations: `read_only`, `destructive`,
@@ -82,6 +84,7 @@ impl ToolArgs {
             "deny_unknown_fields" => {
                 return parse_flag(meta, "deny_unknown_fields", &mut self.deny_unknown_fields);
             }
+            "inline" => return parse_flag(meta, "inline", &mut self.inline),
             "crate" => return self.parse_crate(meta),
             _ => {
                 return Err(syn::Error::new_spanned(

@@ -267,6 +267,8 @@ fn tool_def(
 ) -> TokenStream {
     let handler = if tool.is_async {
         quote!(#p::Handler::Async(__atp_call))
+    } else if tool.inline {
+        quote!(#p::Handler::Inline(__atp_call))
     } else {
         quote!(#p::Handler::Blocking(__atp_call))
     };

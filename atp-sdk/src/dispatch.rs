@@ -458,7 +458,8 @@ impl Dispatcher {
     }
 
     /// Runs the tool once a running slot is free, within `deadline`: a
-    /// plain `fn` on the blocking pool, an `async fn` in this task.
+    /// plain `fn` on the SDK's workers (`blocking.rs`), an `async fn` (or a
+    /// plain `fn` marked `inline`) in this task.
     async fn execute(
         &self,
         tool: &crate::registry::ServedTool,
@@ -478,24 +479,32 @@ impl Dispatcher {
             Invoke::Blocking(call) => {
                 let call = *call;
                 let running = tool.blocking_running.clone();
-                let span = tracing::Span::current();
                 // The running slot goes with the thread: a plain fn
                 // past its limit can't be stopped and keeps it until
                 // it returns (its context says it was cancelled).
-                let task = tokio::task::spawn_blocking(move || {
+                let work = crate::blocking::run(move || {
                     let _permit = permit;
                     running.fetch_add(1, Ordering::SeqCst);
-                    let result = span.in_scope(|| call(args));
+                    let result = call(args);
                     running.fetch_sub(1, Ordering::SeqCst);
                     result
                 });
-                match timeout_at(deadline, task).await {
+                match timeout_at(deadline, work).await {
                     Ok(Ok(result)) => CallEnd::Done(result),
-                    Ok(Err(err)) if err.is_panic() => {
-                        CallEnd::Panicked(crate::error::panic_message(err.into_panic()))
-                    }
-                    Ok(Err(_)) => CallEnd::Done(Err(CallError::ShuttingDown)),
+                    Ok(Err(panic)) => CallEnd::Panicked(crate::error::panic_message(panic)),
                     Err(_) => CallEnd::TimedOut,
+                }
+            }
+            // Asked for by its author: no hop at all, and nothing else runs
+            // on this thread until it returns (its limit can't cut it
+            // short; a result past the limit is still a timeout).
+            Invoke::Inline(call) => {
+                let call = *call;
+                let _permit = permit;
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || call(args))) {
+                    Ok(_) if Instant::now() > deadline => CallEnd::TimedOut,
+                    Ok(result) => CallEnd::Done(result),
+                    Err(payload) => CallEnd::Panicked(crate::error::panic_message(payload)),
                 }
             }
             // An async tool runs right here, in the call's own task: no

@@ -13,6 +13,7 @@ mod announce;
 mod apps;
 mod asking;
 mod backoff;
+mod blocking;
 mod call_metrics;
 mod cancel;
 mod client;
@@ -56,7 +57,7 @@ pub use client::{ENV_SEND_SOURCE, StopHandle, ToolKitClient, ToolKitClientBuilde
 pub use config::{
     ENV_API_KEY, ENV_APP_NAME, ENV_AUTH_TOKEN, ENV_BASE_URL, ENV_MCP_ADDR, ENV_MCP_ALLOWED_ORIGINS,
     ENV_MCP_AUTH, ENV_MCP_ISSUER, ENV_MCP_JWKS_URL, ENV_MCP_MAX_SESSIONS, ENV_MCP_RESOURCE,
-    ENV_TRANSPORT, Transport,
+    ENV_MCP_STATELESS, ENV_TRANSPORT, Transport,
 };
 pub use context::{Context, LogLevel};
 pub use dynamic::DynamicTool;

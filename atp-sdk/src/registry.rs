@@ -43,10 +43,12 @@ pub fn registered_tools() -> impl Iterator<Item = &'static ToolDef> {
 /// How the dispatcher runs a tool.
 #[derive(Clone)]
 pub(crate) enum Invoke {
-    /// A plain `fn`: on the blocking pool.
+    /// A plain `fn`: on the SDK's worker threads.
     Blocking(fn(CallArgs) -> CallResult),
     /// An `async fn`: in the call's task.
     Async(fn(CallArgs) -> CallFuture),
+    /// A plain `fn` marked `inline`: in the call's task.
+    Inline(fn(CallArgs) -> CallResult),
     /// A run-time tool's handler: in the call's task.
     Dynamic(Arc<dyn Fn(CallArgs) -> CallFuture + Send + Sync>),
 }
@@ -123,6 +125,7 @@ fn from_def(def: &'static ToolDef) -> Entry {
             invoke: match def.handler {
                 Handler::Blocking(call) => Invoke::Blocking(call),
                 Handler::Async(call) => Invoke::Async(call),
+                Handler::Inline(call) => Invoke::Inline(call),
             },
             blocking_running: Arc::default(),
             metrics: ToolMetrics::default(),

@@ -25,7 +25,7 @@ use crate::error::Error;
 /// # Runtime
 ///
 /// The connection and `async fn` tools run on a single-threaded tokio
-/// runtime; plain `fn` tools run on its blocking thread pool, in parallel.
+/// runtime; plain `fn` tools run on the SDK's worker threads, in parallel.
 /// A toolkit spends its time waiting on sockets, and one thread does that
 /// with the least latency (no hand-offs between worker threads: see
 /// BENCHMARKS.md). So keep CPU-heavy work out of `async fn` tools — make

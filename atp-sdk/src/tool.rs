@@ -250,10 +250,13 @@ pub struct AuthDef {
 /// How a tool is called.
 #[derive(Clone, Copy)]
 pub enum Handler {
-    /// A plain `fn`: run on the blocking thread pool.
+    /// A plain `fn`: run on the SDK's worker threads.
     Blocking(fn(CallArgs) -> CallResult),
     /// An `async fn`: run as a task.
     Async(fn(CallArgs) -> CallFuture),
+    /// A plain `fn` marked `#[atp_tool(inline)]`: run in the call's own
+    /// task, where the connection's work runs too.
+    Inline(fn(CallArgs) -> CallResult),
 }
 
 impl fmt::Debug for Handler {
@@ -261,6 +264,7 @@ impl fmt::Debug for Handler {
         f.write_str(match self {
             Self::Blocking(_) => "Handler::Blocking",
             Self::Async(_) => "Handler::Async",
+            Self::Inline(_) => "Handler::Inline",
         })
     }
 }

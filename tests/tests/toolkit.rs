@@ -284,6 +284,73 @@ async fn a_blocked_tool_does_not_stall_the_connection() {
     toolkit.shutdown().await.unwrap();
 }
 
+/// Eight plain fns queued at once, each blocked: all eight run at the
+/// same time (none waits behind another on the workers), and other plain
+/// fn calls are still answered meanwhile.
+#[tokio::test]
+async fn blocked_plain_fns_run_side_by_side_and_others_are_still_answered() {
+    let server = start_server().await;
+    let toolkit = start_toolkit(&server, "burst", Some(&["wait_gate", "echo"])).await;
+    let blocked = futures_util::future::join_all(
+        (0..8).map(|_| call(&server, "wait_gate", json!({"gate": "burst"}))),
+    );
+    let others = async {
+        gate_entered("burst", 8).await;
+        for i in 0..5 {
+            let text = i.to_string();
+            assert_eq!(
+                call(&server, "echo", json!({"text": text})).await,
+                json!({"echo": text})
+            );
+        }
+        set_gate("burst", true);
+    };
+    let (blocked, ()) = tokio::join!(blocked, others);
+    assert_eq!(blocked, vec![json!("through"); 8]);
+    toolkit.shutdown().await.unwrap();
+}
+
+/// Adds two numbers, in the call's own task.
+#[atp_sdk::atp_tool(inline)]
+fn add_inline(a: f64, b: f64) -> f64 {
+    a + b
+}
+
+/// Panics, in the call's own task.
+#[atp_sdk::atp_tool(inline)]
+fn explode_inline() -> f64 {
+    panic!("inline boom")
+}
+
+/// Sleeps past its limit, in the call's own task.
+#[atp_sdk::atp_tool(inline, timeout = "50ms")]
+fn overrun_inline() -> u64 {
+    std::thread::sleep(Duration::from_millis(120));
+    1
+}
+
+/// `#[atp_tool(inline)]`: answered, its panic caught, a result past its
+/// limit answered as a timeout, and the connection serves on.
+#[tokio::test]
+async fn inline_plain_fns_are_answered_from_the_calls_task() {
+    let server = start_server().await;
+    let tools = ["add_inline", "explode_inline", "overrun_inline", "echo"];
+    let toolkit = start_toolkit(&server, "inline", Some(&tools)).await;
+    assert_eq!(
+        call(&server, "add_inline", json!({"a": 1, "b": 2})).await,
+        json!(3.0)
+    );
+    let err = call(&server, "explode_inline", json!({})).await;
+    assert_eq!(err, json!({"error": "Tool panicked: inline boom"}));
+    let err = call(&server, "overrun_inline", json!({})).await;
+    assert_eq!(err, json!({"error": "Tool timed out after 50ms"}));
+    assert_eq!(
+        call(&server, "echo", json!({"text": "still"})).await,
+        json!({"echo": "still"})
+    );
+    toolkit.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn registrations_carry_the_exact_bodies() {
     let server = start_server().await;
