@@ -10,7 +10,8 @@ use crate::announce::Announcer;
 use crate::apps::{AppDef, Apps};
 use crate::config::{
     Config, ENV_API_KEY, ENV_APP_NAME, ENV_BASE_URL, ENV_MCP_ADDR, ENV_MCP_ALLOWED_ORIGINS,
-    ENV_MCP_AUTH, ENV_MCP_MAX_SESSIONS, ENV_TRANSPORT, SessionLimits, Transport, clamp,
+    ENV_MCP_AUTH, ENV_MCP_MAX_SESSIONS, ENV_MCP_STATELESS, ENV_TRANSPORT, SessionLimits, Transport,
+    clamp,
 };
 use crate::dispatch::Dispatcher;
 use crate::dynamic::DynamicTool;
@@ -246,6 +247,35 @@ impl ToolKitClientBuilder {
         } else {
             crate::oauth::Upstream::None
         };
+        self
+    }
+
+    /// With [`Transport::McpHttp`]: serve without sessions, so that any
+    /// replica behind a load balancer can answer any request, with no
+    /// stickiness. Each POST is answered on its own: as JSON
+    /// (`application/json`) when the tool says nothing before its result,
+    /// as a short event stream of that request's progress and log lines
+    /// otherwise. There is no `Mcp-Session-Id`, no `GET` stream and no
+    /// `DELETE`.
+    ///
+    /// Clients on MCP 2026-07-28 are served statelessly whatever this says
+    /// (that revision has no sessions). What needs a session is asking
+    /// the client something from a tool ([`Context::elicit`](crate::Context::elicit),
+    /// [`Context::sample`](crate::Context::sample)) from an older client:
+    /// without one those calls answer that they need the session mode or a
+    /// 2026-07-28 client, at once. A `logging/setLevel` does not outlive
+    /// its request: lines go out from `info` up. From a 2026-07-28 client a
+    /// question parks the call in the process that asked it, so behind a
+    /// load balancer the client's retry must reach the same replica
+    /// (route on the `requestState`, or keep such tools on one replica).
+    /// Off by default; [`run`](crate::run) reads `ATP_MCP_STATELESS=1`.
+    ///
+    /// ```
+    /// let builder = atp_sdk::ToolKitClient::builder("key", "app").mcp_stateless(true);
+    /// # let _ = builder;
+    /// ```
+    pub fn mcp_stateless(mut self, stateless: bool) -> Self {
+        self.config.mcp_http.stateless = stateless;
         self
     }
 
@@ -521,6 +551,18 @@ impl ToolKitClientBuilder {
                 ))
             })?;
             builder = builder.mcp_max_sessions(max);
+        }
+        if let Some(stateless) = env(ENV_MCP_STATELESS) {
+            let stateless = match stateless.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" | "" => false,
+                other => {
+                    return Err(Error::Config(format!(
+                        "{ENV_MCP_STATELESS}: \"1\" (serve MCP over HTTP without sessions) or \"0\", got {other:?}"
+                    )));
+                }
+            };
+            builder = builder.mcp_stateless(stateless);
         }
         if let Some(auth) = env(ENV_MCP_AUTH) {
             match auth.trim().to_ascii_lowercase().as_str() {

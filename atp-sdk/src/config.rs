@@ -37,6 +37,10 @@ pub const ENV_MCP_ALLOWED_ORIGINS: &str = "ATP_MCP_ALLOWED_ORIGINS";
 /// Environment variable: how many MCP-over-HTTP sessions may be live at
 /// once (default 1024; an `initialize` past that is answered 503).
 pub const ENV_MCP_MAX_SESSIONS: &str = "ATP_MCP_MAX_SESSIONS";
+/// Environment variable: `1` (or `true`) to serve MCP over HTTP without
+/// sessions, so that any replica behind a load balancer can answer any
+/// request ([`ToolKitClientBuilder::mcp_stateless`](crate::ToolKitClientBuilder::mcp_stateless)).
+pub const ENV_MCP_STATELESS: &str = "ATP_MCP_STATELESS";
 /// Environment variable: MCP over HTTP is an OAuth resource server for this
 /// resource URI (the audience its access tokens must name), e.g.
 /// `https://crm.example.com/mcp`; needs [`ENV_MCP_ISSUER`].
@@ -184,6 +188,8 @@ pub(crate) struct McpHttpLimits {
     pub(crate) unused_session_life: Duration,
     pub(crate) idle_session_life: Duration,
     pub(crate) unauthenticated_off_loopback: bool,
+    /// No sessions: each request answered on its own.
+    pub(crate) stateless: bool,
 }
 
 impl Default for McpHttpLimits {
@@ -193,6 +199,7 @@ impl Default for McpHttpLimits {
             unused_session_life: Duration::from_secs(30),
             idle_session_life: Duration::from_secs(300),
             unauthenticated_off_loopback: false,
+            stateless: false,
         }
     }
 }

@@ -4,7 +4,8 @@
 //! - `cargo xtask test [CARGO TEST ARGS] [-- TEST BINARY ARGS]`: sets up what
 //!   the tests judged by code nobody here wrote need — a Python venv with the
 //!   pinned clients and schema libraries under `target/xtask/venv` (or the
-//!   one `ATP_REF_PYTHON` names), Debian's Chromium and its driver, the
+//!   one `ATP_REF_PYTHON` names), Debian's Chromium and its driver and its
+//!   HAProxy, the
 //!   official MCP conformance suite and a Node that runs it under
 //!   `target/xtask/conformance` (or the one `ATP_MCP_CONFORMANCE` names) — then
 //!   runs `cargo test --workspace --all-features` with the ignored tests
@@ -14,6 +15,7 @@
 //!   that points single `cargo test` runs at the venv and the suite.
 #![forbid(unsafe_code)]
 
+mod balancer;
 mod browser;
 mod conformance;
 mod python;
@@ -25,8 +27,8 @@ const USAGE: &str = "\
 usage: cargo xtask test [CARGO TEST ARGS] [-- TEST BINARY ARGS]
        cargo xtask setup
 
-test   set up what the tests need (Python venv, Chromium, the MCP
-       conformance suite), then run
+test   set up what the tests need (Python venv, Chromium, HAProxy, the
+       MCP conformance suite), then run
        cargo test --workspace --all-features [ARGS] -- --include-ignored [ARGS]
 setup  set up only, and print the line that points `cargo test` at them";
 
@@ -96,6 +98,7 @@ struct Ready {
 fn setup() -> Result<Ready, Stop> {
     let python = python::ready()?;
     browser::ready()?;
+    balancer::ready()?;
     let conformance = conformance::ready()?;
     Ok(Ready {
         python,

@@ -26,7 +26,7 @@ use crate::secret::AuthToken;
 use crate::tool::CallResult;
 
 use super::rounds::{Rounds, Running, Step};
-use super::talk::{McpTalk, SessionLevel};
+use super::talk::{Asking, McpTalk, SessionLevel};
 
 /// Where a tool's token comes from.
 #[derive(Debug, Clone)]
@@ -53,6 +53,8 @@ pub(crate) struct McpTools {
     /// 2026-07-28 calls waiting for their client's answers, shared by the
     /// sessions.
     rounds: Arc<Rounds>,
+    /// Served over HTTP without sessions: nothing to ask an older client on.
+    sessionless: bool,
 }
 
 impl std::fmt::Debug for McpTools {
@@ -133,7 +135,14 @@ impl McpTools {
             info: Arc::new(info),
             level: SessionLevel::default(),
             rounds: Arc::default(),
+            sessionless: false,
         }
+    }
+
+    /// The same tools, served without sessions (stateless HTTP).
+    pub(crate) fn sessionless(mut self, sessionless: bool) -> Self {
+        self.sessionless = sessionless;
+        self
     }
 
     /// The same tools for a new MCP session (its own log level).
@@ -377,7 +386,12 @@ impl McpTools {
         if talks && modern(context) {
             // In a task of its own, which may outlive this request.
             let (asks, asked) = tokio::sync::mpsc::unbounded_channel();
-            let talk = McpTalk::start(context, &self.level, &request.tool_name, Some(asks));
+            let talk = McpTalk::start(
+                context,
+                &self.level,
+                &request.tool_name,
+                Asking::InRounds(asks),
+            );
             let cancel = tokio_util::sync::CancellationToken::new();
             let owner = principal.as_ref().map(|p| p.subject().to_owned());
             let task = tokio::spawn({
@@ -395,7 +409,12 @@ impl McpTools {
             };
             return self.rounds.drive(running, &context.ct).await;
         }
-        let talk = talks.then(|| McpTalk::start(context, &self.level, &request.tool_name, None));
+        let asking = if self.sessionless {
+            Asking::Nowhere
+        } else {
+            Asking::OnSession
+        };
+        let talk = talks.then(|| McpTalk::start(context, &self.level, &request.tool_name, asking));
         let given = talk.clone().map(|t| t as Arc<dyn TalkBack>);
         let result = self
             .run(request, principal, given, context.ct.cancelled())

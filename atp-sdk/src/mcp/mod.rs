@@ -231,22 +231,29 @@ impl McpServe {
         Ok(())
     }
 
-    /// The routes: `/mcp` (behind the session limits, and the resource
-    /// server's guard if there is one). `ct` ends the MCP sessions.
+    /// The routes: `/mcp` (behind the session limits unless stateless, and
+    /// the resource server's guard if there is one). `ct` ends the MCP
+    /// sessions.
     fn router(&self, addr: std::net::SocketAddr, ct: &CancellationToken) -> axum::Router {
         let tools = McpTools::new(
             self.dispatcher.clone(),
             &self.app_name,
             Tokens::Http(self.upstream.clone()),
-        );
+        )
+        .sessionless(self.http_limits.stateless);
         let config = self.http_config(addr, ct);
         let sessions = sessions::Sessions::new(self.http_limits);
-        tokio::spawn(sessions.clone().reap(ct.child_token()));
         let service =
             StreamableHttpService::new(move || Ok(tools.session()), sessions.clone(), config);
-        let router = axum::Router::new().nest_service("/mcp", service).layer(
-            axum::middleware::from_fn_with_state(sessions, sessions::admit),
-        );
+        let mut router = axum::Router::new().nest_service("/mcp", service);
+        if !self.http_limits.stateless {
+            // Without sessions there is nothing to count or reap.
+            tokio::spawn(sessions.clone().reap(ct.child_token()));
+            router = router.layer(axum::middleware::from_fn_with_state(
+                sessions,
+                sessions::admit,
+            ));
+        }
         match self.resource_server.clone() {
             Some(server) => self.guarded(router, server),
             None => router,
@@ -264,6 +271,10 @@ impl McpServe {
         // is refused (403), as the MCP spec asks of local servers. A
         // request without one (not from a browser) is served.
         let config = StreamableHttpServerConfig::default()
+            .with_legacy_session_mode(!self.http_limits.stateless)
+            // Without sessions, a call that says nothing before its
+            // result is answered as JSON: no event stream to frame.
+            .with_json_response(self.http_limits.stateless)
             .with_cancellation_token(ct.child_token())
             .with_allowed_origins(own_origins(addr.port()).chain(self.allowed_origins.clone()))
             .enforce_origin_validation();

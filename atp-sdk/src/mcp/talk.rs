@@ -120,13 +120,33 @@ impl Link {
     }
 }
 
+/// How a call's questions reach its client.
+pub(crate) enum Asking {
+    /// Before 2026-07-28, with a session: requests on it.
+    OnSession,
+    /// From 2026-07-28: the call parks and the client retries with the
+    /// answers (see [`Ask`]).
+    InRounds(mpsc::UnboundedSender<Ask>),
+    /// Before 2026-07-28 without a session (stateless HTTP): the client's
+    /// answer would come in a request of its own, to any replica.
+    Nowhere,
+}
+
+/// The answer to a question asked where nobody can answer.
+fn no_session(what: &str) -> CallError {
+    CallError::Unsupported(format!(
+        "{what}, and this server runs MCP over HTTP without sessions, where a client before \
+         MCP 2026-07-28 can't be asked anything: serve with sessions (without \
+         ATP_MCP_STATELESS), or call from a 2026-07-28 client"
+    ))
+}
+
 /// One call's way back to its client.
 pub(crate) struct McpTalk {
     link: std::sync::Mutex<Link>,
     notes: mpsc::UnboundedSender<Note>,
-    /// From 2026-07-28: where the questions go (see [`Ask`]); before,
-    /// `None`, and they are requests on the session.
-    asks: Option<mpsc::UnboundedSender<Ask>>,
+    /// Where the questions go.
+    asks: Asking,
     /// The logger the lines carry: the tool's name.
     logger: String,
 }
@@ -138,7 +158,7 @@ impl McpTalk {
         context: &RequestContext<RoleServer>,
         session: &SessionLevel,
         tool: &str,
-        asks: Option<mpsc::UnboundedSender<Ask>>,
+        asks: Asking,
     ) -> Arc<Self> {
         let (notes, rx) = mpsc::unbounded_channel();
         tokio::spawn(send_all(rx));
@@ -169,7 +189,8 @@ impl McpTalk {
         what: &str,
     ) -> Result<T, CallError> {
         let answer = match &self.asks {
-            Some(asks) => {
+            Asking::Nowhere => return Err(no_session(what)),
+            Asking::InRounds(asks) => {
                 let (answer, answered) = oneshot::channel();
                 asks.send(Ask { request, answer })
                     .map_err(|_| CallError::Tool(format!("{what}, and the call has ended")))?;
@@ -180,7 +201,7 @@ impl McpTalk {
                     ))
                 })?
             }
-            None => {
+            Asking::OnSession => {
                 let peer = self.link(|link| link.peer.clone());
                 let answer = match request {
                     InputRequest::Elicitation(request) => peer
@@ -238,6 +259,9 @@ impl TalkBack for McpTalk {
 
     fn elicit(&self, message: String, schema: Value, what: String) -> Asked<'_, Answer> {
         Box::pin(async move {
+            if matches!(self.asks, Asking::Nowhere) {
+                return Err(no_session(&what));
+            }
             let declared = self.link(|link| {
                 link.capabilities
                     .as_ref()
@@ -273,6 +297,9 @@ impl TalkBack for McpTalk {
     fn sample(&self, request: &Sampling) -> Asked<'_, String> {
         let params = request.to_params();
         Box::pin(async move {
+            if matches!(self.asks, Asking::Nowhere) {
+                return Err(no_session("sampling"));
+            }
             let declared = self.link(|link| {
                 link.capabilities
                     .as_ref()
