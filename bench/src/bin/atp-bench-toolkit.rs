@@ -5,7 +5,8 @@
 //! - `--sdk-many N`: N tools (the same three and fillers);
 //! - `--limit`: the least a toolkit can do, without the SDK.
 //!
-//! `ATP_BENCH_RECORDER=1` installs a Prometheus recorder first (built
+//! `ATP_BENCH_MAX_IN_FLIGHT=N` bounds the calls it runs at once (the
+//! scale-out rows' replicas). `ATP_BENCH_RECORDER=1` installs a Prometheus recorder first (built
 //! `--features recorder`); with `ATP_TRANSPORT=mcp` or `mcp-http` (built
 //! `--features mcp`), `--sdk` serves MCP instead. atp-bench builds each
 //! variant on its own, so the plain one links only what a toolkit links.
@@ -78,6 +79,31 @@ fn main() -> ExitCode {
             let runtime = tokio::runtime::Runtime::new().expect("a runtime");
             match runtime.block_on(async { ToolKitClient::from_env()?.serve_until_signal().await })
             {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("{err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        // The scale-out rows: a replica that runs at most N calls at once.
+        Some("--sdk") if std::env::var_os("ATP_BENCH_MAX_IN_FLIGHT").is_some() => {
+            let n = std::env::var("ATP_BENCH_MAX_IN_FLIGHT")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(8);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            let served = runtime.block_on(async {
+                ToolKitClient::builder_from_env()?
+                    .max_in_flight(n)
+                    .build()?
+                    .serve_until_signal()
+                    .await
+            });
+            match served {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     eprintln!("{err}");
