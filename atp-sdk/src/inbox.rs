@@ -6,7 +6,9 @@
 //! Polling is adaptive: again at once after a request — with more polls
 //! in flight while requests keep coming, up to [`MAX_POLLS`] — and back to
 //! one, backing off from `poll_min` to `poll_max`, while the inbox stays
-//! empty. A poll in progress is never cut short before the stop's
+//! empty; and at once after an answer is delivered, when a caller waiting
+//! on it sends its next request (without that, a miss while the toolkit's
+//! own calls ran would leave the next requests waiting out the backoff). A poll in progress is never cut short before the stop's
 //! deadline: the server already handed over what it returns.
 
 use std::collections::HashMap;
@@ -188,6 +190,12 @@ impl Link for InboxLink {
                     match joined {
                         Ok((id, ())) => self.joined(id),
                         Err(err) => self.joined(err.id()),
+                    }
+                    // An answer delivered is when a busy caller sends its
+                    // next request: look at once rather than after the
+                    // backoff a miss while our own calls ran started.
+                    if polls.is_empty() {
+                        next_poll = next_poll.min(Instant::now());
                     }
                 }
                 () = io.stop.requested() => io.begin_stop(),

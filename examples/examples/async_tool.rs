@@ -25,7 +25,8 @@ async fn slow_lookup(
     json!({ "key": key, "value": key.to_uppercase() })
 }
 
-/// CPU-bound work: hashes `text` `rounds` times (runs on the blocking pool).
+/// CPU-bound work: hashes `text` `rounds` times (a plain `fn`: it runs on the
+/// SDK's worker threads, not on the connection's).
 #[atp_tool]
 fn hash_rounds(text: String, rounds: u32) -> String {
     let mut state: u64 = 0xcbf2_9ce4_8422_2325;

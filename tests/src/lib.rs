@@ -129,7 +129,7 @@ pub async fn sleep_async(ms: u64) -> u64 {
     ms
 }
 
-/// Sleeps on the blocking pool, then answers.
+/// Sleeps on a worker thread, then answers.
 #[atp_tool]
 pub fn sleep_blocking(ms: u64) -> u64 {
     std::thread::sleep(Duration::from_millis(ms));

@@ -36,8 +36,10 @@ async fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("stdio") => {
+            // rmcp's non-blocking pipes (its `stdio()` reads and writes on
+            // tokio's blocking pool), as atp-sdk uses them.
             let running = Bare
-                .serve(rmcp::transport::stdio())
+                .serve(rmcp::transport::stdio_pipes())
                 .await
                 .map_err(std::io::Error::other)?;
             let _ = running.waiting().await;
