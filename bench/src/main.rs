@@ -118,7 +118,13 @@ impl Impl {
     fn tools(self) -> &'static [&'static str] {
         match self {
             Impl::Limit => &["echo"],
-            Impl::Sdk => &["echo", "echo_async", "wait_async", "sleep_blocking"],
+            Impl::Sdk => &[
+                "echo",
+                "echo_inline",
+                "echo_async",
+                "wait_async",
+                "sleep_blocking",
+            ],
             Impl::SdkMetrics => &["echo"],
             Impl::SdkInbox => &["echo", "echo_async"],
             Impl::Reference => &["echo", "wait_async", "sleep_blocking"],
@@ -318,7 +324,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 
 fn params_for(tool: &str) -> Value {
     match tool {
-        "echo" | "echo_async" => json!({"text": "hello"}),
+        "echo" | "echo_inline" | "echo_async" => json!({"text": "hello"}),
         _ => json!({"ms": 10}),
     }
 }
@@ -331,10 +337,10 @@ fn requests_for(which: Impl, tool: &str, concurrency: usize, quick: bool) -> usi
         (Impl::Reference, _) => 200,
         // One call at a time: each waits for the next poll (50 ms).
         (Impl::SdkInbox, _) if concurrency == 1 => 100,
-        (_, "echo" | "echo_async") if concurrency == 1 => 5_000,
+        (_, "echo" | "echo_inline" | "echo_async") if concurrency == 1 => 5_000,
         // Enough CPU time for a clock-tick counter (10 ms) to measure.
-        (_, "echo" | "echo_async") if concurrency == COST_AT => 60_000,
-        (_, "echo" | "echo_async") => 30_000,
+        (_, "echo" | "echo_inline" | "echo_async") if concurrency == COST_AT => 60_000,
+        (_, "echo" | "echo_inline" | "echo_async") => 30_000,
         (_, _) => (concurrency * 40).max(400),
     };
     if quick { (n / 10).max(20) } else { n }
@@ -924,6 +930,11 @@ fn render(r: &Results, options: &SuiteOptions) -> String {
     for (which, tool, what) in [
         (Impl::Limit, "echo", "echo (no SDK)"),
         (Impl::Sdk, "echo", "echo (plain `fn`)"),
+        (
+            Impl::Sdk,
+            "echo_inline",
+            "echo_inline (plain `fn`, `#[atp_tool(inline)]`)",
+        ),
         (Impl::Sdk, "echo_async", "echo_async (`async fn`)"),
         (
             Impl::SdkMetrics,
@@ -970,7 +981,7 @@ fn render(r: &Results, options: &SuiteOptions) -> String {
     if !r.mcp.is_empty() {
         let _ = writeln!(
             out,
-            "MCP: echo served by atp-sdk (`ATP_TRANSPORT=mcp` / `mcp-http`, the same `#[atp_tool]`) and by the official Python MCP server (`mcp` 2.x, `MCPServer`, returning `dict[str, Any]`), both as processes, driven by the same client (rmcp's, in process); CPU is the server process's per call.\n"
+            "MCP: echo served by atp-sdk (`ATP_TRANSPORT=mcp` / `mcp-http`, with `ATP_MCP_STATELESS=1` for the stateless rows; the same `#[atp_tool]` plain `fn` as the ATP rows, and as `#[atp_tool(inline)]`), by rmcp 3.11 alone (its own `#[tool]`, a plain `fn` rmcp runs in the request's task: the limit) and by the official Python MCP server (`mcp` 2.x, `MCPServer`, returning `dict[str, Any]`), all as processes, driven by the same client (rmcp's, in process); CPU is the server process's per call.\n"
         );
         let _ = writeln!(
             out,
@@ -993,6 +1004,20 @@ fn render(r: &Results, options: &SuiteOptions) -> String {
             );
         }
         let _ = writeln!(out);
+    }
+    #[cfg(feature = "mcp")]
+    if let Some(s) = &r.scale_out {
+        let _ = writeln!(
+            out,
+            "MCP over HTTP scaled out: `sleep_blocking` (10 ms) at {} in flight through HAProxy (round robin, no stickiness) to stateless replicas of at most {} calls at once each: {:.0} calls/s to one replica (p50 {:.1} ms), {:.0} calls/s to three (p50 {:.1} ms), {} errors.\n",
+            3 * mcp::REPLICA_IN_FLIGHT,
+            mcp::REPLICA_IN_FLIGHT,
+            s.one.throughput_per_s,
+            s.one.p50_ms,
+            s.three.throughput_per_s,
+            s.three.p50_ms,
+            s.one.errors + s.one.timeouts + s.three.errors + s.three.timeouts,
+        );
     }
     if !r.big_echo.is_empty() {
         let _ = writeln!(out, "| 1 MiB echo, 8 in flight | calls/s | MB/s |");
@@ -1112,7 +1137,7 @@ fn render(r: &Results, options: &SuiteOptions) -> String {
     };
     let tput: fn(&BenchReport) -> f64 = |x| x.throughput_per_s;
     let p50: fn(&BenchReport) -> f64 = |x| x.p50_ms;
-    let pct = |v: f64| format!("{:.0}%", v * 100.0);
+    let pct = |v: f64| format!("{:.1}%", v * 100.0);
     let times = |v: f64| format!("{v:.2}×");
     let mb = |v: f64| format!("{v:.1} MB");
     let secs = |v: f64| format!("{v:.3} s");
@@ -1269,7 +1294,7 @@ fn render(r: &Results, options: &SuiteOptions) -> String {
 
 /// The MCP targets, each (name, this run's ratio, the most it may be).
 #[cfg(feature = "mcp")]
-fn mcp_targets(r: &Results) -> [(&'static str, Option<f64>, f64); 2] {
+fn mcp_targets(r: &Results) -> [(&'static str, Option<f64>, f64); 3] {
     let cpu = |server: &str, over: &str| {
         r.mcp
             .get(&(server, over, COST_AT))
@@ -1286,8 +1311,16 @@ fn mcp_targets(r: &Results) -> [(&'static str, Option<f64>, f64); 2] {
             2.0,
         ),
         (
-            "MCP over stdio CPU per call ≤ 1.3× the bare rmcp server's (16 in flight)",
+            "MCP over stdio CPU per call ≤ 1.3× the bare rmcp server's (plain `fn`, 16 in flight)",
             ratio(cpu(sdk, stdio), cpu(mcp::Server::Rmcp.label(), stdio)),
+            1.3,
+        ),
+        (
+            "MCP over stdio CPU per call ≤ 1.3× the bare rmcp server's (`inline` fn, 16 in flight)",
+            ratio(
+                cpu(mcp::Server::SdkInline.label(), stdio),
+                cpu(mcp::Server::Rmcp.label(), stdio),
+            ),
             1.3,
         ),
     ]

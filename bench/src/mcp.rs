@@ -26,6 +26,9 @@ pub(crate) const MCP_CONCURRENCY: [usize; 2] = [1, 16];
 pub(crate) enum Server {
     Rmcp,
     Sdk,
+    /// atp-sdk's `echo_inline`: a plain `fn` run in the call's task, as
+    /// rmcp runs its own.
+    SdkInline,
     Python,
 }
 
@@ -34,6 +37,7 @@ impl Server {
         match self {
             Server::Rmcp => "limit (bare rmcp 3.11 `#[tool]`)",
             Server::Sdk => "atp-sdk",
+            Server::SdkInline => "atp-sdk, `inline` fn",
             Server::Python => "Python MCPServer (mcp 2.x)",
         }
     }
@@ -78,7 +82,7 @@ pub(crate) async fn rows(
     notes: &mut Vec<String>,
 ) -> Vec<McpRow> {
     let mut rows = Vec::new();
-    let mut servers = vec![Server::Rmcp, Server::Sdk];
+    let mut servers = vec![Server::Rmcp, Server::Sdk, Server::SdkInline];
     match python {
         Some(python) if has_mcp(python) => servers.push(Server::Python),
         _ => notes.push(
@@ -143,7 +147,7 @@ async fn measure(
             };
             c
         }
-        Server::Sdk => {
+        Server::Sdk | Server::SdkInline => {
             let mut c = tokio::process::Command::new(toolkit);
             c.arg("--sdk")
                 .env("ATP_APP_NAME", "bench-mcp")
@@ -197,17 +201,30 @@ async fn measure(
         let requests = match (server, concurrency) {
             (Server::Python, 1) => 1_000,
             (Server::Python, _) => 2_000,
-            (Server::Sdk | Server::Rmcp, 1) => 3_000,
-            (Server::Sdk | Server::Rmcp, _) => 20_000,
+            (_, 1) => 3_000,
+            (_, _) => 20_000,
         };
         let requests = if quick {
             (requests / 10).max(50)
         } else {
             requests
         };
-        let _ = load(&client, (requests / 10).max(concurrency), concurrency).await;
+        let tool = if server == Server::SdkInline {
+            "echo_inline"
+        } else {
+            "echo"
+        };
+        let args = json!({"text": "hello"});
+        let _ = load_tool(
+            &client,
+            tool,
+            args.clone(),
+            (requests / 10).max(concurrency),
+            concurrency,
+        )
+        .await;
         let before = pid.and_then(cpu_time);
-        let report = load(&client, requests, concurrency).await;
+        let report = load_tool(&client, tool, args, requests, concurrency).await;
         let cpu_per_call = pid
             .and_then(cpu_time)
             .zip(before)
@@ -230,18 +247,6 @@ async fn measure(
     let _ = client.cancel().await;
     let _ = child.kill().await;
     Ok(rows)
-}
-
-/// `requests` echo calls, `concurrency` at a time.
-async fn load(client: &Client, requests: usize, concurrency: usize) -> BenchReport {
-    load_tool(
-        client,
-        "echo",
-        json!({"text": "hello"}),
-        requests,
-        concurrency,
-    )
-    .await
 }
 
 /// `requests` calls of `tool` with `arguments`, `concurrency` at a time.

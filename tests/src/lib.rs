@@ -490,6 +490,7 @@ pub mod front;
 pub mod issuer;
 #[cfg(feature = "mcp")]
 pub mod mcp_client;
+pub mod mcp_process;
 pub mod mcp_tools;
 pub mod raw;
 pub mod serving;

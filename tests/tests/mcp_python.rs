@@ -19,13 +19,9 @@
 #![cfg(feature = "mcp")]
 
 use std::path::PathBuf;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use atp_tests::WAIT;
 use serde_json::{Map, Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// How long one run of the Python client may take (start, connect, every
 /// operation, close) before it is killed. The script bounds itself at 60 s.
@@ -182,9 +178,8 @@ async fn over_stdio_with(
 /// (`ATP_TRANSPORT=mcp-http`, `ATP_MCP_ADDR=127.0.0.1:0`), killed when
 /// dropped.
 struct HttpToolkit {
-    child: tokio::process::Child,
+    process: atp_tests::mcp_process::McpHttpProcess,
     url: String,
-    log: Arc<Mutex<String>>,
 }
 
 impl HttpToolkit {
@@ -198,54 +193,16 @@ impl HttpToolkit {
     /// Starts it on `addr` with `env` added.
     async fn start_with(addr: &str, env: &[(&str, &str)]) -> Self {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_env_toolkit"));
-        command.envs(env.iter().copied());
-        let mut child = command
+        command
+            .envs(env.iter().copied())
             .env("ATP_TRANSPORT", "mcp-http")
             .env("ATP_MCP_ADDR", addr)
             .env("ATP_APP_NAME", APP)
             .env_remove("ATP_API_KEY")
-            .env_remove("ATP_AUTH_TOKEN")
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the toolkit starts");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (url_tx, url_rx) = tokio::sync::oneshot::channel();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        // Keeps reading the log, so the toolkit never blocks on a full pipe.
-        tokio::spawn({
-            let log = log.clone();
-            async move {
-                let mut url_tx = Some(url_tx);
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if let Some(at) = line.find("url=http://") {
-                        let url = line[at + 4..].split_whitespace().next().unwrap_or("");
-                        if let Some(tx) = url_tx.take() {
-                            let _ = tx.send(url.to_owned());
-                        }
-                    }
-                    let mut log = log.lock().unwrap();
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-            }
-        });
-        let url = match tokio::time::timeout(WAIT, url_rx).await {
-            Ok(Ok(url)) => url,
-            Ok(Err(_)) => panic!(
-                "the toolkit ended without saying where it serves MCP; its log:\n{}",
-                log.lock().unwrap()
-            ),
-            Err(_) => panic!(
-                "the toolkit did not say where it serves MCP within {WAIT:?}; its log:\n{}",
-                log.lock().unwrap()
-            ),
-        };
-        Self { child, url, log }
+            .env_remove("ATP_AUTH_TOKEN");
+        let process = atp_tests::mcp_process::McpHttpProcess::start(command).await;
+        let url = process.url.clone();
+        Self { process, url }
     }
 
     /// The Python client over streamable HTTP, sending `token` (if any) as
@@ -271,12 +228,16 @@ impl HttpToolkit {
         merge(&mut script, answers);
         let mut observed = run_python("http", &self.url, mode, &script).await;
         observed.log.push_str("\nthe toolkit's log:\n");
-        observed.log.push_str(&self.log.lock().unwrap());
+        observed.log.push_str(&self.process.log());
         observed
     }
 
     async fn stop(mut self) {
-        self.child.kill().await.expect("the toolkit is killed");
+        self.process
+            .child
+            .kill()
+            .await
+            .expect("the toolkit is killed");
     }
 }
 

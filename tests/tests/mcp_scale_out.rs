@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use atp_tests::WAIT;
+use atp_tests::mcp_process::McpHttpProcess;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -26,65 +27,22 @@ const LOAD_WAIT: Duration = Duration::from_secs(120);
 /// A replica: the toolkit process serving MCP over HTTP without sessions
 /// on 127.0.0.1:0, killed when dropped.
 struct Replica {
-    child: tokio::process::Child,
-    addr: String,
+    process: McpHttpProcess,
     pid: u32,
-    log: Arc<Mutex<String>>,
 }
 
 impl Replica {
     async fn start() -> Self {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_env_toolkit"))
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_env_toolkit"));
+        command
             .env("ATP_TRANSPORT", "mcp-http")
             .env("ATP_MCP_ADDR", "127.0.0.1:0")
             .env("ATP_MCP_STATELESS", "1")
             .env("ATP_APP_NAME", "scale-out-kit")
-            .env_remove("ATP_API_KEY")
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the toolkit starts");
-        let pid = child.id().expect("a running child");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (url_tx, url_rx) = tokio::sync::oneshot::channel();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        tokio::spawn({
-            let log = log.clone();
-            async move {
-                let mut url_tx = Some(url_tx);
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if let Some(at) = line.find("url=http://") {
-                        let addr = line[at + 11..].split('/').next().unwrap_or("").to_owned();
-                        if let Some(tx) = url_tx.take() {
-                            let _ = tx.send(addr);
-                        }
-                    }
-                    let mut log = log.lock().unwrap();
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-            }
-        });
-        let addr = tokio::time::timeout(WAIT, url_rx)
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_else(|| {
-                panic!(
-                    "the replica did not say where it serves MCP; its log:\n{}",
-                    log.lock().unwrap()
-                )
-            });
-        Self {
-            child,
-            addr,
-            pid,
-            log,
-        }
+            .env_remove("ATP_API_KEY");
+        let process = McpHttpProcess::start(command).await;
+        let pid = process.child.id().expect("a running child");
+        Self { process, pid }
     }
 }
 
@@ -313,7 +271,7 @@ where
 fn logs(replicas: &[Replica]) -> String {
     replicas
         .iter()
-        .map(|r| format!("replica {}:\n{}", r.pid, r.log.lock().unwrap()))
+        .map(|r| format!("replica {}:\n{}", r.pid, r.process.log()))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -325,7 +283,7 @@ async fn three_stateless_replicas_behind_haproxy_share_calls_and_survive_losing_
     for _ in 0..3 {
         replicas.push(Replica::start().await);
     }
-    let addrs: Vec<&str> = replicas.iter().map(|r| r.addr.as_str()).collect();
+    let addrs: Vec<&str> = replicas.iter().map(|r| r.process.addr()).collect();
     let balancer = Balancer::start(&addrs).await;
     let pids: Vec<u64> = replicas.iter().map(|r| u64::from(r.pid)).collect();
 
@@ -373,7 +331,12 @@ async fn three_stateless_replicas_behind_haproxy_share_calls_and_survive_losing_
             let victim = victim.clone();
             async move {
                 let mut replica = victim.lock().await.take().unwrap();
-                replica.child.kill().await.expect("the replica is killed");
+                replica
+                    .process
+                    .child
+                    .kill()
+                    .await
+                    .expect("the replica is killed");
             }
         },
     )

@@ -29,6 +29,12 @@ fn echo(text: String) -> Value {
     json!({ "echo": text })
 }
 
+/// Echoes the text back, as a plain `fn` run in the call's task.
+#[atp_tool(inline)]
+fn echo_inline(text: String) -> Value {
+    json!({ "echo": text })
+}
+
 /// Echoes the text back, as an `async fn`.
 #[atp_tool]
 async fn echo_async(text: String) -> Value {
