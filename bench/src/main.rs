@@ -269,23 +269,57 @@ fn spawn_toolkit(
         .spawn()
 }
 
-/// CPU time a process has used: the sum of its threads' run time in
+/// A reading of a process's CPU time: each thread's run time in
 /// nanoseconds (`/proc/PID/task/*/schedstat`), or, where that is not
 /// available, user + system time from `/proc/PID/stat` (in clock ticks, 10
-/// ms each). A thread that ended is not in the sum; the tokio blocking
-/// pool keeps its threads 10 s, longer than a measured run.
-fn cpu_time(pid: u32) -> Option<Duration> {
-    schedstat_time(pid).or_else(|| stat_time(pid))
+/// ms each).
+#[derive(Debug, Clone)]
+enum CpuSample {
+    Threads(BTreeMap<u32, u64>),
+    Ticks(Duration),
 }
 
-fn schedstat_time(pid: u32) -> Option<Duration> {
-    let mut total = 0u64;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let path = task.ok()?.path().join("schedstat");
-        let text = std::fs::read_to_string(path).ok()?;
-        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+fn cpu_time(pid: u32) -> Option<CpuSample> {
+    schedstat_times(pid)
+        .map(CpuSample::Threads)
+        .or_else(|| stat_time(pid).map(CpuSample::Ticks))
+}
+
+impl CpuSample {
+    /// The CPU time used from `before` to `self`. Thread by thread: a
+    /// thread that ended in between (an idle worker leaving) is left out,
+    /// one that started counts whole, so a pool whose threads come and go
+    /// never makes the total run backwards.
+    fn since(&self, before: &CpuSample) -> Duration {
+        match (self, before) {
+            (CpuSample::Threads(after), CpuSample::Threads(before)) => Duration::from_nanos(
+                after
+                    .iter()
+                    .map(|(tid, ns)| ns.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+                    .sum(),
+            ),
+            (CpuSample::Ticks(after), CpuSample::Ticks(before)) => after.saturating_sub(*before),
+            _ => Duration::ZERO,
+        }
     }
-    Some(Duration::from_nanos(total))
+}
+
+/// Each thread's run time; a thread that ends while being read is skipped.
+fn schedstat_times(pid: u32) -> Option<BTreeMap<u32, u64>> {
+    let mut times = BTreeMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let Ok(task) = task else { continue };
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        if let Some(ns) = text.split_whitespace().next().and_then(|n| n.parse().ok()) {
+            times.insert(tid, ns);
+        }
+    }
+    (!times.is_empty()).then_some(times)
 }
 
 fn stat_time(pid: u32) -> Option<Duration> {
@@ -486,6 +520,19 @@ async fn suite(options: SuiteOptions) -> ExitCode {
         if let Some(rss) = child.id().and_then(rss_kib) {
             results.idle_rss_kib.insert(which, rss);
         }
+        // Serving: every tool answers a call (a toolkit whose connection
+        // is still settling would have its first loads fail at once).
+        for &tool in which.tools() {
+            let one = BenchOptions {
+                requests: 1,
+                concurrency: 1,
+            };
+            let mut tries = 0;
+            while run_load(&server, app, tool, one).await.errors > 0 && tries < 100 {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
         for &tool in which.tools() {
             for c in CONCURRENCY {
                 let requests = requests_for(which, tool, c, options.quick);
@@ -510,7 +557,7 @@ async fn suite(options: SuiteOptions) -> ExitCode {
                 let cpu = pid
                     .and_then(cpu_time)
                     .zip(cpu_before)
-                    .map(|(after, before)| (after - before) / report.requests.max(1) as u32);
+                    .map(|(after, before)| after.since(&before) / report.requests.max(1) as u32);
                 eprintln!(
                     "  {tool:<15} c={c:<4} {:>9.0}/s  p50 {:>8.3} ms  p99 {:>8.3} ms  cpu {:>7.1} µs/call  errors {} timeouts {}",
                     report.throughput_per_s,

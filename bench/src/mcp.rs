@@ -228,7 +228,7 @@ async fn measure(
         let cpu_per_call = pid
             .and_then(cpu_time)
             .zip(before)
-            .map(|(after, before)| (after - before) / report.requests.max(1) as u32);
+            .map(|(after, before)| after.since(&before) / report.requests.max(1) as u32);
         eprintln!(
             "  echo c={concurrency:<3} {:>8.0}/s  p50 {:>7.3} ms  cpu {:>7.1} µs/call  errors {}",
             report.throughput_per_s,
