@@ -791,22 +791,23 @@ async fn over_stdio_the_python_high_level_client_hears_progress_logs_and_questio
     check_talk(&observed, Mode::Client);
 }
 
+/// The talking tools over streamable HTTP to `toolkit`, with the Python
+/// client in `mode`; the toolkit is stopped after.
+async fn talk_over_http(toolkit: HttpToolkit, mode: Mode) {
+    let observed = toolkit
+        .python_with(mode.arg(), None, talk_answers(), talk_operations(mode))
+        .await;
+    check_session(&observed, mode);
+    check_talk(&observed, mode);
+    toolkit.stop().await;
+}
+
 /// Over streamable HTTP, through the handshake.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON): `cargo xtask test` sets it up and runs it"]
 async fn over_streamable_http_the_python_client_session_hears_progress_logs_and_questions() {
     let toolkit = HttpToolkit::start().await;
-    let observed = toolkit
-        .python_with(
-            Mode::Session.arg(),
-            None,
-            talk_answers(),
-            talk_operations(Mode::Session),
-        )
-        .await;
-    check_session(&observed, Mode::Session);
-    check_talk(&observed, Mode::Session);
-    toolkit.stop().await;
+    talk_over_http(toolkit, Mode::Session).await;
 }
 
 /// Over streamable HTTP on 2026-07-28 (a POST per request, no session).
@@ -814,17 +815,7 @@ async fn over_streamable_http_the_python_client_session_hears_progress_logs_and_
 #[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON): `cargo xtask test` sets it up and runs it"]
 async fn over_streamable_http_the_python_high_level_client_hears_progress_logs_and_questions() {
     let toolkit = HttpToolkit::start().await;
-    let observed = toolkit
-        .python_with(
-            Mode::Client.arg(),
-            None,
-            talk_answers(),
-            talk_operations(Mode::Client),
-        )
-        .await;
-    check_session(&observed, Mode::Client);
-    check_talk(&observed, Mode::Client);
-    toolkit.stop().await;
+    talk_over_http(toolkit, Mode::Client).await;
 }
 
 /// [`HttpToolkit`] serving without sessions (`ATP_MCP_STATELESS=1`).
@@ -930,15 +921,5 @@ async fn without_sessions_the_python_client_session_is_served_and_told_what_need
 #[ignore = "needs the official Python MCP SDK (mcp 2.x in .venv or ATP_REF_PYTHON): `cargo xtask test` sets it up and runs it"]
 async fn without_sessions_the_python_high_level_client_hears_progress_logs_and_questions() {
     let toolkit = stateless_toolkit().await;
-    let observed = toolkit
-        .python_with(
-            Mode::Client.arg(),
-            None,
-            talk_answers(),
-            talk_operations(Mode::Client),
-        )
-        .await;
-    check_session(&observed, Mode::Client);
-    check_talk(&observed, Mode::Client);
-    toolkit.stop().await;
+    talk_over_http(toolkit, Mode::Client).await;
 }
