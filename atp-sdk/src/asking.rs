@@ -38,7 +38,10 @@ pub enum Elicitation<T> {
 
 /// The client's answer, as MCP has it.
 #[derive(Debug)]
-#[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "mcp-stdio", feature = "mcp-http")),
+    allow(dead_code)
+)]
 pub(crate) enum Answer {
     Accept(Value),
     Decline,
@@ -101,7 +104,10 @@ impl Sampling {
     }
 
     /// The `sampling/createMessage` params.
-    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "mcp-stdio", feature = "mcp-http")),
+        allow(dead_code)
+    )]
     pub(crate) fn to_params(&self) -> Value {
         let mut params = serde_json::json!({
             "messages": [{"role": "user", "content": {"type": "text", "text": self.prompt}}],

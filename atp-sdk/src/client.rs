@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+#[cfg(feature = "atp")]
 use crate::announce::Announcer;
 use crate::apps::{AppDef, Apps};
 use crate::config::{
@@ -16,12 +17,14 @@ use crate::config::{
 use crate::dispatch::Dispatcher;
 use crate::dynamic::DynamicTool;
 use crate::error::Error;
+#[cfg(feature = "atp")]
 use crate::inbox::InboxLink;
 use crate::registry::Registry;
 use crate::secret::ApiKey;
 use crate::session::{Link, Session, Stop};
 use crate::state::States;
 use crate::status::{Status, StatusTx};
+#[cfg(feature = "atp")]
 use crate::ws::WsLink;
 
 /// Environment variable: `0`/`false` to announce tools without their
@@ -60,6 +63,7 @@ pub const ENV_SEND_SOURCE: &str = "ATP_SEND_SOURCE";
 pub struct ToolKitClient {
     pub(crate) config: Arc<Config>,
     /// The TLS settings every connection to the server uses.
+    #[cfg(feature = "atp")]
     tls: Arc<rustls::ClientConfig>,
     pub(crate) dispatcher: Dispatcher,
     stop: Arc<watch::Sender<bool>>,
@@ -89,6 +93,8 @@ impl ToolKitClientBuilder {
     /// Mozilla roots: for an ATP server behind a private certificate
     /// authority. Certificates are always verified; this only widens whom
     /// to trust. A bad PEM is reported by [`build`](Self::build).
+    #[cfg(feature = "atp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "atp")))]
     pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
         self.config.root_certificates.push(pem.as_ref().to_vec());
         self
@@ -170,8 +176,8 @@ impl ToolKitClientBuilder {
     }
 
     /// How calls arrive: over a WebSocket (the default), by polling the
-    /// HTTP inbox, or — with the `mcp` feature — from MCP clients instead
-    /// of an ATP server. [`run`](crate::run) reads it from `ATP_TRANSPORT`
+    /// HTTP inbox, or — with the `mcp-stdio` and `mcp-http` features —
+    /// from MCP clients instead of an ATP server. [`run`](crate::run) reads it from `ATP_TRANSPORT`
     /// (`ws`, `http`, `mcp` or `mcp-http`).
     pub fn transport(mut self, transport: Transport) -> Self {
         self.config.transport = transport;
@@ -213,8 +219,8 @@ impl ToolKitClientBuilder {
     /// checked. With it the server may listen off loopback.
     /// [`run`](crate::run) reads `ATP_MCP_RESOURCE`, `ATP_MCP_ISSUER` and
     /// `ATP_MCP_JWKS_URL`.
-    #[cfg(feature = "mcp")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+    #[cfg(feature = "mcp-http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mcp-http")))]
     pub fn mcp_resource_server(mut self, server: crate::oauth::ResourceServer) -> Self {
         self.config.mcp_resource_server = Some(server);
         self
@@ -226,8 +232,8 @@ impl ToolKitClientBuilder {
     /// [`mcp_bearer_passthrough`](Self::mcp_bearer_passthrough)) such a
     /// tool is answered `Missing auth_token for authenticated tool` over
     /// HTTP.
-    #[cfg(feature = "mcp")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+    #[cfg(feature = "mcp-http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mcp-http")))]
     pub fn mcp_token_source(mut self, source: impl crate::oauth::TokenSource) -> Self {
         self.config.mcp_upstream = crate::oauth::Upstream::Source(std::sync::Arc::new(source));
         self
@@ -239,8 +245,8 @@ impl ToolKitClientBuilder {
     /// local tool whose client holds the upstream token itself, never for
     /// a server others reach (it refuses to start off loopback).
     /// [`run`](crate::run) reads `ATP_MCP_AUTH=passthrough`.
-    #[cfg(feature = "mcp")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+    #[cfg(feature = "mcp-http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mcp-http")))]
     pub fn mcp_bearer_passthrough(mut self, pass: bool) -> Self {
         self.config.mcp_upstream = if pass {
             crate::oauth::Upstream::BearerPassthrough
@@ -452,6 +458,7 @@ impl ToolKitClientBuilder {
         let mut problems = std::mem::take(&mut self.errors);
         self.config.base_url = self.config.base_url.trim_end_matches('/').to_owned();
         problems.extend(self.config.problems());
+        #[cfg(feature = "atp")]
         let tls = self.tls().map_err(|err| problems.extend(err));
         let registry = Registry::build(
             self.tools.as_deref(),
@@ -462,7 +469,11 @@ impl ToolKitClientBuilder {
         .map_err(|err| problems.extend(err.into_problems()));
         Error::all(problems)?;
         // A failure above is a problem, so returned just now.
-        let (Ok(tls), Ok(registry)) = (tls, registry) else {
+        #[cfg(feature = "atp")]
+        let Ok(tls) = tls else {
+            return Err(Error::Config("the toolkit could not be built".to_owned()));
+        };
+        let Ok(registry) = registry else {
             return Err(Error::Config("the toolkit could not be built".to_owned()));
         };
         let config = self.config;
@@ -476,6 +487,7 @@ impl ToolKitClientBuilder {
         let (stop, _) = watch::channel(false);
         Ok(ToolKitClient {
             config: Arc::new(config),
+            #[cfg(feature = "atp")]
             tls,
             dispatcher,
             stop: Arc::new(stop),
@@ -485,6 +497,7 @@ impl ToolKitClientBuilder {
 
     /// The TLS settings: the Mozilla roots and the certificates added;
     /// every PEM that does not read is a problem.
+    #[cfg(feature = "atp")]
     fn tls(&self) -> Result<Arc<rustls::ClientConfig>, Vec<Error>> {
         let mut roots = Vec::new();
         let mut problems = Vec::new();
@@ -532,7 +545,7 @@ impl ToolKitClientBuilder {
 
     /// The MCP settings of the environment: `ATP_MCP_ADDR`,
     /// `ATP_MCP_MAX_SESSIONS`, `ATP_MCP_AUTH`, `ATP_MCP_ALLOWED_ORIGINS`,
-    /// and (feature `mcp`) the resource server's `ATP_MCP_RESOURCE`,
+    /// and (feature `mcp-http`) the resource server's `ATP_MCP_RESOURCE`,
     /// `ATP_MCP_ISSUER` and `ATP_MCP_JWKS_URL`.
     fn mcp_from_env(self) -> Result<Self, Error> {
         let mut builder = self;
@@ -567,7 +580,7 @@ impl ToolKitClientBuilder {
         if let Some(auth) = env(ENV_MCP_AUTH) {
             match auth.trim().to_ascii_lowercase().as_str() {
                 "none" => builder = builder.mcp_allow_unauthenticated(true),
-                #[cfg(feature = "mcp")]
+                #[cfg(feature = "mcp-http")]
                 "passthrough" => builder = builder.mcp_bearer_passthrough(true),
                 other => {
                     return Err(Error::Config(format!(
@@ -585,7 +598,7 @@ impl ToolKitClientBuilder {
                     .map(str::to_owned),
             );
         }
-        #[cfg(feature = "mcp")]
+        #[cfg(feature = "mcp-http")]
         if let Some(server) = resource_server_from_env()? {
             builder = builder.mcp_resource_server(server);
         }
@@ -629,7 +642,7 @@ impl ToolKitClient {
             ),
             None => None,
         };
-        let mcp = transport.is_some_and(Transport::is_mcp);
+        let mcp = transport.unwrap_or_default().is_mcp();
         let api_key = match env(ENV_API_KEY) {
             Some(key) => key,
             // Served to MCP clients, a toolkit needs no ATP key.
@@ -715,13 +728,18 @@ impl ToolKitClient {
     /// rejected API key).
     pub async fn serve(self) -> Result<(), Error> {
         match self.config.transport {
-            Transport::Mcp => return self.serve_mcp(None).await,
+            Transport::Mcp => self.serve_mcp(None).await,
             Transport::McpHttp => {
                 let addr = self.config.mcp_addr;
-                return self.serve_mcp(Some(addr)).await;
+                self.serve_mcp(Some(addr)).await
             }
-            Transport::WebSocket | Transport::Http => {}
+            Transport::WebSocket | Transport::Http => self.serve_atp().await,
         }
+    }
+
+    /// Serves an ATP server: announces, then the WebSocket or the inbox.
+    #[cfg(feature = "atp")]
+    async fn serve_atp(self) -> Result<(), Error> {
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured((*self.tls).clone())
             .timeout(self.config.request_timeout)
@@ -743,20 +761,16 @@ impl ToolKitClient {
             transport = %self.config.transport,
             "starting toolkit"
         );
-        let result = match self.config.transport {
-            Transport::WebSocket => {
-                let link = WsLink::new(&self.tls);
-                self.session(link, Some(announcer)).run().await
-            }
-            Transport::Mcp | Transport::McpHttp => unreachable!("served above"),
-            Transport::Http => {
-                let Some(link) = InboxLink::new(&self.config, http) else {
-                    return Err(Error::Config(
-                        "the inbox URL is invalid (check the base URL and the API key)".to_owned(),
-                    ));
-                };
-                self.session(link, Some(announcer)).run().await
-            }
+        let result = if self.config.transport == Transport::Http {
+            let Some(link) = InboxLink::new(&self.config, http) else {
+                return Err(Error::Config(
+                    "the inbox URL is invalid (check the base URL and the API key)".to_owned(),
+                ));
+            };
+            self.session(link, Some(announcer)).run().await
+        } else {
+            let link = WsLink::new(&self.tls);
+            self.session(link, Some(announcer)).run().await
         };
         match &result {
             Ok(()) => tracing::info!("toolkit stopped"),
@@ -765,46 +779,71 @@ impl ToolKitClient {
         result
     }
 
+    /// Without the ATP links built in: says which feature serves them.
+    #[cfg(not(feature = "atp"))]
+    async fn serve_atp(self) -> Result<(), Error> {
+        Err(Error::Config(format!(
+            "serving an ATP server ({}) needs atp-sdk's `atp` feature (a default one): \
+             atp-sdk = {{ version = \"...\", features = [\"atp\"] }}; or serve MCP \
+             (ATP_TRANSPORT=mcp or mcp-http, with its feature)",
+            self.config.transport
+        )))
+    }
+
     /// The session serving this client's tools over `link`.
-    fn session<L: Link>(self, link: L, announcer: Option<Announcer>) -> Session<L> {
+    fn session<L: Link>(
+        self,
+        link: L,
+        #[cfg(feature = "atp")] announcer: Option<Announcer>,
+    ) -> Session<L> {
         Session {
             stop: Stop::new(self.stop.subscribe(), self.config.shutdown_timeout),
             link,
             config: self.config,
+            #[cfg(feature = "atp")]
             announcer,
             dispatcher: self.dispatcher,
             status: self.status,
         }
     }
 
-    /// Serves MCP: on stdin/stdout (`addr` none) or over streamable HTTP.
+    /// Serves MCP: on stdin/stdout (`addr` none) or over streamable HTTP;
+    /// a transport not built in says which feature it needs.
     async fn serve_mcp(self, addr: Option<std::net::SocketAddr>) -> Result<(), Error> {
-        #[cfg(feature = "mcp")]
-        {
-            match addr {
-                None => self.serve_mcp_stdio().await,
-                Some(addr) => self.serve_mcp_http(addr).await,
+        match addr {
+            #[cfg(feature = "mcp-stdio")]
+            None => self.serve_mcp_stdio().await,
+            #[cfg(feature = "mcp-http")]
+            Some(addr) => self.serve_mcp_http(addr).await,
+            #[allow(unreachable_patterns)]
+            other => {
+                let _ = self;
+                let (over, feature) = match other {
+                    Some(_) => ("over HTTP", "mcp-http"),
+                    None => ("on stdin/stdout", "mcp-stdio"),
+                };
+                Err(Error::Config(format!(
+                    "serving MCP {over} needs atp-sdk's `{feature}` feature (or `mcp`, both MCP \
+                     transports): atp-sdk = {{ version = \"...\", features = [\"{feature}\"] }}"
+                )))
             }
-        }
-        #[cfg(not(feature = "mcp"))]
-        {
-            let _ = (self, addr);
-            Err(Error::Config(
-                "serving MCP needs atp-sdk's `mcp` feature: atp-sdk = { version = \"...\", features = [\"mcp\"] }".to_owned(),
-            ))
         }
     }
 
     /// What the MCP links serve.
-    #[cfg(feature = "mcp")]
+    #[cfg(any(feature = "mcp-stdio", feature = "mcp-http"))]
     fn mcp(&self) -> crate::mcp::McpServe {
         let config = &self.config;
         crate::mcp::McpServe {
             dispatcher: self.dispatcher.clone(),
             app_name: config.app_name.clone(),
+            #[cfg(feature = "mcp-http")]
             http_limits: config.mcp_http,
+            #[cfg(feature = "mcp-http")]
             allowed_origins: config.mcp_allowed_origins.clone(),
+            #[cfg(feature = "mcp-http")]
             resource_server: config.mcp_resource_server.clone(),
+            #[cfg(feature = "mcp-http")]
             upstream: config.mcp_upstream.clone(),
         }
     }
@@ -829,11 +868,17 @@ impl ToolKitClient {
     ///         .await
     /// }
     /// ```
-    #[cfg(feature = "mcp")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+    #[cfg(feature = "mcp-stdio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mcp-stdio")))]
     pub async fn serve_mcp_stdio(self) -> Result<(), Error> {
         let link = crate::mcp::StdioLink::new(self.mcp());
-        self.session(link, None).run().await
+        self.session(
+            link,
+            #[cfg(feature = "atp")]
+            None,
+        )
+        .run()
+        .await
     }
 
     /// Serves the tools to MCP clients over streamable HTTP at
@@ -848,8 +893,8 @@ impl ToolKitClient {
     /// only loopback `Host` names are answered unless `addr` is another
     /// address. Off loopback it refuses to start without a resource server
     /// (or [`mcp_allow_unauthenticated`](ToolKitClientBuilder::mcp_allow_unauthenticated)).
-    #[cfg(feature = "mcp")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+    #[cfg(feature = "mcp-http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mcp-http")))]
     pub async fn serve_mcp_http(self, addr: std::net::SocketAddr) -> Result<(), Error> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -859,11 +904,17 @@ impl ToolKitClient {
 
     /// [`serve_mcp_http`](Self::serve_mcp_http) on a listener you bound
     /// (say, to port 0).
-    #[cfg(feature = "mcp")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+    #[cfg(feature = "mcp-http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mcp-http")))]
     pub async fn serve_mcp_http_on(self, listener: tokio::net::TcpListener) -> Result<(), Error> {
         let link = crate::mcp::HttpLink::new(self.mcp(), listener);
-        self.session(link, None).run().await
+        self.session(
+            link,
+            #[cfg(feature = "atp")]
+            None,
+        )
+        .run()
+        .await
     }
 
     /// Serves on a current-thread runtime of its own until a signal; a
@@ -937,7 +988,7 @@ fn env(name: &str) -> Option<String> {
 
 /// `ATP_MCP_RESOURCE` (with `ATP_MCP_ISSUER`, and `ATP_MCP_JWKS_URL` if
 /// given): a resource server verifying the issuer's JWTs.
-#[cfg(feature = "mcp")]
+#[cfg(feature = "mcp-http")]
 fn resource_server_from_env() -> Result<Option<crate::oauth::ResourceServer>, Error> {
     use crate::config::{ENV_MCP_ISSUER, ENV_MCP_JWKS_URL, ENV_MCP_RESOURCE};
     let Some(resource) = env(ENV_MCP_RESOURCE) else {

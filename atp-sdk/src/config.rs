@@ -16,7 +16,7 @@ pub const ENV_APP_NAME: &str = "ATP_APP_NAME";
 /// Environment variable holding the server's base URL (default `https://api.chat-atp.com`).
 pub const ENV_BASE_URL: &str = "ATP_BASE_URL";
 /// Environment variable choosing the [`Transport`]: `ws` (default), `http`,
-/// or, with the `mcp` feature, `mcp` (stdio) and `mcp-http`.
+/// `mcp` (stdio, feature `mcp-stdio`) or `mcp-http` (feature `mcp-http`).
 pub const ENV_TRANSPORT: &str = "ATP_TRANSPORT";
 
 /// Environment variable holding the address MCP's streamable HTTP listens
@@ -64,12 +64,12 @@ pub(crate) const DEFAULT_MCP_ADDR: std::net::SocketAddr =
 /// assert_eq!("mcp-http".parse::<Transport>(), Ok(Transport::McpHttp));
 /// assert!("carrier-pigeon".parse::<Transport>().is_err());
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Transport {
     /// A WebSocket held open to the server (`ws://` or `wss://`): calls
-    /// arrive as they are made. The default.
-    #[default]
+    /// arrive as they are made. The default (feature `atp`, on by
+    /// default).
     WebSocket,
     /// Polling the server's HTTP(S) inbox, for hosts that can't hold a
     /// WebSocket open (serverless platforms, strict proxies). Polls again
@@ -77,12 +77,30 @@ pub enum Transport {
     /// [`ToolKitClientBuilder::poll_interval`](crate::ToolKitClientBuilder::poll_interval)).
     Http,
     /// No ATP server: the tools served to an MCP client on stdin/stdout
-    /// (the client starts the program). Needs the `mcp` feature.
+    /// (the client starts the program). Needs the `mcp-stdio` feature
+    /// (or `mcp`, both MCP transports).
     Mcp,
     /// No ATP server: the tools served to MCP clients over streamable
     /// HTTP at `http://{addr}/mcp` (`ATP_MCP_ADDR`, default
-    /// `127.0.0.1:8788`). Needs the `mcp` feature.
+    /// `127.0.0.1:8788`). Needs the `mcp-http` feature (or `mcp`).
     McpHttp,
+}
+
+/// [`Transport::WebSocket`]; in a build without the `atp` feature, the
+/// first MCP transport built in: [`Transport::Mcp`] (stdio), then
+/// [`Transport::McpHttp`].
+impl Default for Transport {
+    fn default() -> Self {
+        if cfg!(feature = "atp") {
+            Transport::WebSocket
+        } else if cfg!(feature = "mcp-stdio") {
+            Transport::Mcp
+        } else if cfg!(feature = "mcp-http") {
+            Transport::McpHttp
+        } else {
+            Transport::WebSocket
+        }
+    }
 }
 
 impl Transport {
@@ -182,7 +200,7 @@ impl Default for Limits {
 /// how long a session nobody used after `initialize` lives, how long an
 /// idle one lives, and whether it may serve off loopback unauthenticated.
 #[derive(Debug, Clone, Copy)]
-#[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+#[cfg_attr(not(feature = "mcp-http"), allow(dead_code))]
 pub(crate) struct McpHttpLimits {
     pub(crate) max_sessions: usize,
     pub(crate) unused_session_life: Duration,
@@ -233,16 +251,16 @@ pub(crate) struct Config {
     /// Where MCP's streamable HTTP listens ([`Transport::McpHttp`]).
     pub(crate) mcp_addr: std::net::SocketAddr,
     /// The bounds of MCP over streamable HTTP.
-    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    #[cfg_attr(not(feature = "mcp-http"), allow(dead_code))]
     pub(crate) mcp_http: McpHttpLimits,
     /// Origins MCP over HTTP accepts besides its own.
-    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    #[cfg_attr(not(feature = "mcp-http"), allow(dead_code))]
     pub(crate) mcp_allowed_origins: Vec<String>,
     /// MCP over HTTP as an OAuth resource server.
-    #[cfg(feature = "mcp")]
+    #[cfg(feature = "mcp-http")]
     pub(crate) mcp_resource_server: Option<crate::oauth::ResourceServer>,
     /// Where tools' upstream tokens come from over MCP HTTP.
-    #[cfg(feature = "mcp")]
+    #[cfg(feature = "mcp-http")]
     pub(crate) mcp_upstream: crate::oauth::Upstream,
 }
 
@@ -264,16 +282,16 @@ impl Default for Config {
             max_frame_bytes: 16 << 20,
             limits: Limits::default(),
             root_certificates: Vec::new(),
-            transport: Transport::WebSocket,
+            transport: Transport::default(),
             poll_min: Duration::from_millis(50),
             poll_max: Duration::from_secs(2),
             send_source: true,
             mcp_addr: DEFAULT_MCP_ADDR,
             mcp_http: McpHttpLimits::default(),
             mcp_allowed_origins: Vec::new(),
-            #[cfg(feature = "mcp")]
+            #[cfg(feature = "mcp-http")]
             mcp_resource_server: None,
-            #[cfg(feature = "mcp")]
+            #[cfg(feature = "mcp-http")]
             mcp_upstream: crate::oauth::Upstream::None,
         }
     }
@@ -298,7 +316,7 @@ impl Config {
                 "the base URL must start with http:// or https:// (got {base_url:?})"
             )));
         }
-        #[cfg(feature = "mcp")]
+        #[cfg(feature = "mcp-http")]
         if let Some(Err(err)) = self.mcp_resource_server.as_ref().map(|s| s.check()) {
             problems.push(err);
         }

@@ -207,7 +207,7 @@ impl Context {
 
     /// Who the call was made for: the subject and claims of the access
     /// token an MCP client presented, when MCP over HTTP runs as an OAuth
-    /// resource server (see [`oauth`](crate::oauth), feature `mcp`).
+    /// resource server (see [`oauth`](crate::oauth), feature `mcp-http`).
     /// `None` over ATP, over MCP stdio, and without a resource server.
     pub fn principal(&self) -> Option<&Principal> {
         self.0.principal.as_ref()

@@ -16,7 +16,9 @@ use tracing::Instrument;
 use crate::apps::{AppTurns, Apps};
 use crate::call_metrics::CallGauges;
 use crate::cancel::Cancel;
-use crate::codec::{Inbound, Reply};
+#[cfg(feature = "atp")]
+use crate::codec::Inbound;
+use crate::codec::Reply;
 use crate::config::Limits;
 use crate::context::{Context, ContextParts, TalkBack};
 use crate::error::CallError;
@@ -149,7 +151,10 @@ struct Shared {
 }
 
 /// What a link (MCP) knows of a call's caller and gives the call.
-#[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "mcp-stdio", feature = "mcp-http")),
+    allow(dead_code)
+)]
 pub(crate) struct Caller {
     /// Fired when the caller cancels: the call's [`Context`] sees it, an
     /// async tool is dropped, and the reply is [`CallError::Cancelled`].
@@ -162,7 +167,10 @@ pub(crate) struct Caller {
 
 impl Caller {
     /// A caller that can only cancel.
-    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "mcp-stdio", feature = "mcp-http")),
+        allow(dead_code)
+    )]
     pub(crate) fn new(cancel: Cancel) -> Self {
         Self {
             cancel,
@@ -176,14 +184,20 @@ impl Caller {
 enum Job {
     /// A tool call, and what the link knows of its caller (MCP).
     Tool(ToolRequest, Option<Caller>),
+    /// An app's start and its user's actions: from an ATP server only.
+    #[cfg(feature = "atp")]
     AppStart(ToolRequest),
+    #[cfg(feature = "atp")]
     AppAction(RequestId, Value),
 }
 
 impl Job {
     fn request_id(&self) -> &RequestId {
         match self {
-            Job::Tool(r, ..) | Job::AppStart(r) => &r.request_id,
+            Job::Tool(r, ..) => &r.request_id,
+            #[cfg(feature = "atp")]
+            Job::AppStart(r) => &r.request_id,
+            #[cfg(feature = "atp")]
             Job::AppAction(id, _) => id,
         }
     }
@@ -191,13 +205,17 @@ impl Job {
     fn kind(&self) -> ResponseKind {
         match self {
             Job::Tool(..) => ResponseKind::Tool,
+            #[cfg(feature = "atp")]
             Job::AppStart(_) | Job::AppAction(..) => ResponseKind::App,
         }
     }
 
     fn name(&self) -> &str {
         match self {
-            Job::Tool(r, ..) | Job::AppStart(r) => &r.tool_name,
+            Job::Tool(r, ..) => &r.tool_name,
+            #[cfg(feature = "atp")]
+            Job::AppStart(r) => &r.tool_name,
+            #[cfg(feature = "atp")]
             Job::AppAction(..) => "<app action>",
         }
     }
@@ -237,6 +255,7 @@ impl Dispatcher {
     /// request, an overload, a refusal while stopping, a terminate) is
     /// returned, to be sent by the link before it reads on, which keeps a
     /// flood of them bounded too.
+    #[cfg(feature = "atp")]
     pub(crate) fn handle<F>(&self, inbound: Inbound, deliver: F) -> Option<Reply>
     where
         F: FnOnce(Outgoing) + Send + 'static,
@@ -264,7 +283,10 @@ impl Dispatcher {
 
     /// Starts one tool call for a `caller` the link knows (an MCP client
     /// that can cancel it, be authenticated, and hear from it).
-    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "mcp-stdio", feature = "mcp-http")),
+        allow(dead_code)
+    )]
     pub(crate) fn call<F>(&self, request: ToolRequest, caller: Caller, deliver: F) -> Option<Reply>
     where
         F: FnOnce(Outgoing) + Send + 'static,
@@ -337,7 +359,9 @@ impl Dispatcher {
             let request_id = job.request_id().clone();
             let result = match job {
                 Job::Tool(request, caller) => this.run_tool(request, caller).await,
+                #[cfg(feature = "atp")]
                 Job::AppStart(request) => this.0.apps.start(request, &this.app_turns()).await,
+                #[cfg(feature = "atp")]
                 Job::AppAction(id, action) => this.0.apps.act(id, action, &this.app_turns()).await,
             };
             deliver(Outgoing {
@@ -625,7 +649,8 @@ fn log_call(result: &CallResult, elapsed: Duration) {
     }
 }
 
-#[cfg(test)]
+// Driven the way the ATP links drive it (`handle`).
+#[cfg(all(test, feature = "atp"))]
 mod tests {
     use super::*;
     use crate::config::SessionLimits;
@@ -719,7 +744,7 @@ mod tests {
 /// almost right, fed to the inbound frame handler the socket uses. Nothing
 /// panics, and every tool or app request with a usable `request_id` is
 /// answered, under that id, with the right kind of response.
-#[cfg(test)]
+#[cfg(all(test, feature = "atp"))]
 mod hostile {
     use std::sync::Arc;
     use std::time::Duration;

@@ -292,6 +292,7 @@ fn missing_env_hint(var: &str) -> &'static str {
 
 /// A reqwest error's text, safe to log: the URL (which holds the API key)
 /// is left out.
+#[cfg(any(feature = "atp", feature = "mcp-http"))]
 pub(crate) fn describe_http(err: reqwest::Error) -> String {
     let err = err.without_url();
     let mut text = err.to_string();

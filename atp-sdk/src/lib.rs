@@ -1,6 +1,11 @@
 #![doc = include_str!("guide.md")]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Without the ATP links (feature `atp` off), the one codec's reading of
+// server frames, the app sessions and the reconnecting half of the one
+// lifecycle are compiled but never reached. They are checked for dead
+// code in every build that serves ATP (the default one among them).
+#![cfg_attr(not(feature = "atp"), allow(dead_code))]
 
 // The path of one call, top to bottom: a link (`ws`, `inbox`) reads the
 // server's message, `codec` turns it into a typed `Inbound`, `dispatch`
@@ -9,6 +14,7 @@
 // `Reply`, which the link frames and sends. `session` drives every link
 // through announce (`announce`) → open → serve → back off (`backoff`) →
 // stop; `client` builds it all from `config`, and `run` owns a process.
+#[cfg(feature = "atp")]
 mod announce;
 mod apps;
 mod asking;
@@ -25,14 +31,17 @@ mod dispatch;
 mod dynamic;
 mod error;
 mod extract;
+#[cfg(feature = "atp")]
 mod inbox;
 mod lenient;
+#[cfg(feature = "atp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "atp")))]
 pub mod llm;
-#[cfg(feature = "mcp")]
+#[cfg(any(feature = "mcp-stdio", feature = "mcp-http"))]
 mod mcp;
 mod mcp_answer;
-#[cfg(feature = "mcp")]
-#[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+#[cfg(feature = "mcp-http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mcp-http")))]
 pub mod oauth;
 mod params;
 mod principal;
@@ -46,9 +55,12 @@ mod session;
 mod state;
 mod status;
 pub mod testing;
+#[cfg(any(feature = "atp", feature = "mcp-http"))]
 mod tls;
 mod tool;
+#[cfg(feature = "atp")]
 mod ws;
+#[cfg(feature = "atp")]
 mod ws_connect;
 
 pub use apps::{App, AppDef, AppStep};

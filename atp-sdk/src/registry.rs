@@ -74,10 +74,14 @@ pub(crate) struct ServedTool {
     /// The tool's own time limit, if it sets one.
     pub(crate) timeout: Option<std::time::Duration>,
     /// The OAuth scopes an MCP caller's token needs for it.
-    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "mcp-stdio", feature = "mcp-http")),
+        allow(dead_code)
+    )]
     pub(crate) scopes: Vec<String>,
-    /// The `auth_provider` its token is for, if it needs one.
-    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    /// The `auth_provider` its token is for, if it needs one (a token
+    /// source over MCP HTTP asks for it).
+    #[cfg_attr(not(feature = "mcp-http"), allow(dead_code))]
     pub(crate) auth_provider: Option<String>,
     pub(crate) invoke: Invoke,
     /// Plain-`fn` calls of this tool whose thread is still running
@@ -304,9 +308,9 @@ impl Registry {
 }
 
 /// The tool's `elicit::<T>` types whose schema MCP can't carry (only MCP
-/// can ask the user anything: without the `mcp` feature, none).
+/// can ask the user anything: without an MCP feature, none).
 fn elicit_problems(entry: &Entry) -> Vec<Error> {
-    #[cfg(feature = "mcp")]
+    #[cfg(any(feature = "mcp-stdio", feature = "mcp-http"))]
     {
         entry
             .elicits
@@ -321,7 +325,7 @@ fn elicit_problems(entry: &Entry) -> Vec<Error> {
             })
             .collect()
     }
-    #[cfg(not(feature = "mcp"))]
+    #[cfg(not(any(feature = "mcp-stdio", feature = "mcp-http")))]
     {
         let _ = entry.elicits;
         Vec::new()

@@ -18,8 +18,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep, sleep_until};
 
+#[cfg(feature = "atp")]
 use crate::announce::{AnnounceError, Announcer};
 use crate::backoff::Backoff;
+#[cfg(feature = "atp")]
 use crate::codec::Inbound;
 use crate::config::Config;
 use crate::dispatch::{Dispatcher, Outgoing};
@@ -65,8 +67,8 @@ pub(crate) enum Failure {
     /// Give up: the server refused us.
     Fatal(Error),
     /// Nobody to serve any more (an MCP client that went before its
-    /// handshake): the session ends without an error.
-    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    /// handshake, on stdin/stdout): the session ends without an error.
+    #[cfg_attr(not(feature = "mcp-stdio"), allow(dead_code))]
     Gone(String),
 }
 
@@ -222,6 +224,7 @@ impl SessionView<'_> {
     /// A message from the server: handed to the dispatcher; a reply due at
     /// once (a refusal, an overload, a terminate) is queued to be
     /// delivered like the others.
+    #[cfg(feature = "atp")]
     pub(crate) fn handle(&mut self, inbound: Inbound) {
         if let Some(reply) = self.dispatcher.handle(inbound, self.replies.sink()) {
             self.replies.unsent.push_back(Outgoing::now(reply));
@@ -244,7 +247,10 @@ impl SessionView<'_> {
     /// call finished and its reply delivered, or the stop's deadline
     /// passed. For a link whose transport carries the results itself
     /// (MCP), this is the whole of its stop.
-    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "mcp-stdio", feature = "mcp-http")),
+        allow(dead_code)
+    )]
     pub(crate) async fn stopped(&mut self) {
         loop {
             if self.drained() {
@@ -275,6 +281,7 @@ pub(crate) struct Session<L: Link> {
     pub(crate) config: Arc<Config>,
     /// What announces the tools before each connection; none for a link
     /// whose clients list the tools themselves (MCP).
+    #[cfg(feature = "atp")]
     pub(crate) announcer: Option<Announcer>,
     pub(crate) dispatcher: Dispatcher,
     pub(crate) stop: Stop,
@@ -359,6 +366,14 @@ impl<L: Link> Session<L> {
         result
     }
 
+    /// Without the ATP links there is nothing to announce to.
+    #[cfg(not(feature = "atp"))]
+    #[allow(clippy::unused_async)]
+    async fn announce(&mut self) -> Phase<L::Conn> {
+        Phase::Opening
+    }
+
+    #[cfg(feature = "atp")]
     async fn announce(&mut self) -> Phase<L::Conn> {
         if self.stop.stopping() {
             // Only to deliver what is owed: the server knows the tools.

@@ -841,7 +841,10 @@ pub(crate) struct Announced {
     pub(crate) metadata: ToolMetadata,
     pub(crate) code_hash: String,
     /// The JSON Schema of what it answers (MCP's `outputSchema`), if known.
-    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "mcp-stdio", feature = "mcp-http")),
+        allow(dead_code)
+    )]
     pub(crate) output_schema: Option<Value>,
 }
 

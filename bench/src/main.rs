@@ -31,6 +31,7 @@ use atp_dev::bench::{BenchOptions, BenchReport, Outcome, ceiling, drive};
 use atp_dev::{CallError, CallOptions, DevServer};
 use serde_json::{Value, json};
 
+mod footprint;
 #[cfg(feature = "mcp")]
 mod mcp;
 
@@ -47,7 +48,32 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("--help" | "-h") => {
             println!("usage: atp-bench [--quick] [--write BENCHMARKS.md] [--no-reference]");
+            println!("       atp-bench footprint [--write BENCHMARKS.md]");
             ExitCode::SUCCESS
+        }
+        Some("footprint") => {
+            let write = args
+                .iter()
+                .position(|a| a == "--write")
+                .and_then(|at| args.get(at + 1))
+                .map(PathBuf::from);
+            match footprint::footprint() {
+                Ok(text) => {
+                    println!("{text}");
+                    if let Some(path) = write {
+                        if let Err(err) = write_between(&path, FOOTPRINT, &text) {
+                            eprintln!("atp-bench: could not write {}: {err}", path.display());
+                            return ExitCode::FAILURE;
+                        }
+                        eprintln!("atp-bench: wrote the footprint into {}", path.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("atp-bench: {err}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         _ => {
             let options = SuiteOptions::parse(&args);
@@ -1373,17 +1399,28 @@ fn mcp_targets(r: &Results) -> [(&'static str, Option<f64>, f64); 3] {
     ]
 }
 
-const START: &str = "<!-- results:start -->";
-const END: &str = "<!-- results:end -->";
+/// The markers the suite's results stand between.
+const RESULTS: (&str, &str) = ("<!-- results:start -->", "<!-- results:end -->");
+/// The markers the footprint's stand between.
+const FOOTPRINT: (&str, &str) = ("<!-- footprint:start -->", "<!-- footprint:end -->");
 
 /// Replaces what stands between the result markers of `path`.
 fn write_into(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    write_between(path, RESULTS, text)
+}
+
+/// Replaces what stands between `markers` in `path`.
+fn write_between(
+    path: &std::path::Path,
+    (open, close): (&str, &str),
+    text: &str,
+) -> std::io::Result<()> {
     let doc = std::fs::read_to_string(path)?;
-    let (Some(start), Some(end)) = (doc.find(START), doc.find(END)) else {
+    let (Some(start), Some(end)) = (doc.find(open), doc.find(close)) else {
         return Err(std::io::Error::other(format!(
-            "no {START} ... {END} markers in the file"
+            "no {open} ... {close} markers in the file"
         )));
     };
-    let updated = format!("{}{START}\n{text}\n{}", &doc[..start], &doc[end..]);
+    let updated = format!("{}{open}\n{text}\n{}", &doc[..start], &doc[end..]);
     std::fs::write(path, updated)
 }

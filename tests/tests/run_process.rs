@@ -164,6 +164,29 @@ async fn the_default_log_is_short_and_rust_log_is_respected() {
 }
 
 #[tokio::test]
+async fn a_rust_log_that_does_not_read_is_reported_and_the_default_used() {
+    // A span filter (`EnvFilter` syntax, not `target=level`), then a level
+    // that is none.
+    for (rust_log, said) in [
+        (
+            "[call]=debug",
+            "left out: [call]=debug; logging at info,rmcp=warn",
+        ),
+        ("atp_sdk=loud", "logging at info,rmcp=warn"),
+    ] {
+        let log = log_of_one_call(env!("CARGO_BIN_EXE_env_toolkit"), Some(rust_log)).await;
+        let first = log.lines().next().unwrap_or_default();
+        assert!(
+            first.contains("WARN") && first.contains("RUST_LOG: ") && first.ends_with(said),
+            "{rust_log}: the first line says so:\n{log}"
+        );
+        // Then the default log: info lines, no debug ones.
+        assert!(log.contains("tools announced"), "{rust_log}: {log}");
+        assert!(!log.contains("call started"), "{rust_log}: {log}");
+    }
+}
+
+#[tokio::test]
 async fn run_keeps_a_subscriber_the_program_installed() {
     let log = log_of_one_call(env!("CARGO_BIN_EXE_own_subscriber"), Some("warn")).await;
     // The program's own format (targets shown) and filter (debug, whatever

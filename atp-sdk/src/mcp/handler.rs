@@ -19,6 +19,7 @@ use crate::cancel::Cancel;
 use crate::context::TalkBack;
 use crate::dispatch::{Caller, Dispatcher};
 use crate::error::CallError;
+#[cfg(feature = "mcp-http")]
 use crate::oauth::Upstream;
 use crate::principal::Principal;
 use crate::protocol::{RequestId, ToolRequest};
@@ -32,9 +33,11 @@ use super::talk::{Asking, McpTalk, SessionLevel};
 #[derive(Debug, Clone)]
 pub(crate) enum Tokens {
     /// The one the process was given (`ATP_AUTH_TOKEN`, over stdio).
+    #[cfg(feature = "mcp-stdio")]
     Fixed(Option<AuthToken>),
     /// Over HTTP: none, the principal's from a [`TokenSource`](crate::oauth::TokenSource),
     /// or (loopback only, chosen) the client's bearer passed on.
+    #[cfg(feature = "mcp-http")]
     Http(Upstream),
 }
 
@@ -140,12 +143,14 @@ impl McpTools {
     }
 
     /// The same tools, served without sessions (stateless HTTP).
+    #[cfg(feature = "mcp-http")]
     pub(crate) fn sessionless(mut self, sessionless: bool) -> Self {
         self.sessionless = sessionless;
         self
     }
 
     /// The same tools for a new MCP session (its own log level).
+    #[cfg(feature = "mcp-http")]
     pub(crate) fn session(&self) -> Self {
         Self {
             level: SessionLevel::default(),
@@ -161,13 +166,19 @@ impl McpTools {
         tool: &str,
         principal: Option<&Principal>,
     ) -> Result<Option<AuthToken>, String> {
-        let parts = context.extensions.get::<http::request::Parts>();
+        let _ = (context, tool, principal);
         match &self.token {
+            #[cfg(feature = "mcp-stdio")]
             Tokens::Fixed(token) => Ok(token.clone()),
+            #[cfg(feature = "mcp-http")]
             Tokens::Http(Upstream::None) => Ok(None),
-            Tokens::Http(Upstream::BearerPassthrough) => Ok(parts
+            #[cfg(feature = "mcp-http")]
+            Tokens::Http(Upstream::BearerPassthrough) => Ok(context
+                .extensions
+                .get::<http::request::Parts>()
                 .and_then(|p| super::auth::bearer(&p.headers))
                 .map(AuthToken::new)),
+            #[cfg(feature = "mcp-http")]
             Tokens::Http(Upstream::Source(source)) => {
                 let provider = self
                     .dispatcher
@@ -321,11 +332,14 @@ impl ServerHandler for McpTools {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         // Who the resource server authenticated, over HTTP.
+        #[cfg(feature = "mcp-http")]
         let principal = context
             .extensions
             .get::<http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<Principal>())
             .cloned();
+        #[cfg(not(feature = "mcp-http"))]
+        let principal: Option<Principal> = None;
         // A 2026-07-28 retry of a call that asked its client something.
         if let Some(state) = request.request_state.take() {
             let answers = request.input_responses.take().unwrap_or_default();
@@ -441,7 +455,9 @@ impl McpTools {
             // The answer keeps the protocol's text; the way to give a
             // token goes to the log, where the person running it reads.
             let how = match &self.token {
+                #[cfg(feature = "mcp-stdio")]
                 Tokens::Fixed(_) => "set ATP_AUTH_TOKEN for the process",
+                #[cfg(feature = "mcp-http")]
                 Tokens::Http(_) => "give the builder a TokenSource (mcp_token_source)",
             };
             tracing::warn!(tool = %tool, "the tool needs a token and has none: {how}");

@@ -1,5 +1,6 @@
-//! The MCP links (feature `mcp`): the same tools, served to MCP clients
-//! over stdin/stdout or streamable HTTP, on the official Rust SDK (rmcp).
+//! The MCP links (features `mcp-stdio` and `mcp-http`): the same tools,
+//! served to MCP clients over stdin/stdout or streamable HTTP, on the
+//! official Rust SDK (rmcp).
 //!
 //! Each is a [`Link`] under the session's one lifecycle, a link that does
 //! not announce and is never reopened: serve until the client goes away
@@ -9,22 +10,34 @@
 //! closes. Status, the stop's deadline and the report of what was left
 //! running are the session's, as for the ATP links.
 
+#[cfg(feature = "mcp-http")]
 mod auth;
 mod handler;
 mod rounds;
+#[cfg(feature = "mcp-http")]
 mod sessions;
 mod talk;
 
+#[cfg(feature = "mcp-http")]
 use std::time::Duration;
 
+#[cfg(feature = "mcp-stdio")]
 use rmcp::service::RunningService;
+#[cfg(feature = "mcp-http")]
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+#[cfg(feature = "mcp-stdio")]
 use rmcp::{RoleServer, ServiceExt};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, ENV_AUTH_TOKEN, ENV_MCP_AUTH, McpHttpLimits};
+use crate::config::Config;
+#[cfg(feature = "mcp-stdio")]
+use crate::config::ENV_AUTH_TOKEN;
+#[cfg(feature = "mcp-http")]
+use crate::config::{ENV_MCP_AUTH, McpHttpLimits};
 use crate::dispatch::Dispatcher;
+#[cfg(feature = "mcp-http")]
 use crate::error::Error;
+#[cfg(feature = "mcp-stdio")]
 use crate::secret::AuthToken;
 use crate::session::{Ended, Failure, Link, SessionView};
 use crate::status::Status;
@@ -35,25 +48,32 @@ pub(crate) use talk::elicitation_schema;
 /// How long, after the last call of a stop, the HTTP server waits for its
 /// connections to finish before it closes the MCP sessions (whose event
 /// streams never finish on their own).
+#[cfg(feature = "mcp-http")]
 const LINGER: Duration = Duration::from_millis(500);
 
 /// What serving MCP needs from the client.
 pub(crate) struct McpServe {
     pub(crate) dispatcher: Dispatcher,
     pub(crate) app_name: String,
+    #[cfg(feature = "mcp-http")]
     pub(crate) http_limits: McpHttpLimits,
     /// Origins accepted besides the server's own loopback ones.
+    #[cfg(feature = "mcp-http")]
     pub(crate) allowed_origins: Vec<String>,
+    #[cfg(feature = "mcp-http")]
     pub(crate) resource_server: Option<crate::oauth::ResourceServer>,
+    #[cfg(feature = "mcp-http")]
     pub(crate) upstream: crate::oauth::Upstream,
 }
 
 /// MCP on stdin/stdout.
+#[cfg(feature = "mcp-stdio")]
 pub(crate) struct StdioLink {
     serve: McpServe,
     ct: CancellationToken,
 }
 
+#[cfg(feature = "mcp-stdio")]
 impl StdioLink {
     pub(crate) fn new(serve: McpServe) -> Self {
         Self {
@@ -63,6 +83,7 @@ impl StdioLink {
     }
 }
 
+#[cfg(feature = "mcp-stdio")]
 impl Link for StdioLink {
     type Conn = RunningService<RoleServer, McpTools>;
 
@@ -109,11 +130,13 @@ impl Link for StdioLink {
 }
 
 /// MCP's streamable HTTP at `/mcp`.
+#[cfg(feature = "mcp-http")]
 pub(crate) struct HttpLink {
     serve: McpServe,
     listener: Option<tokio::net::TcpListener>,
 }
 
+#[cfg(feature = "mcp-http")]
 impl HttpLink {
     pub(crate) fn new(serve: McpServe, listener: tokio::net::TcpListener) -> Self {
         Self {
@@ -125,12 +148,14 @@ impl HttpLink {
 
 /// An HTTP server ready to serve: its listener, its routes, and what
 /// ends its MCP sessions.
+#[cfg(feature = "mcp-http")]
 pub(crate) struct HttpConn {
     listener: tokio::net::TcpListener,
     router: axum::Router,
     ct: CancellationToken,
 }
 
+#[cfg(feature = "mcp-http")]
 impl Link for HttpLink {
     type Conn = HttpConn;
 
@@ -200,6 +225,7 @@ impl Link for HttpLink {
     }
 }
 
+#[cfg(feature = "mcp-http")]
 impl McpServe {
     /// Refuses an address that others can reach without the protection it
     /// needs: token passthrough is for loopback only, and off loopback a
@@ -328,6 +354,7 @@ impl McpServe {
 }
 
 /// The server's own origin under each loopback name.
+#[cfg(feature = "mcp-http")]
 fn own_origins(port: u16) -> impl Iterator<Item = String> {
     ["localhost", "127.0.0.1", "[::1]"]
         .into_iter()

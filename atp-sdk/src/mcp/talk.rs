@@ -19,10 +19,10 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use rmcp::model::{
-    ClientCapabilities, CreateMessageRequest, CreateMessageRequestParams, CreateMessageResult,
-    ElicitRequest, ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationSchema,
-    InputRequest, LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam,
-    ProgressToken,
+    ClientCapabilities, ClientResult, CreateMessageRequest, CreateMessageRequestParams,
+    CreateMessageResult, ElicitRequest, ElicitRequestParams, ElicitResult, ElicitationAction,
+    ElicitationSchema, InputRequest, LoggingLevel, LoggingMessageNotificationParam,
+    ProgressNotificationParam, ProgressToken, ServerRequest,
 };
 use rmcp::service::{Peer, RequestContext, RoleServer};
 use tokio::sync::{mpsc, oneshot};
@@ -203,20 +203,29 @@ impl McpTalk {
             }
             Asking::OnSession => {
                 let peer = self.link(|link| link.peer.clone());
-                let answer = match request {
-                    InputRequest::Elicitation(request) => peer
-                        .create_elicitation(request.params)
-                        .await
-                        .map(|a| serde_json::to_value(a).unwrap_or(Value::Null)),
-                    InputRequest::CreateMessage(request) => peer
-                        .create_message(request.params)
-                        .await
-                        .map(|a| serde_json::to_value(a).unwrap_or(Value::Null)),
+                // As rmcp's `create_elicitation` and `create_message` send
+                // them (the first needs its `elicitation` feature, which
+                // links a URL parser this server has no use for).
+                let request = match request {
+                    InputRequest::Elicitation(request) => ServerRequest::ElicitRequest(request),
+                    InputRequest::CreateMessage(request) => {
+                        ServerRequest::CreateMessageRequest(request)
+                    }
                     _ => unreachable!("a call asks only for elicitation or sampling"),
                 };
-                answer.map_err(|err| {
+                let answer = peer.send_request(request).await.map_err(|err| {
                     CallError::Tool(format!("{what}, and the request failed: {err}"))
-                })?
+                })?;
+                match answer {
+                    ClientResult::ElicitResult(answer) => serde_json::to_value(answer),
+                    ClientResult::CreateMessageResult(answer) => serde_json::to_value(answer),
+                    _ => {
+                        return Err(CallError::Tool(format!(
+                            "{what}, and the client answered something else"
+                        )));
+                    }
+                }
+                .unwrap_or(Value::Null)
             }
         };
         serde_json::from_value(answer).map_err(|err| {
