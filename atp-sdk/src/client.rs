@@ -807,6 +807,17 @@ impl ToolKitClient {
         }
     }
 
+    /// The session of a link whose clients list the tools themselves
+    /// (MCP): nothing to announce.
+    #[cfg(any(feature = "mcp-stdio", feature = "mcp-http"))]
+    fn session_without_announcer<L: Link>(self, link: L) -> Session<L> {
+        self.session(
+            link,
+            #[cfg(feature = "atp")]
+            None,
+        )
+    }
+
     /// Serves MCP: on stdin/stdout (`addr` none) or over streamable HTTP;
     /// a transport not built in says which feature it needs.
     async fn serve_mcp(self, addr: Option<std::net::SocketAddr>) -> Result<(), Error> {
@@ -872,13 +883,7 @@ impl ToolKitClient {
     #[cfg_attr(docsrs, doc(cfg(feature = "mcp-stdio")))]
     pub async fn serve_mcp_stdio(self) -> Result<(), Error> {
         let link = crate::mcp::StdioLink::new(self.mcp());
-        self.session(
-            link,
-            #[cfg(feature = "atp")]
-            None,
-        )
-        .run()
-        .await
+        self.session_without_announcer(link).run().await
     }
 
     /// Serves the tools to MCP clients over streamable HTTP at
@@ -908,13 +913,7 @@ impl ToolKitClient {
     #[cfg_attr(docsrs, doc(cfg(feature = "mcp-http")))]
     pub async fn serve_mcp_http_on(self, listener: tokio::net::TcpListener) -> Result<(), Error> {
         let link = crate::mcp::HttpLink::new(self.mcp(), listener);
-        self.session(
-            link,
-            #[cfg(feature = "atp")]
-            None,
-        )
-        .run()
-        .await
+        self.session_without_announcer(link).run().await
     }
 
     /// Serves on a current-thread runtime of its own until a signal; a
